@@ -1,0 +1,42 @@
+# OrderHub — two commands: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export XDG_RUNTIME_DIR ?= /tmp/orderhub-runtime
+
+.PHONY: demo test check lint typecheck contracts bench clean serve
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## set up, migrate, load the demo world into SQLite and serve on :8000
+	$(BIN)/orderhub demo --host 127.0.0.1 --port 8000
+
+serve: $(STAMP)
+	$(BIN)/orderhub serve
+
+test: $(STAMP) check  ## set up and run the whole suite (SQLite, PostgreSQL, Chromium)
+	@mkdir -p $(XDG_RUNTIME_DIR)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+check: lint typecheck contracts
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/orderhub
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.capture
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,86 @@
+"""The composition root: builds the FastAPI app from settings and every context's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from orderhub import __version__
+from orderhub.orders import api as orders_api
+from orderhub.orders import pages as orders_pages
+from orderhub.platform import problems
+from orderhub.platform.auth import api as auth_api
+from orderhub.platform.auth import service as auth
+from orderhub.platform.db import create_db_engine
+from orderhub.platform.settings import Settings
+from orderhub.web import pages as web_pages
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """An OrderHub app. Builds its engine from ``settings.database_url`` unless given one."""
+    settings = settings or Settings()
+    engine = engine or create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.bootstrap_admin_key:
+            auth.ensure_bootstrap_admin(engine, settings.bootstrap_admin_key)
+        yield
+
+    app = FastAPI(
+        title="OrderHub",
+        version=__version__,
+        summary="The order management hub every sales channel hands its orders to.",
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    problems.install(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="orderhub_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.env == "production",
+    )
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(auth_api.router)
+    app.include_router(orders_api.router)
+    web_pages.mount(app)
+    app.include_router(web_pages.router)
+    app.include_router(orders_pages.router)
+    _extend_openapi(app)
+    return app
+
+
+def _extend_openapi(app: FastAPI) -> None:
+    """Routes that read a raw body (for signatures and dead-lettering) reference their
+    schema by name; add those schemas to the components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in orders_api.openapi_models():
+            doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(doc.pop("$defs", {}))
+            components[model.__name__] = doc
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,1 @@
+"""Inventory: nodes (DCs, stores, …), the item master, stock positions, reservations, ATP."""

@@ -1,0 +1,101 @@
+"""Tables for nodes and the item master."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from orderhub.inventory.model import Capability, Item, Node, NodeType
+from orderhub.platform.db import metadata, upsert
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(30), nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("region", sa.String(40), nullable=False, index=True),
+    sa.Column("city", sa.String(100), nullable=False, server_default=""),
+    sa.Column("capabilities", sa.JSON, nullable=False),
+    sa.Column("daily_capacity", sa.Integer, nullable=False, server_default="0"),
+)
+
+items = sa.Table(
+    "items",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("category", sa.String(60), nullable=False, index=True),
+    sa.Column("weight_g", sa.Integer, nullable=False),
+    sa.Column("price_minor", sa.BigInteger, nullable=False),
+    sa.Column("cost_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+)
+
+
+def upsert_nodes(conn: Connection, rows: list[Node]) -> None:
+    if not rows:
+        return
+    values = [
+        {
+            "id": n.id,
+            "name": n.name,
+            "type": n.type.value,
+            "lat": n.lat,
+            "lon": n.lon,
+            "region": n.region,
+            "city": n.city,
+            "capabilities": [c.value for c in n.capabilities],
+            "daily_capacity": n.daily_capacity,
+        }
+        for n in rows
+    ]
+    stmt = upsert(conn)(nodes)
+    cols = {c: stmt.excluded[c] for c in values[0] if c != "id"}
+    conn.execute(stmt.on_conflict_do_update(index_elements=[nodes.c.id], set_=cols), values)
+
+
+def upsert_items(conn: Connection, rows: list[Item]) -> None:
+    if not rows:
+        return
+    values = [
+        {
+            "sku": i.sku,
+            "name": i.name,
+            "category": i.category,
+            "weight_g": i.weight_g,
+            "price_minor": i.price_minor,
+            "cost_minor": i.cost_minor,
+            "currency": i.currency,
+        }
+        for i in rows
+    ]
+    stmt = upsert(conn)(items)
+    cols = {c: stmt.excluded[c] for c in values[0] if c != "sku"}
+    conn.execute(stmt.on_conflict_do_update(index_elements=[items.c.sku], set_=cols), values)
+
+
+def _node(row: Any) -> Node:
+    return Node(
+        id=row.id,
+        name=row.name,
+        type=NodeType(row.type),
+        lat=row.lat,
+        lon=row.lon,
+        region=row.region,
+        city=row.city,
+        capabilities=[Capability(c) for c in row.capabilities],
+        daily_capacity=row.daily_capacity,
+    )
+
+
+def list_nodes(conn: Connection) -> list[Node]:
+    return [_node(r) for r in conn.execute(sa.select(nodes).order_by(nodes.c.type, nodes.c.id))]
+
+
+def list_items(conn: Connection) -> list[Item]:
+    return [Item(**r._mapping) for r in conn.execute(sa.select(items).order_by(items.c.sku))]

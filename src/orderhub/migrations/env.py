@@ -1,0 +1,32 @@
+"""Alembic environment: runs against the engine handed in by ``orderhub.migrations``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+
+import orderhub.app
+import orderhub.inventory.store  # noqa: F401
+from orderhub.platform.db import UtcDateTime, metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
+    """Migrations store plain timestamps; UtcDateTime is only how Python reads them."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        render_item=render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,1 @@
+"""Orders: capture from every channel, the lifecycle, editing, the order event log."""

@@ -1,0 +1,405 @@
+"""JSON routes for orders, channel capture and dead letters (``/api/v1``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from orderhub.core.money import Money
+from orderhub.orders import capture, service
+from orderhub.orders.canonical import AddressIn, OrderCreate
+from orderhub.orders.model import Order
+from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
+
+router = APIRouter(prefix="/api/v1", tags=["orders"])
+
+_ORDER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OrderCreate"}}},
+    }
+}
+_NATIVE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The channel's native order JSON (Shopify order, WooCommerce v3 order, "
+        "OrderHub POS sale or social order; see docs/channels.md).",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+# -- serialisation ------------------------------------------------------------------------
+def _amount(value: Money | None, currency: str) -> str:
+    return (value or Money.zero(currency)).to_decimal_string()
+
+
+def order_json(order: Order, events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The API's view of an order: money as decimal strings, line statuses derived."""
+    cur = order.currency
+    body: dict[str, Any] = {
+        "id": order.id,
+        "channel": order.channel,
+        "external_ref": order.external_ref,
+        "status": order.status.value,
+        "allowed_next": [s.value for s in order.allowed_next()],
+        "payment_status": order.payment_status.value,
+        "delivery_method": order.delivery_method.value,
+        "pickup_node_id": order.pickup_node_id,
+        "currency": cur,
+        "customer": order.customer.as_dict(),
+        "shipping_address": order.shipping_address.as_dict(),
+        "billing_address": order.billing_address.as_dict() if order.billing_address else None,
+        "lines": [
+            {
+                "id": line.id,
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.to_decimal_string(),
+                "total": line.total.to_decimal_string(),
+                "status": line.status.value,
+                "quantity_cancelled": line.quantity_cancelled,
+                "quantity_allocated": line.quantity_allocated,
+                "quantity_shipped": line.quantity_shipped,
+                "quantity_delivered": line.quantity_delivered,
+                "quantity_returned": line.quantity_returned,
+                "external_line_id": line.external_line_id,
+            }
+            for line in order.lines
+        ],
+        "fulfilment_orders": [
+            {"id": f.id, "node_id": f.node_id, "status": f.status, "lines": f.lines} for f in order.fulfilment_orders
+        ],
+        "subtotal": order.subtotal.to_decimal_string(),
+        "shipping_total": _amount(order.shipping_total, cur),
+        "discount_total": _amount(order.discount_total, cur),
+        "tax_total": _amount(order.tax_total, cur),
+        "total": order.total.to_decimal_string(),
+        "tags": order.tags,
+        "priority": order.priority,
+        "notes": order.notes,
+        "created_at": order.created_at.isoformat(),
+        "version": order.version,
+    }
+    if events is not None:
+        body["events"] = [
+            {
+                "id": e["id"],
+                "type": e["type"],
+                "actor": e["actor"],
+                "occurred_at": e["occurred_at"].isoformat(),
+                "data": e["data"],
+            }
+            for e in events
+        ]
+    return body
+
+
+def summary_json(row: dict[str, Any]) -> dict[str, Any]:
+    cur = row["currency"]
+    return {
+        "id": row["id"],
+        "channel": row["channel"],
+        "external_ref": row["external_ref"] or "",
+        "status": row["status"],
+        "payment_status": row["payment_status"],
+        "customer_email": row["customer_email"],
+        "customer_name": row["customer"].get("name", ""),
+        "customer_tier": row["customer_tier"],
+        "total": Money(row["total_minor"], cur).to_decimal_string(),
+        "currency": cur,
+        "tags": row["tags"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+# -- capture ------------------------------------------------------------------------------
+def _captured_response(engine: Any, result: capture.Captured, response: Response) -> dict[str, Any]:
+    view = service.get(engine, order_id=result.order_id)
+    response.status_code = 201 if result.created else 200
+    response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
+    if not result.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return order_json(view.order, view.events)
+
+
+@router.post("/orders", status_code=201, openapi_extra=_ORDER_BODY, summary="Capture an order (canonical JSON)")
+async def create_order(
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    principal: Operator,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Capture an order in the canonical format. ``Idempotency-Key``: same key and body → the
+    same order (200, ``Idempotent-Replayed: true``); same key, other body → 409."""
+    body = await request.body()
+    result = capture.receive(
+        engine,
+        adapter=capture.CANONICAL,
+        body=body,
+        actor=principal.actor,
+        idempotency_key=idempotency_key,
+        principal_id=principal.user_id,
+        content_type=request.headers.get("content-type", ""),
+    )
+    return _captured_response(engine, result, response)
+
+
+@router.post(
+    "/channels/{adapter}/orders",
+    status_code=201,
+    openapi_extra=_NATIVE_BODY,
+    summary="Capture a channel's native order",
+)
+async def create_channel_order(
+    adapter: str, request: Request, response: Response, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Take a channel's own payload (``shopify``, ``woocommerce``, ``pos``, ``social``).
+    Authenticated by the channel's webhook signature where it signs, or by an operator key.
+    A redelivered order (same channel order id) returns the existing order with 200."""
+    body = await request.body()
+    actor = capture.check_channel_auth(
+        settings,
+        adapter=adapter,
+        body=body,
+        headers=request.headers,
+        principal=optional_principal(request),
+    )
+    result = capture.receive(
+        engine, adapter=adapter, body=body, actor=actor, content_type=request.headers.get("content-type", "")
+    )
+    return _captured_response(engine, result, response)
+
+
+# -- reading ------------------------------------------------------------------------------
+@router.get("/orders", summary="Search orders")
+def list_orders(
+    engine: EngineDep,
+    _: Viewer,
+    status: Annotated[list[str] | None, Query()] = None,
+    channel: Annotated[list[str] | None, Query()] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    customer: Annotated[str | None, Query(description="customer email or id")] = None,
+    tag: str | None = None,
+    q: Annotated[str | None, Query(description="free text: id, reference, name, email, city, SKU")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """Orders newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    page = service.get_all(
+        engine,
+        status=status,
+        channel=channel,
+        created_from=created_from,
+        created_to=created_to,
+        customer=customer,
+        tag=tag,
+        text=q,
+        cursor=cursor,
+        limit=limit,
+    )
+    return {"items": [summary_json(r) for r in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get("/orders/{order_id}", summary="One order with lines, fulfilment orders and events")
+def get_order(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    view = service.get(engine, order_id=order_id)
+    return order_json(view.order, view.events)
+
+
+# -- lifecycle and edits ------------------------------------------------------------------
+class TransitionIn(BaseModel):
+    to: str
+    reason: str = ""
+
+
+class ReasonIn(BaseModel):
+    reason: str = ""
+
+
+class LineQuantity(BaseModel):
+    line_id: str
+    quantity: int = Field(gt=0)
+
+
+class LinesIn(BaseModel):
+    lines: list[LineQuantity] = Field(min_length=1)
+
+
+class FulfilmentIn(BaseModel):
+    node_id: str = Field(min_length=1)
+    lines: list[LineQuantity] = Field(min_length=1)
+
+
+class AllocationIn(BaseModel):
+    fulfilment_orders: list[FulfilmentIn] = Field(min_length=1)
+
+
+class OrderPatch(BaseModel):
+    shipping_address: AddressIn | None = None
+    tags: list[str] | None = None
+
+
+class LineAdd(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    unit_price: str
+    name: str = ""
+
+
+class LinePatch(BaseModel):
+    quantity: int
+
+
+class LineCancel(BaseModel):
+    quantity: int | None = None
+    reason: str = ""
+
+
+def _lines(body: LinesIn) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in body.lines:
+        out[item.line_id] = out.get(item.line_id, 0) + item.quantity
+    return out
+
+
+def _view(engine: Any, order: Order) -> dict[str, Any]:
+    return order_json(order, service.get(engine, order_id=order.id).events)
+
+
+@router.post("/orders/{order_id}/transitions", summary="Move an order to another status")
+def post_transition(order_id: str, body: TransitionIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    """409 ``illegal_transition`` names ``current_status`` and ``allowed_next``; nothing changes."""
+    order = service.transition(engine, order_id=order_id, to=body.to, actor=who.actor, reason=body.reason)
+    return _view(engine, order)
+
+
+@router.post("/orders/{order_id}/hold")
+def post_hold(order_id: str, body: ReasonIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.hold(engine, order_id=order_id, actor=who.actor, reason=body.reason))
+
+
+@router.post("/orders/{order_id}/release-hold")
+def post_release_hold(order_id: str, body: ReasonIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.release_hold(engine, order_id=order_id, actor=who.actor, reason=body.reason))
+
+
+@router.post("/orders/{order_id}/cancel")
+def post_cancel(order_id: str, body: ReasonIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.cancel(engine, order_id=order_id, actor=who.actor, reason=body.reason))
+
+
+@router.post("/orders/{order_id}/payment", summary="Record that payment was captured")
+def post_payment(order_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.mark_paid(engine, order_id=order_id, actor=who.actor))
+
+
+@router.post("/orders/{order_id}/allocation", summary="Split a paid order into fulfilment orders")
+def post_allocation(order_id: str, body: AllocationIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    assignments: dict[str, dict[str, int]] = {}
+    for fo in body.fulfilment_orders:
+        node = assignments.setdefault(fo.node_id, {})
+        for item in fo.lines:
+            node[item.line_id] = node.get(item.line_id, 0) + item.quantity
+    order = service.allocate(engine, order_id=order_id, actor=who.actor, assignments=assignments)
+    return _view(engine, order)
+
+
+@router.post("/orders/{order_id}/shipments", summary="Record shipped units")
+def post_shipment(order_id: str, body: LinesIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.record_shipment(engine, order_id=order_id, actor=who.actor, lines=_lines(body)))
+
+
+@router.post("/orders/{order_id}/deliveries", summary="Record delivered units")
+def post_delivery(order_id: str, body: LinesIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.record_delivery(engine, order_id=order_id, actor=who.actor, lines=_lines(body)))
+
+
+@router.patch("/orders/{order_id}", summary="Edit address or tags (before release)")
+def patch_order(order_id: str, body: OrderPatch, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    order = None
+    if body.shipping_address is not None:
+        order = service.change_address(
+            engine, order_id=order_id, actor=who.actor, address=body.shipping_address.model_dump()
+        )
+    if body.tags is not None:
+        order = service.set_tags(engine, order_id=order_id, actor=who.actor, tags=body.tags)
+    if order is None:
+        order = service.get(engine, order_id=order_id).order
+    return _view(engine, order)
+
+
+@router.post("/orders/{order_id}/lines", status_code=201, summary="Add a line (before release)")
+def post_line(order_id: str, body: LineAdd, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    order = service.add_line(engine, order_id=order_id, actor=who.actor, **body.model_dump())
+    return _view(engine, order)
+
+
+@router.patch("/orders/{order_id}/lines/{line_id}", summary="Change a line's quantity (before release)")
+def patch_line(order_id: str, line_id: str, body: LinePatch, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    order = service.change_line_quantity(
+        engine, order_id=order_id, actor=who.actor, line_id=line_id, quantity=body.quantity
+    )
+    return _view(engine, order)
+
+
+@router.delete("/orders/{order_id}/lines/{line_id}", summary="Remove a line (before release)")
+def delete_line(order_id: str, line_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return _view(engine, service.remove_line(engine, order_id=order_id, actor=who.actor, line_id=line_id))
+
+
+@router.post("/orders/{order_id}/lines/{line_id}/cancel", summary="Cancel units of a line")
+def post_line_cancel(order_id: str, line_id: str, body: LineCancel, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    order = service.cancel_line(
+        engine, order_id=order_id, actor=who.actor, line_id=line_id, quantity=body.quantity, reason=body.reason
+    )
+    return _view(engine, order)
+
+
+# -- dead letters -------------------------------------------------------------------------
+class ReplayIn(BaseModel):
+    payload: str | None = Field(default=None, description="A corrected payload; omit to replay as stored")
+
+
+def _letter_json(letter: dict[str, Any]) -> dict[str, Any]:
+    out = dict(letter)
+    for key in ("received_at", "resolved_at"):
+        out[key] = out[key].isoformat() if out[key] else None
+    return out
+
+
+@router.get("/dead-letters", tags=["dead letters"])
+def list_dead_letters(engine: EngineDep, _: Viewer, status: str | None = "pending") -> dict[str, Any]:
+    """Rejected channel payloads, newest first (``status``: pending, replayed, discarded, or empty)."""
+    return {"items": [_letter_json(x) for x in capture.get_dead_letters(engine, status=status or None)]}
+
+
+@router.get("/dead-letters/{letter_id}", tags=["dead letters"])
+def get_dead_letter(letter_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return _letter_json(capture.get_dead_letter(engine, letter_id=letter_id))
+
+
+@router.post("/dead-letters/{letter_id}/replay", tags=["dead letters"])
+def replay_dead_letter(
+    letter_id: str, body: ReplayIn, response: Response, engine: EngineDep, who: Operator
+) -> dict[str, Any]:
+    """Capture the stored (or corrected) payload; answers the order, or the new problem."""
+    result = capture.replay_dead_letter(engine, letter_id=letter_id, actor=who.actor, payload=body.payload)
+    return _captured_response(engine, result, response)
+
+
+@router.post("/dead-letters/{letter_id}/discard", tags=["dead letters"], status_code=204)
+def discard_dead_letter(letter_id: str, engine: EngineDep, who: Operator) -> Response:
+    capture.discard_dead_letter(engine, letter_id=letter_id, actor=who.actor)
+    return Response(status_code=204)
+
+
+def openapi_models() -> list[type[BaseModel]]:
+    """Models referenced by raw-body routes, registered in the OpenAPI components."""
+    return [OrderCreate]

@@ -1,0 +1,109 @@
+"""The canonical order JSON: what the brand's web store posts, and what every channel adapter
+produces. Documented in OpenAPI as ``OrderCreate``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from orderhub.core.money import is_known_currency
+from orderhub.orders.model import CustomerTier, DeliveryMethod, PaymentStatus
+
+DecimalString = Annotated[
+    str,
+    Field(
+        description='A decimal amount as a string in the order currency, e.g. "19.99"',
+        examples=["19.99"],
+    ),
+]
+
+
+def _check_amount(value: str | int | float) -> str:
+    if isinstance(value, bool):
+        raise ValueError('must be a decimal string such as "19.99"')
+    text = str(value).strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    if number < 0:
+        raise ValueError("must not be negative")
+    return text
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class AddressIn(_Strict):
+    name: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    postal_code: str = ""
+    region: str = ""
+    country: str = Field(default="", description="ISO 3166-1 alpha-2", max_length=2)
+    phone: str = ""
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class CustomerIn(_Strict):
+    email: str = Field(default="", max_length=254, description="Empty for an anonymous sale")
+    name: str = ""
+    tier: CustomerTier = CustomerTier.standard
+    external_id: str = ""
+    phone: str = ""
+
+
+class LineIn(_Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=100_000, strict=True)
+    unit_price: DecimalString
+    name: str = ""
+    external_line_id: str = ""
+
+    _amount = field_validator("unit_price", mode="before")(_check_amount)
+
+
+class OrderCreate(_Strict):
+    """A new order, as any channel hands it over."""
+
+    channel: str = Field(default="web", min_length=1, max_length=40)
+    external_ref: str = Field(default="", max_length=120, description="The channel's own order id; unique per channel")
+    currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. EUR")
+    customer: CustomerIn
+    shipping_address: AddressIn = Field(default_factory=AddressIn)
+    billing_address: AddressIn | None = None
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    shipping_total: DecimalString = "0"
+    discount_total: DecimalString = "0"
+    tax_total: DecimalString = "0"
+    payment_status: PaymentStatus = PaymentStatus.pending
+    delivery_method: DeliveryMethod = DeliveryMethod.ship
+    pickup_node_id: str = ""
+    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list)
+    priority: int = Field(default=0, ge=-100, le=100)
+    notes: str = Field(default="", max_length=4000)
+    placed_at: datetime | None = None
+
+    _amounts = field_validator("shipping_total", "discount_total", "tax_total", mode="before")(_check_amount)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        code = value.upper()
+        if not is_known_currency(code):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+    @model_validator(mode="after")
+    def _pickup_needs_node(self) -> OrderCreate:
+        if self.delivery_method == DeliveryMethod.pickup and not self.pickup_node_id:
+            raise ValueError("pickup orders need pickup_node_id")
+        return self

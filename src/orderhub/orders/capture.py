@@ -1,0 +1,354 @@
+"""Capture: every channel's order enters here, once.
+
+Promises:
+- Idempotent. The same ``Idempotency-Key`` with the same body returns the same order; with a
+  different body it is a Conflict. The same channel order (channel + external_ref) delivered
+  twice — a webhook retry — yields one order.
+- All or nothing. The order, its lines, its first events and their outbox rows are written in
+  one transaction.
+- Nothing lost. A payload that cannot be taken (not JSON, fails validation or mapping) is kept
+  in the dead-letter list with the error, for staff to inspect and replay; the problem
+  response names its ``dead_letter_id``. A bad webhook signature stores nothing at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from orderhub.core.clock import as_utc, utcnow
+from orderhub.core.errors import (
+    Conflict,
+    InvalidInput,
+    MalformedPayload,
+    NotFound,
+    Unauthorized,
+    json_pointer,
+)
+from orderhub.core.ids import new_id
+from orderhub.core.money import Money
+from orderhub.orders import dead_letters, store
+from orderhub.orders.canonical import OrderCreate
+from orderhub.orders.channels import ADAPTERS, ChannelOrder, verify_hmac_base64
+from orderhub.orders.model import (
+    Address,
+    Change,
+    Customer,
+    DeliveryMethod,
+    Order,
+    OrderLine,
+    PaymentStatus,
+)
+from orderhub.orders.service import record_changes
+from orderhub.platform.auth.model import Principal, Role
+from orderhub.platform.db import unit_of_work
+from orderhub.platform.settings import Settings
+
+CANONICAL = "canonical"
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """The outcome of a capture: the order id, and whether this call created it."""
+
+    order_id: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    principal: str
+    key: str
+    request_hash: str
+
+
+# -- canonical → model --------------------------------------------------------------------
+def _money(amount: str, currency: str, pointer: str) -> Money:
+    try:
+        return Money.parse(amount, currency)
+    except ValueError as exc:
+        raise InvalidInput(f"{pointer}: {exc}", errors=[{"pointer": pointer, "detail": str(exc)}]) from None
+
+
+def build_order(data: OrderCreate) -> Order:
+    """The model aggregate for a validated canonical order (status still ``created``)."""
+    cur = data.currency
+    lines = [
+        OrderLine(
+            id=new_id("ol"),
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=_money(line.unit_price, cur, f"/lines/{i}/unit_price"),
+            name=line.name,
+            external_line_id=line.external_line_id,
+        )
+        for i, line in enumerate(data.lines)
+    ]
+    order = Order(
+        id=new_id("ord"),
+        channel=data.channel,
+        currency=cur,
+        customer=Customer(**data.customer.model_dump()),
+        shipping_address=Address(**data.shipping_address.model_dump()),
+        billing_address=Address(**data.billing_address.model_dump()) if data.billing_address else None,
+        lines=lines,
+        created_at=as_utc(data.placed_at) if data.placed_at else utcnow(),
+        external_ref=data.external_ref,
+        payment_status=data.payment_status,
+        delivery_method=data.delivery_method,
+        pickup_node_id=data.pickup_node_id,
+        tags=sorted(set(data.tags)),
+        priority=data.priority,
+        notes=data.notes,
+        shipping_total=_money(data.shipping_total, cur, "/shipping_total"),
+        discount_total=_money(data.discount_total, cur, "/discount_total"),
+        tax_total=_money(data.tax_total, cur, "/tax_total"),
+    )
+    order.changes.append(
+        Change(
+            "order.captured",
+            {
+                "channel": order.channel,
+                "external_ref": order.external_ref,
+                "total": order.total.to_decimal_string(),
+                "currency": cur,
+                "lines": len(lines),
+            },
+        )
+    )
+    return order
+
+
+def start_lifecycle(order: Order, cancel_reason: str | None = None) -> None:
+    """Where a new order starts in the lifecycle, from what the channel told us."""
+    if order.payment_status in (PaymentStatus.paid, PaymentStatus.authorized):
+        order.transition_to(order.status.paid, reason="payment received by the channel")
+        if order.delivery_method == DeliveryMethod.in_store:
+            order.hand_over_in_store()
+    elif order.payment_status == PaymentStatus.pending:
+        order.transition_to(order.status.awaiting_payment)
+    if cancel_reason and order.status != order.status.delivered:
+        order.cancel(reason=cancel_reason)
+
+
+# -- the capture transaction --------------------------------------------------------------
+def capture(
+    engine: Engine,
+    *,
+    data: OrderCreate,
+    actor: str,
+    idempotency: Idempotency | None = None,
+    cancel_reason: str | None = None,
+) -> Captured:
+    """Write a new order from a canonical order, once (see the module doc)."""
+    order = build_order(data)
+    start_lifecycle(order, cancel_reason)
+    try:
+        return _insert(engine, order, actor=actor, idempotency=idempotency)
+    except IntegrityError:
+        # A concurrent delivery of the same order or key won the race: answer with its result.
+        found = _find_existing(engine, order, idempotency)
+        if found is None:
+            raise
+        return found
+
+
+def _find_existing(engine: Engine, order: Order, idem: Idempotency | None) -> Captured | None:
+    with unit_of_work(engine, write=False) as conn:
+        return _find_existing_in(conn, order, idem)
+
+
+def _insert(engine: Engine, order: Order, *, actor: str, idempotency: Idempotency | None) -> Captured:
+    now = utcnow()
+    with unit_of_work(engine) as conn:
+        found = _find_existing_in(conn, order, idempotency)
+        if found is not None:
+            return found
+        if order.customer.email:
+            order.customer.email = order.customer.email.lower()
+            order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
+        store.insert_order(conn, order, now=now)
+        record_changes(conn, order, actor=actor, now=now)
+        if idempotency is not None:
+            store.insert_idempotency_key(
+                conn,
+                principal=idempotency.principal,
+                key=idempotency.key,
+                request_hash=idempotency.request_hash,
+                order_id=order.id,
+                created_at=now,
+            )
+    return Captured(order.id, created=True)
+
+
+def _find_existing_in(conn: Connection, order: Order, idem: Idempotency | None) -> Captured | None:
+    if idem is not None:
+        row = store.get_idempotency_key(conn, idem.principal, idem.key)
+        if row is not None:
+            if row["request_hash"] != idem.request_hash:
+                raise Conflict(
+                    "this Idempotency-Key was used with a different body",
+                    code="idempotency_key_reused",
+                    order_id=row["order_id"],
+                )
+            return Captured(row["order_id"], created=False)
+    if order.external_ref:
+        existing = store.find_order_id_by_external_ref(conn, order.channel, order.external_ref)
+        if existing:
+            return Captured(existing, created=False)
+    return None
+
+
+# -- receiving raw payloads ---------------------------------------------------------------
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedPayload(
+            f"the body is not valid JSON: {exc}", errors=[{"pointer": "", "detail": str(exc)}]
+        ) from None
+
+
+def request_hash(payload: Any) -> str:
+    """A hash of the JSON document (key order and whitespace do not matter)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def normalize(adapter: str, payload: Any) -> ChannelOrder:
+    """Native payload → canonical order, for a channel adapter or the canonical format."""
+    if adapter == CANONICAL:
+        try:
+            return ChannelOrder(OrderCreate.model_validate(payload))
+        except ValidationError as exc:
+            errors = [
+                {"pointer": json_pointer(list(e["loc"])), "detail": e["msg"].removeprefix("Value error, ")}
+                for e in exc.errors()
+            ]
+            raise InvalidInput(f"{errors[0]['pointer']}: {errors[0]['detail']}", errors=errors) from None
+    normalize_fn = ADAPTERS[adapter].normalize
+    result: ChannelOrder = normalize_fn(payload)
+    return result
+
+
+def check_channel_auth(
+    settings: Settings, *, adapter: str, body: bytes, headers: Mapping[str, str], principal: Principal | None
+) -> str:
+    """Who is delivering: a valid channel signature, or an operator's API key. Returns the actor."""
+    if adapter != CANONICAL and adapter not in ADAPTERS:
+        raise NotFound(
+            f"no channel adapter {adapter!r}; one of {', '.join(sorted(ADAPTERS))}",
+            code="unknown_adapter",
+        )
+    module = ADAPTERS.get(adapter)
+    header = getattr(module, "SIGNATURE_HEADER", None)
+    if header and headers.get(header) is not None:
+        secret = getattr(settings, module.SECRET_SETTING, None)  # type: ignore[union-attr]
+        if not secret:
+            raise Unauthorized(f"no webhook secret is configured for {adapter}", code="no_webhook_secret")
+        if not verify_hmac_base64(secret, body, headers.get(header)):
+            raise Unauthorized(f"the {header} signature does not match", code="bad_signature")
+        return f"channel:{adapter}"
+    if principal is None:
+        raise Unauthorized(f"send a signed {adapter} webhook or an API key", code="authentication_required")
+    principal.require(Role.operator)
+    return principal.actor
+
+
+def receive(
+    engine: Engine,
+    *,
+    adapter: str,
+    body: bytes,
+    actor: str,
+    content_type: str = "application/json",
+    idempotency_key: str | None = None,
+    principal_id: str = "",
+) -> Captured:
+    """Parse, normalize and capture a raw payload; on bad input keep it as a dead letter."""
+    try:
+        payload = parse_json(body)
+        result = normalize(adapter, payload)
+        idem = Idempotency(principal_id, idempotency_key, request_hash(payload)) if idempotency_key else None
+        return capture(engine, data=result.order, actor=actor, idempotency=idem, cancel_reason=result.cancel_reason)
+    except InvalidInput as exc:
+        exc.fields["dead_letter_id"] = keep_dead_letter(
+            engine, adapter=adapter, body=body, content_type=content_type, error=exc
+        )
+        raise
+
+
+def keep_dead_letter(engine: Engine, *, adapter: str, body: bytes, content_type: str, error: InvalidInput) -> str:
+    """Store a rejected payload verbatim with its error; returns the dead letter's id."""
+    letter_id = new_id("dl")
+    with unit_of_work(engine) as conn:
+        dead_letters.insert(
+            conn,
+            id=letter_id,
+            adapter=adapter,
+            received_at=utcnow(),
+            payload=body.decode("utf-8", errors="replace"),
+            content_type=content_type,
+            error={"code": error.code, "detail": error.detail, "errors": error.errors},
+            status="pending",
+            attempts=1,
+        )
+    return letter_id
+
+
+# -- dead letters -------------------------------------------------------------------------
+def get_dead_letters(engine: Engine, *, status: str | None = "pending") -> list[dict[str, Any]]:
+    with unit_of_work(engine, write=False) as conn:
+        return dead_letters.list_letters(conn, status=status)
+
+
+def get_dead_letter(engine: Engine, *, letter_id: str) -> dict[str, Any]:
+    with unit_of_work(engine, write=False) as conn:
+        letter = dead_letters.get(conn, letter_id)
+    if letter is None:
+        raise NotFound(f"no dead letter {letter_id}", code="dead_letter_not_found")
+    return letter
+
+
+def replay_dead_letter(engine: Engine, *, letter_id: str, actor: str, payload: str | None = None) -> Captured:
+    """Run a dead letter through its adapter again — as stored, or with ``payload`` as corrected
+    by staff. Success marks it replayed with the order id; failure records the new error and
+    keeps it pending."""
+    letter = get_dead_letter(engine, letter_id=letter_id)
+    if letter["status"] != "pending":
+        raise Conflict(f"dead letter {letter_id} is {letter['status']}", code="dead_letter_closed")
+    body = (payload if payload is not None else letter["payload"]).encode()
+    try:
+        parsed = parse_json(body)
+        result = normalize(letter["adapter"], parsed)
+        captured = capture(engine, data=result.order, actor=actor, cancel_reason=result.cancel_reason)
+    except InvalidInput as exc:
+        with unit_of_work(engine) as conn:
+            dead_letters.update(
+                conn,
+                letter_id,
+                attempts=letter["attempts"] + 1,
+                payload=body.decode(),
+                error={"code": exc.code, "detail": exc.detail, "errors": exc.errors},
+            )
+        exc.fields["dead_letter_id"] = letter_id
+        raise
+    with unit_of_work(engine) as conn:
+        dead_letters.mark(conn, letter_id, status="replayed", order_id=captured.order_id, by=actor, at=utcnow())
+    return captured
+
+
+def discard_dead_letter(engine: Engine, *, letter_id: str, actor: str) -> None:
+    """Close a dead letter without an order (it stays listed as discarded)."""
+    letter = get_dead_letter(engine, letter_id=letter_id)
+    if letter["status"] != "pending":
+        raise Conflict(f"dead letter {letter_id} is {letter['status']}", code="dead_letter_closed")
+    with unit_of_work(engine) as conn:
+        dead_letters.mark(conn, letter_id, status="discarded", order_id=None, by=actor, at=utcnow())

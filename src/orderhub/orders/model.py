@@ -1,0 +1,519 @@
+"""The order domain: Order, OrderLine, FulfilmentOrder and the lifecycle state machine.
+
+Pure: no I/O. Every change goes through a method that checks the rules and records what
+happened in ``order.changes`` (type + data); the service turns them into events and the
+audit trail in the same transaction as the save.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from orderhub.core.errors import Conflict, InvalidInput
+from orderhub.core.money import Money
+
+
+class OrderStatus(StrEnum):
+    created = "created"
+    awaiting_payment = "awaiting_payment"
+    paid = "paid"
+    allocated = "allocated"
+    released = "released"
+    on_hold = "on_hold"
+    picked = "picked"
+    packed = "packed"
+    partially_shipped = "partially_shipped"
+    shipped = "shipped"
+    in_transit = "in_transit"
+    out_for_delivery = "out_for_delivery"
+    partially_delivered = "partially_delivered"
+    delivered = "delivered"
+    cancelled = "cancelled"
+    return_requested = "return_requested"
+    returned = "returned"
+    refunded = "refunded"
+
+
+S = OrderStatus
+#: The lifecycle. ``on_hold`` returns to the state it was held from (see ``Order.release_hold``).
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.created: frozenset({S.awaiting_payment, S.paid, S.on_hold, S.cancelled}),
+    S.awaiting_payment: frozenset({S.paid, S.on_hold, S.cancelled}),
+    S.paid: frozenset({S.allocated, S.on_hold, S.cancelled}),
+    S.allocated: frozenset({S.released, S.on_hold, S.cancelled}),
+    S.released: frozenset({S.picked, S.partially_shipped, S.shipped, S.on_hold, S.cancelled}),
+    S.on_hold: frozenset({S.cancelled}),
+    S.picked: frozenset({S.packed, S.partially_shipped, S.shipped}),
+    S.packed: frozenset({S.partially_shipped, S.shipped}),
+    S.partially_shipped: frozenset({S.shipped, S.in_transit, S.partially_delivered}),
+    S.shipped: frozenset({S.in_transit, S.out_for_delivery, S.partially_delivered, S.delivered}),
+    S.in_transit: frozenset({S.out_for_delivery, S.partially_delivered, S.delivered}),
+    S.out_for_delivery: frozenset({S.partially_delivered, S.delivered}),
+    S.partially_delivered: frozenset({S.delivered, S.return_requested}),
+    S.delivered: frozenset({S.return_requested}),
+    S.return_requested: frozenset({S.returned, S.delivered}),
+    S.returned: frozenset({S.refunded}),
+    S.cancelled: frozenset({S.refunded}),
+    S.refunded: frozenset(),
+}
+HOLDABLE = frozenset({S.created, S.awaiting_payment, S.paid, S.allocated, S.released})
+#: Orders can be edited until they are released to fulfilment.
+EDITABLE = frozenset({S.created, S.awaiting_payment, S.paid, S.allocated, S.on_hold})
+#: Statuses that shipment / delivery records move the order through.
+SHIPPING = frozenset({S.released, S.picked, S.packed, S.partially_shipped})
+DELIVERING = frozenset({S.partially_shipped, S.shipped, S.in_transit, S.out_for_delivery, S.partially_delivered})
+
+
+class PaymentStatus(StrEnum):
+    pending = "pending"
+    authorized = "authorized"
+    paid = "paid"
+    partially_refunded = "partially_refunded"
+    refunded = "refunded"
+    voided = "voided"
+
+
+class DeliveryMethod(StrEnum):
+    ship = "ship"  # delivered to the shipping address
+    pickup = "pickup"  # click & collect at a store
+    in_store = "in_store"  # handed over at the till (POS)
+
+
+class CustomerTier(StrEnum):
+    standard = "standard"
+    silver = "silver"
+    gold = "gold"
+    vip = "vip"
+
+
+class LineStatus(StrEnum):
+    open = "open"
+    allocated = "allocated"
+    partially_shipped = "partially_shipped"
+    shipped = "shipped"
+    partially_delivered = "partially_delivered"
+    delivered = "delivered"
+    returned = "returned"
+    cancelled = "cancelled"
+
+
+@dataclass(slots=True)
+class Address:
+    name: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    postal_code: str = ""
+    region: str = ""
+    country: str = ""
+    phone: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class Customer:
+    email: str
+    name: str = ""
+    tier: CustomerTier = CustomerTier.standard
+    external_id: str = ""
+    phone: str = ""
+    id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "tier": self.tier.value,
+            "external_id": self.external_id,
+            "phone": self.phone,
+        }
+
+
+@dataclass(slots=True)
+class OrderLine:
+    """One SKU on an order; quantities only grow along the flow, never below zero."""
+
+    id: str
+    sku: str
+    quantity: int
+    unit_price: Money
+    name: str = ""
+    external_line_id: str = ""
+    quantity_cancelled: int = 0
+    quantity_allocated: int = 0
+    quantity_shipped: int = 0
+    quantity_delivered: int = 0
+    quantity_returned: int = 0
+
+    @property
+    def open_quantity(self) -> int:
+        """Units still wanted: ordered minus cancelled."""
+        return self.quantity - self.quantity_cancelled
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price.times(self.open_quantity)
+
+    @property
+    def status(self) -> LineStatus:
+        wanted = self.open_quantity
+        if wanted == 0:
+            return LineStatus.cancelled
+        if self.quantity_returned >= wanted:
+            return LineStatus.returned
+        for done, full, partial in (
+            (self.quantity_delivered, LineStatus.delivered, LineStatus.partially_delivered),
+            (self.quantity_shipped, LineStatus.shipped, LineStatus.partially_shipped),
+        ):
+            if done >= wanted:
+                return full
+            if done > 0:
+                return partial
+        return LineStatus.allocated if self.quantity_allocated >= wanted else LineStatus.open
+
+
+@dataclass(slots=True)
+class FulfilmentOrder:
+    """The part of an order one node fulfils: ``lines`` maps order line id → quantity."""
+
+    id: str
+    node_id: str
+    lines: dict[str, int]
+    status: str = "allocated"
+
+
+@dataclass(slots=True)
+class Change:
+    """Something that happened to an order, recorded by the model for the service to log."""
+
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Order:
+    """The order aggregate: one consistency boundary, guarded by ``version``."""
+
+    id: str
+    channel: str
+    currency: str
+    customer: Customer
+    shipping_address: Address
+    lines: list[OrderLine]
+    created_at: datetime
+    external_ref: str = ""
+    billing_address: Address | None = None
+    status: OrderStatus = OrderStatus.created
+    payment_status: PaymentStatus = PaymentStatus.pending
+    delivery_method: DeliveryMethod = DeliveryMethod.ship
+    pickup_node_id: str = ""
+    tags: list[str] = field(default_factory=list)
+    priority: int = 0
+    notes: str = ""
+    shipping_total: Money | None = None
+    discount_total: Money | None = None
+    tax_total: Money | None = None
+    held_from: OrderStatus | None = None
+    fulfilment_orders: list[FulfilmentOrder] = field(default_factory=list)
+    version: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+    # -- totals -----------------------------------------------------------------------------
+    def _money(self, value: Money | None) -> Money:
+        return value if value is not None else Money.zero(self.currency)
+
+    @property
+    def subtotal(self) -> Money:
+        total = Money.zero(self.currency)
+        for line in self.lines:
+            total = total + line.total
+        return total
+
+    @property
+    def total(self) -> Money:
+        return (
+            self.subtotal
+            + self._money(self.shipping_total)
+            + self._money(self.tax_total)
+            - self._money(self.discount_total)
+        )
+
+    def line(self, line_id: str) -> OrderLine:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise InvalidInput(
+            f"order {self.id} has no line {line_id}",
+            code="unknown_line",
+            errors=[{"pointer": "/line_id", "detail": f"no line {line_id} on this order"}],
+        )
+
+    @property
+    def is_editable(self) -> bool:
+        """Lines and address can change until the order is released to fulfilment."""
+        return self.status in EDITABLE
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def allowed_next(self) -> list[OrderStatus]:
+        allowed = set(TRANSITIONS[self.status])
+        if self.status == S.on_hold and self.held_from is not None:
+            allowed.add(self.held_from)
+        return sorted(allowed, key=list(OrderStatus).index)
+
+    def _illegal(self, target: str) -> Conflict:
+        return Conflict(
+            f"an order in status {self.status.value} cannot move to {target}",
+            code="illegal_transition",
+            current_status=self.status.value,
+            requested_status=target,
+            allowed_next=[s.value for s in self.allowed_next()],
+        )
+
+    def transition_to(self, target: OrderStatus, *, reason: str = "") -> None:
+        """Move to ``target`` if the lifecycle allows it, else ``Conflict`` and no change."""
+        if target not in self.allowed_next():
+            raise self._illegal(target.value)
+        if target == S.on_hold:
+            self.hold(reason=reason)
+            return
+        if target == S.cancelled:
+            self.cancel(reason=reason)
+            return
+        previous = self.status
+        self.status = target
+        if previous == S.on_hold:
+            self.held_from = None
+        if target == S.delivered:
+            for line in self.lines:
+                line.quantity_shipped = max(line.quantity_shipped, line.open_quantity)
+                line.quantity_delivered = line.open_quantity
+        elif target == S.shipped:
+            for line in self.lines:
+                line.quantity_shipped = line.open_quantity
+        elif target == S.returned:
+            for line in self.lines:
+                line.quantity_returned = line.quantity_delivered
+        self._status_changed(previous, reason)
+
+    def _status_changed(self, previous: OrderStatus, reason: str) -> None:
+        data: dict[str, Any] = {"from": previous.value, "to": self.status.value}
+        if reason:
+            data["reason"] = reason
+        self.changes.append(Change("order.status_changed", data))
+
+    def mark_paid(self) -> None:
+        """Payment captured: record it and, if the order was waiting for it, move on."""
+        self.payment_status = PaymentStatus.paid
+        self.changes.append(Change("order.payment_changed", {"payment_status": "paid"}))
+        if self.status in (S.created, S.awaiting_payment):
+            self.transition_to(S.paid)
+
+    def hold(self, *, reason: str) -> None:
+        if self.status not in HOLDABLE:
+            raise self._illegal(S.on_hold.value)
+        previous, self.held_from, self.status = self.status, self.status, S.on_hold
+        self._status_changed(previous, reason)
+
+    def release_hold(self, *, reason: str = "") -> None:
+        """Leave ``on_hold`` for the state the order was held from."""
+        if self.status != S.on_hold or self.held_from is None:
+            raise self._illegal("(release hold)")
+        self.transition_to(self.held_from, reason=reason)
+
+    def cancel(self, *, reason: str) -> None:
+        """Cancel the whole order: every open unit is cancelled, fulfilment orders too."""
+        if S.cancelled not in self.allowed_next():
+            raise self._illegal(S.cancelled.value)
+        previous = self.status
+        for line in self.lines:
+            line.quantity_cancelled = line.quantity
+            line.quantity_allocated = 0
+        for fo in self.fulfilment_orders:
+            fo.status = "cancelled"
+        self.status, self.held_from = S.cancelled, None
+        self._status_changed(previous, reason)
+
+    def hand_over_in_store(self) -> None:
+        """A POS sale taken away at the till: paid, and delivered on the spot."""
+        previous = self.status
+        for line in self.lines:
+            line.quantity_shipped = line.quantity_delivered = line.open_quantity
+        self.status = S.delivered
+        self._status_changed(previous, "handed over in store")
+
+    # -- fulfilment -------------------------------------------------------------------------
+    def allocate(self, assignments: dict[str, dict[str, int]], *, new_id: Any) -> None:
+        """Split the order into fulfilment orders: ``{node_id: {line_id: qty}}``.
+
+        Every open unit must be assigned exactly once.
+        """
+        if self.status != S.paid:
+            raise self._illegal(S.allocated.value)
+        assigned: dict[str, int] = {}
+        for node_lines in assignments.values():
+            for line_id, qty in node_lines.items():
+                if qty <= 0:
+                    raise InvalidInput(f"quantity for line {line_id} must be positive")
+                assigned[line_id] = assigned.get(line_id, 0) + qty
+        for line in self.lines:
+            if line.open_quantity and assigned.get(line.id, 0) != line.open_quantity:
+                raise InvalidInput(
+                    f"line {line.id} needs {line.open_quantity} units assigned, got {assigned.get(line.id, 0)}",
+                    code="allocation_mismatch",
+                )
+        unknown = set(assigned) - {line.id for line in self.lines}
+        if unknown:
+            raise InvalidInput(f"unknown lines {sorted(unknown)}", code="unknown_line")
+        self.fulfilment_orders = [
+            FulfilmentOrder(id=new_id("fo"), node_id=node, lines=dict(node_lines))
+            for node, node_lines in sorted(assignments.items())
+        ]
+        for line in self.lines:
+            line.quantity_allocated = line.open_quantity
+        self.changes.append(
+            Change(
+                "order.allocated",
+                {"fulfilment_orders": [{"node_id": f.node_id, "lines": f.lines} for f in self.fulfilment_orders]},
+            )
+        )
+        self.transition_to(S.allocated)
+
+    def record_shipment(self, quantities: dict[str, int], *, reason: str = "") -> None:
+        """Units of lines left the building: the order becomes partially shipped or shipped."""
+        if self.status not in SHIPPING:
+            raise self._illegal(S.shipped.value)
+        for line_id, qty in quantities.items():
+            line = self.line(line_id)
+            if qty <= 0 or line.quantity_shipped + qty > line.open_quantity:
+                raise InvalidInput(
+                    f"line {line_id}: cannot ship {qty} of {line.open_quantity - line.quantity_shipped} left",
+                    code="over_shipment",
+                )
+            line.quantity_shipped += qty
+        self.changes.append(Change("order.shipment_recorded", {"lines": quantities}))
+        done = all(line.quantity_shipped >= line.open_quantity for line in self.lines)
+        target = S.shipped if done else S.partially_shipped
+        if target != self.status:
+            previous, self.status = self.status, target
+            self._status_changed(previous, reason)
+
+    def record_delivery(self, quantities: dict[str, int], *, reason: str = "") -> None:
+        """Units reached the customer: partially delivered or delivered."""
+        if self.status not in DELIVERING:
+            raise self._illegal(S.delivered.value)
+        for line_id, qty in quantities.items():
+            line = self.line(line_id)
+            if qty <= 0 or line.quantity_delivered + qty > line.quantity_shipped:
+                raise InvalidInput(
+                    f"line {line_id}: cannot deliver {qty}; only "
+                    f"{line.quantity_shipped - line.quantity_delivered} shipped and not delivered",
+                    code="over_delivery",
+                )
+            line.quantity_delivered += qty
+        self.changes.append(Change("order.delivery_recorded", {"lines": quantities}))
+        done = all(line.quantity_delivered >= line.open_quantity for line in self.lines)
+        target = S.delivered if done else S.partially_delivered
+        if target != self.status:
+            previous, self.status = self.status, target
+            self._status_changed(previous, reason)
+
+    # -- editing before release -------------------------------------------------------------
+    def _check_editable(self, what: str) -> None:
+        if self.status not in EDITABLE:
+            raise Conflict(
+                f"an order in status {self.status.value} can no longer be edited ({what})",
+                code="not_editable",
+                current_status=self.status.value,
+                editable_statuses=sorted(s.value for s in EDITABLE),
+            )
+
+    def change_shipping_address(self, address: Address) -> None:
+        self._check_editable("address")
+        before = self.shipping_address.as_dict()
+        self.shipping_address = address
+        self.changes.append(
+            Change("order.edited", {"field": "shipping_address", "before": before, "after": address.as_dict()})
+        )
+
+    def add_line(self, line: OrderLine) -> None:
+        self._check_editable("add line")
+        if line.unit_price.currency != self.currency:
+            raise InvalidInput(
+                f"line price is in {line.unit_price.currency}, the order in {self.currency}",
+                errors=[{"pointer": "/unit_price", "detail": "currency differs from the order"}],
+            )
+        self._drop_allocation()
+        self.lines.append(line)
+        self.changes.append(
+            Change(
+                "order.edited",
+                {"field": "lines", "added": {"line_id": line.id, "sku": line.sku, "quantity": line.quantity}},
+            )
+        )
+
+    def change_line_quantity(self, line_id: str, quantity: int) -> None:
+        """Set a line's ordered quantity (≥ 1); cancelling is ``cancel_line``."""
+        self._check_editable("change quantity")
+        if quantity < 1:
+            raise InvalidInput(
+                "quantity must be at least 1; cancel the line instead",
+                errors=[{"pointer": "/quantity", "detail": "must be ≥ 1"}],
+            )
+        line = self.line(line_id)
+        if quantity < line.quantity_cancelled:
+            raise InvalidInput("quantity is below what was already cancelled")
+        before, line.quantity = line.quantity, quantity
+        self._drop_allocation()
+        self.changes.append(
+            Change("order.edited", {"field": "quantity", "line_id": line_id, "before": before, "after": quantity})
+        )
+
+    def cancel_line(self, line_id: str, quantity: int | None = None, *, reason: str = "") -> None:
+        """Cancel ``quantity`` units of a line (all open units if None); the last open unit
+        of the whole order cancels the order."""
+        self._check_editable("cancel line")
+        line = self.line(line_id)
+        qty = line.open_quantity if quantity is None else quantity
+        if qty <= 0 or qty > line.open_quantity:
+            raise InvalidInput(
+                f"can cancel 1..{line.open_quantity} units of line {line_id}, not {qty}",
+                errors=[{"pointer": "/quantity", "detail": f"must be 1..{line.open_quantity}"}],
+            )
+        line.quantity_cancelled += qty
+        self._drop_allocation()
+        self.changes.append(Change("order.line_cancelled", {"line_id": line_id, "quantity": qty, "reason": reason}))
+        if all(item.open_quantity == 0 for item in self.lines):
+            self.cancel(reason=reason or "every line cancelled")
+
+    def remove_line(self, line_id: str) -> None:
+        """Remove a line entirely (only while nothing of it was cancelled or allocated)."""
+        self._check_editable("remove line")
+        line = self.line(line_id)
+        if len([item for item in self.lines if item.open_quantity]) == 1 and line.open_quantity:
+            raise Conflict("cannot remove the last line; cancel the order instead", code="last_line")
+        self._drop_allocation()
+        self.lines.remove(line)
+        self.changes.append(
+            Change("order.edited", {"field": "lines", "removed": {"line_id": line_id, "sku": line.sku}})
+        )
+
+    def _drop_allocation(self) -> None:
+        """An edit invalidates the split: the order goes back to paid to be allocated again."""
+        if self.status == S.allocated:
+            self.fulfilment_orders = []
+            for line in self.lines:
+                line.quantity_allocated = 0
+            previous, self.status = self.status, S.paid
+            self._status_changed(previous, "edited after allocation")
+
+    def set_tags(self, tags: list[str]) -> None:
+        before, self.tags = list(self.tags), sorted(set(tags))
+        self.changes.append(Change("order.edited", {"field": "tags", "before": before, "after": self.tags}))

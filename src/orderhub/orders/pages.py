@@ -1,0 +1,321 @@
+"""Console pages for orders and dead letters; they call the same services as the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from orderhub.core.errors import DomainError, Forbidden
+from orderhub.orders import capture, service
+from orderhub.orders.api import order_json, summary_json
+from orderhub.orders.model import OrderStatus
+from orderhub.platform.auth.model import Principal, Role
+from orderhub.web.templating import check_csrf, console_user, error_message, flash, redirect, render
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+User = Annotated[Principal, Depends(console_user)]
+Csrf = Depends(check_csrf)
+CHANNELS = ["web", "shopify", "woocommerce", "pos", "social"]
+
+
+def _parse_day(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders_list(
+    request: Request,
+    user: User,
+    status: str = "",
+    channel: str = "",
+    q: str = "",
+    tag: str = "",
+    customer: str = "",
+    created_from: str = "",
+    created_to: str = "",
+    cursor: str | None = None,
+) -> Response:
+    """Filterable order list; rows come as an htmx fragment when filters change."""
+    filters = {
+        "status": status,
+        "channel": channel,
+        "q": q,
+        "tag": tag,
+        "customer": customer,
+        "created_from": created_from,
+        "created_to": created_to,
+    }
+    error = None
+    try:
+        page = service.get_all(
+            request.app.state.engine,
+            status=[status] if status else None,
+            channel=[channel] if channel else None,
+            text=q or None,
+            tag=tag or None,
+            customer=customer or None,
+            created_from=_parse_day(created_from),
+            created_to=_parse_day(created_to),
+            cursor=cursor,
+            limit=50,
+        )
+        rows, next_cursor = [summary_json(r) for r in page.items], page.next_cursor
+    except (DomainError, ValueError) as exc:
+        rows, next_cursor, error = [], None, str(exc)
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(
+        request,
+        "orders/list.html",
+        {
+            "user": user,
+            "nav": "orders",
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "filters": filters,
+            "query": query,
+            "statuses": list(OrderStatus),
+            "channels": CHANNELS,
+            "error": error,
+        },
+        fragment="orders/_rows.html",
+    )
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_detail(request: Request, order_id: str, user: User) -> Response:
+    try:
+        view = service.get(request.app.state.engine, order_id=order_id)
+    except DomainError as exc:
+        return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            "user": user,
+            "nav": "orders",
+            "o": order_json(view.order, view.events),
+            "editable": view.order.is_editable,
+            "can_operate": user.role >= Role.operator,
+        },
+    )
+
+
+def _act(request: Request, user: Principal, order_id: str, done: str, action: Callable[[str], Any]) -> Response:
+    """Run an operator action, flash its outcome, redirect back to the order."""
+    try:
+        user.require(Role.operator)
+        action(user.actor)
+        flash(request, done)
+    except Forbidden as exc:
+        flash(request, exc.detail, "error")
+    except DomainError as exc:
+        flash(request, error_message(exc), "error")
+    return redirect(f"/console/orders/{order_id}", request)
+
+
+@router.post("/orders/{order_id}/transition", dependencies=[Csrf])
+def order_transition(
+    request: Request, order_id: str, user: User, to: Annotated[str, Form()], reason: Annotated[str, Form()] = ""
+) -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        f"Moved to {to}",
+        lambda actor: service.transition(engine, order_id=order_id, to=to, actor=actor, reason=reason),
+    )
+
+
+@router.post("/orders/{order_id}/cancel", dependencies=[Csrf])
+def order_cancel(request: Request, order_id: str, user: User, reason: Annotated[str, Form()] = "") -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        "Order cancelled",
+        lambda actor: service.cancel(engine, order_id=order_id, actor=actor, reason=reason or "cancelled in console"),
+    )
+
+
+@router.post("/orders/{order_id}/hold", dependencies=[Csrf])
+def order_hold(request: Request, order_id: str, user: User, reason: Annotated[str, Form()] = "") -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        "Order on hold",
+        lambda actor: service.hold(engine, order_id=order_id, actor=actor, reason=reason),
+    )
+
+
+@router.post("/orders/{order_id}/release-hold", dependencies=[Csrf])
+def order_release(request: Request, order_id: str, user: User) -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        "Hold released",
+        lambda actor: service.release_hold(engine, order_id=order_id, actor=actor),
+    )
+
+
+@router.post("/orders/{order_id}/address", dependencies=[Csrf])
+def order_address(
+    request: Request,
+    order_id: str,
+    user: User,
+    name: Annotated[str, Form()] = "",
+    line1: Annotated[str, Form()] = "",
+    line2: Annotated[str, Form()] = "",
+    city: Annotated[str, Form()] = "",
+    postal_code: Annotated[str, Form()] = "",
+    region: Annotated[str, Form()] = "",
+    country: Annotated[str, Form()] = "",
+) -> Response:
+    engine = request.app.state.engine
+    address = {
+        "name": name,
+        "line1": line1,
+        "line2": line2,
+        "city": city,
+        "postal_code": postal_code,
+        "region": region,
+        "country": country[:2].upper(),
+    }
+    return _act(
+        request,
+        user,
+        order_id,
+        "Address changed",
+        lambda actor: service.change_address(engine, order_id=order_id, actor=actor, address=address),
+    )
+
+
+@router.post("/orders/{order_id}/lines/{line_id}/quantity", dependencies=[Csrf])
+def line_quantity(
+    request: Request, order_id: str, line_id: str, user: User, quantity: Annotated[int, Form()]
+) -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        "Quantity changed",
+        lambda actor: service.change_line_quantity(
+            engine, order_id=order_id, actor=actor, line_id=line_id, quantity=quantity
+        ),
+    )
+
+
+@router.post("/orders/{order_id}/lines/{line_id}/cancel", dependencies=[Csrf])
+def line_cancel(request: Request, order_id: str, line_id: str, user: User) -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        "Line cancelled",
+        lambda actor: service.cancel_line(
+            engine, order_id=order_id, actor=actor, line_id=line_id, reason="cancelled in console"
+        ),
+    )
+
+
+@router.post("/orders/{order_id}/lines", dependencies=[Csrf])
+def line_add(
+    request: Request,
+    order_id: str,
+    user: User,
+    sku: Annotated[str, Form()],
+    quantity: Annotated[int, Form()],
+    unit_price: Annotated[str, Form()],
+) -> Response:
+    engine = request.app.state.engine
+    return _act(
+        request,
+        user,
+        order_id,
+        f"Line {sku} added",
+        lambda actor: service.add_line(
+            engine, order_id=order_id, actor=actor, sku=sku, quantity=quantity, unit_price=unit_price
+        ),
+    )
+
+
+def _bars(counts: dict[str, int], order: list[str] | None = None) -> list[dict[str, Any]]:
+    keys = [k for k in (order or sorted(counts, key=lambda k: -counts[k])) if counts.get(k)]
+    top = max(counts.values(), default=0) or 1
+    return [{"label": k, "count": counts[k], "pct": round(100 * counts[k] / top, 1)} for k in keys]
+
+
+def _dashboard_context(request: Request) -> dict[str, Any]:
+    data = service.get_dashboard(request.app.state.engine)
+    peak = max((n for _, n in data.per_day), default=0) or 1
+    return {
+        "data": data,
+        "status_bars": _bars(data.by_status, list(OrderStatus)),
+        "channel_bars": _bars(data.by_channel),
+        "days": [{"day": d, "count": n, "h": round(100 * n / peak, 1)} for d, n in data.per_day],
+    }
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, user: User) -> Response:
+    """Live counts by status and channel; the counts part refreshes itself every 5 s."""
+    return render(
+        request,
+        "orders/dashboard.html",
+        {"user": user, "nav": "dashboard", **_dashboard_context(request)},
+        fragment="orders/_dashboard_counts.html",
+    )
+
+
+# -- dead letters -------------------------------------------------------------------------
+@router.get("/dead-letters", response_class=HTMLResponse)
+def dead_letters(request: Request, user: User, status: str = "pending") -> Response:
+    letters = capture.get_dead_letters(request.app.state.engine, status=status or None)
+    return render(
+        request, "orders/dead_letters.html", {"user": user, "nav": "dead_letters", "letters": letters, "status": status}
+    )
+
+
+@router.get("/dead-letters/{letter_id}", response_class=HTMLResponse)
+def dead_letter(request: Request, letter_id: str, user: User) -> Response:
+    try:
+        letter = capture.get_dead_letter(request.app.state.engine, letter_id=letter_id)
+    except DomainError as exc:
+        return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
+    return render(request, "orders/dead_letter.html", {"user": user, "nav": "dead_letters", "d": letter})
+
+
+@router.post("/dead-letters/{letter_id}/replay", dependencies=[Csrf])
+def dead_letter_replay(request: Request, letter_id: str, user: User, payload: Annotated[str, Form()]) -> Response:
+    try:
+        user.require(Role.operator)
+        result = capture.replay_dead_letter(
+            request.app.state.engine, letter_id=letter_id, actor=user.actor, payload=payload
+        )
+    except DomainError as exc:
+        flash(request, f"Replay failed: {error_message(exc)}", "error")
+        return redirect(f"/console/dead-letters/{letter_id}", request)
+    flash(request, f"Replayed: order {result.order_id} captured")
+    return redirect(f"/console/orders/{result.order_id}", request)
+
+
+@router.post("/dead-letters/{letter_id}/discard", dependencies=[Csrf])
+def dead_letter_discard(request: Request, letter_id: str, user: User) -> Response:
+    try:
+        user.require(Role.operator)
+        capture.discard_dead_letter(request.app.state.engine, letter_id=letter_id, actor=user.actor)
+        flash(request, "Dead letter discarded")
+    except DomainError as exc:
+        flash(request, error_message(exc), "error")
+    return redirect("/console/dead-letters", request)

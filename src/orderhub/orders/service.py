@@ -1,0 +1,285 @@
+"""Order use cases after capture: read, search, lifecycle, editing, fulfilment records.
+
+Each function is one short transaction: load the aggregate (row-locked on PostgreSQL), let
+the model decide, save with a version check, and append the model's changes as order events
+and outbox events in the same transaction. Nothing is written when the model refuses.
+Capture lives in ``capture.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from orderhub.bus import service as bus
+from orderhub.core.clock import as_utc, utcnow
+from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.events import DomainEvent
+from orderhub.core.ids import new_id
+from orderhub.core.money import Money
+from orderhub.orders import dead_letters, store
+from orderhub.orders.model import Address, Order, OrderLine, OrderStatus
+from orderhub.platform.db import unit_of_work
+
+
+def record_changes(conn: Connection, order: Order, *, actor: str, now: datetime) -> list[DomainEvent]:
+    """Turn the model's pending changes into order events (the audit trail) and outbox events."""
+    events = [
+        DomainEvent(
+            type=change.type,
+            aggregate_type="order",
+            aggregate_id=order.id,
+            data=change.data,
+            actor=actor,
+            occurred_at=now,
+        )
+        for change in order.changes
+    ]
+    order.changes.clear()
+    store.insert_events(
+        conn,
+        [
+            {"id": e.id, "order_id": order.id, "type": e.type, "actor": actor, "occurred_at": now, "data": e.data}
+            for e in events
+        ],
+    )
+    bus.publish(conn, events)
+    return events
+
+
+def _change(engine: Engine, order_id: str, actor: str, action: Callable[[Order], None]) -> Order:
+    """Load, apply ``action`` (a model method that may raise), save, log; one transaction."""
+    now = utcnow()
+    with unit_of_work(engine) as conn:
+        order = store.get_order(conn, order_id, for_update=True)
+        if order is None:
+            raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+        action(order)
+        if order.changes:
+            store.update_order(conn, order, now=now)
+            record_changes(conn, order, actor=actor, now=now)
+    return order
+
+
+# -- reading ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order with its event log, as the API and console show it."""
+
+    order: Order
+    events: list[dict[str, Any]]
+
+
+def get(engine: Engine, *, order_id: str) -> OrderView:
+    """The order with lines, fulfilment orders and its full event log (404 if unknown)."""
+    with unit_of_work(engine, write=False) as conn:
+        order = store.get_order(conn, order_id)
+        if order is None:
+            raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+        events = store.get_events(conn, order_id)
+    return OrderView(order, events)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def get_all(
+    engine: Engine,
+    *,
+    status: list[str] | None = None,
+    channel: list[str] | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    customer: str | None = None,
+    tag: str | None = None,
+    text: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> OrderPage:
+    """Search orders, newest first, one page at a time (opaque ``next_cursor``)."""
+    bad_status = [s for s in status or [] if s not in OrderStatus.__members__]
+    if bad_status:
+        raise InvalidInput(
+            f"unknown status {bad_status[0]!r}",
+            errors=[{"parameter": "status", "detail": f"one of {', '.join(OrderStatus)}"}],
+        )
+    after = None
+    if cursor:
+        try:
+            after = store.decode_cursor(cursor)
+        except Exception as exc:
+            raise InvalidInput(
+                "the cursor is not one this API handed out",
+                errors=[{"parameter": "cursor", "detail": "invalid cursor"}],
+            ) from exc
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.search_orders(
+            conn,
+            status=status,
+            channel=channel,
+            created_from=as_utc(created_from) if created_from else None,
+            created_to=as_utc(created_to) if created_to else None,
+            customer=customer,
+            tag=tag,
+            text=text,
+            after=after,
+            limit=limit,
+        )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = store.encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if has_more else None
+    return OrderPage(rows, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    by_status: dict[str, int]
+    by_channel: dict[str, int]
+    by_channel_today: dict[str, int]
+    per_day: list[tuple[str, int]]
+    dead_letters_pending: int
+    total: int
+
+
+def get_dashboard(engine: Engine, *, days: int = 30) -> Dashboard:
+    """Counts for the console dashboard: by status, by channel, per day, dead letters."""
+    now = utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with unit_of_work(engine, write=False) as conn:
+        by_status = store.count_by(conn, "status")
+        by_channel = store.count_by(conn, "channel")
+        today_channel = store.count_by(conn, "channel", since=today)
+        per_day = store.daily_counts(conn, since=today - timedelta(days=days - 1))
+        pending = dead_letters.count_pending(conn)
+    return Dashboard(by_status, by_channel, today_channel, per_day, pending, sum(by_status.values()))
+
+
+# -- lifecycle ----------------------------------------------------------------------------
+def transition(engine: Engine, *, order_id: str, to: str, actor: str, reason: str = "") -> Order:
+    """Move an order to ``to``; an illegal move is a Conflict naming the allowed next states."""
+    try:
+        target = OrderStatus(to)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown status {to!r}",
+            errors=[{"pointer": "/to", "detail": f"one of {', '.join(OrderStatus)}"}],
+        ) from None
+    return _change(engine, order_id, actor, lambda o: o.transition_to(target, reason=reason))
+
+
+def hold(engine: Engine, *, order_id: str, actor: str, reason: str) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.hold(reason=reason))
+
+
+def release_hold(engine: Engine, *, order_id: str, actor: str, reason: str = "") -> Order:
+    return _change(engine, order_id, actor, lambda o: o.release_hold(reason=reason))
+
+
+def cancel(engine: Engine, *, order_id: str, actor: str, reason: str) -> Order:
+    """Cancel the whole order (allowed until it is picked)."""
+    return _change(engine, order_id, actor, lambda o: o.cancel(reason=reason))
+
+
+def mark_paid(engine: Engine, *, order_id: str, actor: str) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.mark_paid())
+
+
+def allocate(engine: Engine, *, order_id: str, actor: str, assignments: dict[str, dict[str, int]]) -> Order:
+    """Split a paid order into fulfilment orders, one per node (manual until sourcing decides)."""
+    return _change(engine, order_id, actor, lambda o: o.allocate(assignments, new_id=new_id))
+
+
+def record_shipment(engine: Engine, *, order_id: str, actor: str, lines: dict[str, int]) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.record_shipment(lines))
+
+
+def record_delivery(engine: Engine, *, order_id: str, actor: str, lines: dict[str, int]) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.record_delivery(lines))
+
+
+# -- editing ------------------------------------------------------------------------------
+def change_address(engine: Engine, *, order_id: str, actor: str, address: dict[str, Any]) -> Order:
+    """Replace the shipping address (before release)."""
+    return _change(engine, order_id, actor, lambda o: o.change_shipping_address(Address(**address)))
+
+
+def add_line(
+    engine: Engine, *, order_id: str, actor: str, sku: str, quantity: int, unit_price: str, name: str = ""
+) -> Order:
+    """Add a line (before release); the price is a decimal string in the order currency."""
+
+    def action(order: Order) -> None:
+        try:
+            price = Money.parse(unit_price, order.currency)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), errors=[{"pointer": "/unit_price", "detail": str(exc)}]) from None
+        order.add_line(OrderLine(id=new_id("ol"), sku=sku, quantity=quantity, unit_price=price, name=name))
+
+    return _change(engine, order_id, actor, action)
+
+
+def change_line_quantity(engine: Engine, *, order_id: str, actor: str, line_id: str, quantity: int) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.change_line_quantity(line_id, quantity))
+
+
+def cancel_line(
+    engine: Engine, *, order_id: str, actor: str, line_id: str, quantity: int | None = None, reason: str = ""
+) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.cancel_line(line_id, quantity, reason=reason))
+
+
+def remove_line(engine: Engine, *, order_id: str, actor: str, line_id: str) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.remove_line(line_id))
+
+
+def set_tags(engine: Engine, *, order_id: str, actor: str, tags: list[str]) -> Order:
+    return _change(engine, order_id, actor, lambda o: o.set_tags(tags))
+
+
+#: Hours after creation at which the n-th recorded change of an imported order is dated.
+HISTORY_STEP_HOURS = [0, 0.05, 0.5, 2, 5, 7, 18, 22, 30, 44, 60, 120, 150, 170]
+
+
+def import_history(engine: Engine, *, orders: list[Order], actor: str) -> int:
+    """Bulk-load past orders (demo data, migrations from another OMS) in one transaction.
+
+    Each order's audit trail is what the model recorded while it was built, dated along the
+    order's first days (never in the future); nothing is published to the bus.
+    """
+    now = utcnow()
+
+    def when(order: Order, step: int) -> datetime:
+        hours = HISTORY_STEP_HOURS[min(step, len(HISTORY_STEP_HOURS) - 1)]
+        return min(order.created_at + timedelta(hours=hours), now)
+
+    with unit_of_work(engine) as conn:
+        store.bulk_insert(conn, orders, now=now)
+        store.insert_events(
+            conn,
+            [
+                {
+                    "id": new_id("evt"),
+                    "order_id": order.id,
+                    "type": change.type,
+                    "actor": actor,
+                    "occurred_at": when(order, step),
+                    "data": change.data,
+                }
+                for order in orders
+                for step, change in enumerate(order.changes)
+            ],
+        )
+    return len(orders)
+
+
+def import_customers(engine: Engine, *, customers: list[dict[str, Any]]) -> None:
+    """Bulk-load customers (``id, email, name, tier, external_id, phone, created_at``)."""
+    with unit_of_work(engine) as conn:
+        store.bulk_insert_customers(conn, customers)

@@ -1,0 +1,465 @@
+"""Order tables and the queries on them; maps rows to the ``model`` aggregate and back."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from orderhub.core.clock import as_utc
+from orderhub.core.errors import Conflict
+from orderhub.core.money import Money
+from orderhub.orders.model import (
+    Address,
+    Customer,
+    CustomerTier,
+    DeliveryMethod,
+    FulfilmentOrder,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentStatus,
+)
+from orderhub.platform.db import UtcDateTime, metadata, upsert
+
+TS = UtcDateTime()
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("tier", sa.String(20), nullable=False, server_default="standard"),
+    sa.Column("external_id", sa.String(120), nullable=False, server_default=""),
+    sa.Column("phone", sa.String(40), nullable=False, server_default=""),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("external_ref", sa.String(120), nullable=True),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("payment_status", sa.String(30), nullable=False),
+    sa.Column("delivery_method", sa.String(20), nullable=False),
+    sa.Column("pickup_node_id", sa.String(40), nullable=False, server_default=""),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True),
+    sa.Column("customer_email", sa.String(254), nullable=False, server_default=""),
+    sa.Column("customer_tier", sa.String(20), nullable=False, server_default="standard"),
+    sa.Column("customer", sa.JSON, nullable=False),
+    sa.Column("shipping_address", sa.JSON, nullable=False),
+    sa.Column("billing_address", sa.JSON, nullable=True),
+    sa.Column("subtotal_minor", sa.BigInteger, nullable=False),
+    sa.Column("shipping_minor", sa.BigInteger, nullable=False),
+    sa.Column("discount_minor", sa.BigInteger, nullable=False),
+    sa.Column("tax_minor", sa.BigInteger, nullable=False),
+    sa.Column("total_minor", sa.BigInteger, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("notes", sa.Text, nullable=False, server_default=""),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("held_from", sa.String(30), nullable=True),
+    sa.Column("search_text", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("channel", "external_ref", name="uq_orders_channel_external_ref"),
+    sa.Index("ix_orders_created", "created_at", "id"),
+    sa.Index("ix_orders_status_created", "status", "created_at"),
+    sa.Index("ix_orders_channel_created", "channel", "created_at"),
+    sa.Index("ix_orders_customer_email", "customer_email"),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(300), nullable=False, server_default=""),
+    sa.Column("external_line_id", sa.String(120), nullable=False, server_default=""),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price_minor", sa.BigInteger, nullable=False),
+    sa.Column("quantity_cancelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("quantity_allocated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("quantity_shipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("quantity_delivered", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("quantity_returned", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.CheckConstraint("quantity_cancelled <= quantity", name="cancelled_within_quantity"),
+)
+
+order_tags = sa.Table(
+    "order_tags",
+    metadata,
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), primary_key=True),
+    sa.Column("tag", sa.String(40), primary_key=True),
+    sa.Index("ix_order_tags_tag", "tag"),
+)
+
+fulfilment_orders = sa.Table(
+    "fulfilment_orders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("node_id", sa.String(40), nullable=False, index=True),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("lines", sa.JSON, nullable=False),
+)
+
+order_events = sa.Table(
+    "order_events",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("actor", sa.String(254), nullable=False),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("principal", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(40), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+
+# -- writing ------------------------------------------------------------------------------
+def upsert_customer(conn: Connection, customer: Customer, *, new_id: str, now: datetime) -> str:
+    """Insert or refresh a customer by email in one statement; returns its id."""
+    insert = upsert(conn)(customers).values(
+        id=new_id,
+        email=customer.email,
+        name=customer.name,
+        tier=customer.tier.value,
+        external_id=customer.external_id,
+        phone=customer.phone,
+        created_at=now,
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=[customers.c.email],
+        set_={"name": insert.excluded.name, "phone": insert.excluded.phone},
+    ).returning(customers.c.id, customers.c.tier)
+    row = conn.execute(stmt).one()
+    customer.tier = CustomerTier(row.tier) if customer.tier == CustomerTier.standard else customer.tier
+    return str(row.id)
+
+
+def _search_text(order: Order) -> str:
+    parts = [
+        order.id,
+        order.external_ref,
+        order.customer.email,
+        order.customer.name,
+        order.shipping_address.city,
+        order.shipping_address.postal_code,
+        *(line.sku for line in order.lines),
+    ]
+    return " ".join(p for p in parts if p).lower()
+
+
+def _order_row(order: Order, now: datetime) -> dict[str, Any]:
+    def minor(value: Money | None) -> int:
+        return value.minor if value is not None else 0
+
+    return {
+        "channel": order.channel,
+        "external_ref": order.external_ref or None,
+        "status": order.status.value,
+        "payment_status": order.payment_status.value,
+        "delivery_method": order.delivery_method.value,
+        "pickup_node_id": order.pickup_node_id,
+        "currency": order.currency,
+        "customer_id": order.customer.id or None,
+        "customer_email": order.customer.email,
+        "customer_tier": order.customer.tier.value,
+        "customer": order.customer.as_dict(),
+        "shipping_address": order.shipping_address.as_dict(),
+        "billing_address": order.billing_address.as_dict() if order.billing_address else None,
+        "subtotal_minor": order.subtotal.minor,
+        "shipping_minor": minor(order.shipping_total),
+        "discount_minor": minor(order.discount_total),
+        "tax_minor": minor(order.tax_total),
+        "total_minor": order.total.minor,
+        "priority": order.priority,
+        "notes": order.notes,
+        "tags": order.tags,
+        "held_from": order.held_from.value if order.held_from else None,
+        "search_text": _search_text(order),
+        "updated_at": now,
+    }
+
+
+def _line_rows(order: Order) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": line.id,
+            "order_id": order.id,
+            "position": i,
+            "sku": line.sku,
+            "name": line.name,
+            "external_line_id": line.external_line_id,
+            "quantity": line.quantity,
+            "unit_price_minor": line.unit_price.minor,
+            "quantity_cancelled": line.quantity_cancelled,
+            "quantity_allocated": line.quantity_allocated,
+            "quantity_shipped": line.quantity_shipped,
+            "quantity_delivered": line.quantity_delivered,
+            "quantity_returned": line.quantity_returned,
+        }
+        for i, line in enumerate(order.lines)
+    ]
+
+
+def _write_children(conn: Connection, order: Order) -> None:
+    conn.execute(order_lines.insert(), _line_rows(order))
+    if order.tags:
+        conn.execute(order_tags.insert(), [{"order_id": order.id, "tag": t} for t in order.tags])
+    if order.fulfilment_orders:
+        conn.execute(
+            fulfilment_orders.insert(),
+            [
+                {"id": f.id, "order_id": order.id, "node_id": f.node_id, "status": f.status, "lines": f.lines}
+                for f in order.fulfilment_orders
+            ],
+        )
+
+
+def insert_order(conn: Connection, order: Order, *, now: datetime) -> None:
+    """Write a new order with its lines and tags (raises IntegrityError on a duplicate
+    channel + external_ref, which the service turns into the existing order)."""
+    row = _order_row(order, now)
+    conn.execute(orders.insert().values(id=order.id, created_at=order.created_at, version=1, **row))
+    order.version = 1
+    _write_children(conn, order)
+
+
+def update_order(conn: Connection, order: Order, *, now: datetime) -> None:
+    """Save a changed order if nobody saved it since it was loaded (optimistic version)."""
+    result = conn.execute(
+        orders.update()
+        .where(orders.c.id == order.id, orders.c.version == order.version)
+        .values(version=order.version + 1, **_order_row(order, now))
+    )
+    if result.rowcount != 1:
+        raise Conflict(
+            f"order {order.id} was changed by someone else; reload and retry",
+            code="stale_order",
+        )
+    order.version += 1
+    for table in (order_lines, order_tags, fulfilment_orders):
+        conn.execute(table.delete().where(table.c.order_id == order.id))
+    _write_children(conn, order)
+
+
+def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(order_events.insert(), rows)
+
+
+def find_order_id_by_external_ref(conn: Connection, channel: str, external_ref: str) -> str | None:
+    value = conn.execute(
+        sa.select(orders.c.id).where(orders.c.channel == channel, orders.c.external_ref == external_ref)
+    ).scalar()
+    return str(value) if value else None
+
+
+def get_idempotency_key(conn: Connection, principal: str, key: str) -> dict[str, Any] | None:
+    row = (
+        conn.execute(
+            sa.select(idempotency_keys).where(idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def insert_idempotency_key(conn: Connection, **values: Any) -> None:
+    conn.execute(idempotency_keys.insert().values(**values))
+
+
+# -- reading ------------------------------------------------------------------------------
+def _address(data: dict[str, Any] | None) -> Address | None:
+    return Address(**data) if data else None
+
+
+def _to_order(row: Any, lines: Sequence[Any], fos: Sequence[Any]) -> Order:
+    currency = row.currency
+    cust = dict(row.customer)
+    return Order(
+        id=row.id,
+        channel=row.channel,
+        currency=currency,
+        customer=Customer(
+            email=cust.get("email", ""),
+            name=cust.get("name", ""),
+            tier=CustomerTier(cust.get("tier", "standard")),
+            external_id=cust.get("external_id", ""),
+            phone=cust.get("phone", ""),
+            id=cust.get("id", "") or "",
+        ),
+        shipping_address=_address(row.shipping_address) or Address(),
+        billing_address=_address(row.billing_address),
+        lines=[
+            OrderLine(
+                id=li.id,
+                sku=li.sku,
+                quantity=li.quantity,
+                unit_price=Money(li.unit_price_minor, currency),
+                name=li.name,
+                external_line_id=li.external_line_id,
+                quantity_cancelled=li.quantity_cancelled,
+                quantity_allocated=li.quantity_allocated,
+                quantity_shipped=li.quantity_shipped,
+                quantity_delivered=li.quantity_delivered,
+                quantity_returned=li.quantity_returned,
+            )
+            for li in lines
+        ],
+        created_at=as_utc(row.created_at),
+        external_ref=row.external_ref or "",
+        status=OrderStatus(row.status),
+        payment_status=PaymentStatus(row.payment_status),
+        delivery_method=DeliveryMethod(row.delivery_method),
+        pickup_node_id=row.pickup_node_id,
+        tags=list(row.tags),
+        priority=row.priority,
+        notes=row.notes,
+        shipping_total=Money(row.shipping_minor, currency),
+        discount_total=Money(row.discount_minor, currency),
+        tax_total=Money(row.tax_minor, currency),
+        held_from=OrderStatus(row.held_from) if row.held_from else None,
+        fulfilment_orders=[
+            FulfilmentOrder(id=f.id, node_id=f.node_id, lines=dict(f.lines), status=f.status) for f in fos
+        ],
+        version=row.version,
+    )
+
+
+def get_order(conn: Connection, order_id: str, *, for_update: bool = False) -> Order | None:
+    """Load the aggregate; ``for_update`` locks its row (PostgreSQL) for the transaction."""
+    stmt = sa.select(orders).where(orders.c.id == order_id)
+    if for_update and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    lines = conn.execute(
+        sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
+    ).all()
+    fos = conn.execute(
+        sa.select(fulfilment_orders).where(fulfilment_orders.c.order_id == order_id).order_by(fulfilment_orders.c.node_id)
+    ).all()
+    return _to_order(row, lines, fos)
+
+
+def get_events(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(order_events).where(order_events.c.order_id == order_id).order_by(order_events.c.seq)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def encode_cursor(created_at: datetime, order_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{as_utc(created_at).isoformat()}|{order_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created, _, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+    return datetime.fromisoformat(created), order_id
+
+
+def search_orders(
+    conn: Connection,
+    *,
+    status: list[str] | None = None,
+    channel: list[str] | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    customer: str | None = None,
+    tag: str | None = None,
+    text: str | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Newest first, keyset-paginated on (created_at, id); returns up to ``limit + 1`` rows so
+    the caller knows whether there is a next page."""
+    cols = [c for c in orders.c if c.name not in ("search_text", "shipping_address", "billing_address")]
+    stmt = sa.select(*cols)
+    if status:
+        stmt = stmt.where(orders.c.status.in_(status))
+    if channel:
+        stmt = stmt.where(orders.c.channel.in_(channel))
+    if created_from:
+        stmt = stmt.where(orders.c.created_at >= created_from)
+    if created_to:
+        stmt = stmt.where(orders.c.created_at < created_to)
+    if customer:
+        stmt = stmt.where(sa.or_(orders.c.customer_email == customer.lower(), orders.c.customer_id == customer))
+    if tag:
+        stmt = stmt.where(sa.exists().where(order_tags.c.order_id == orders.c.id, order_tags.c.tag == tag))
+    if text:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(orders.c.search_text.like(pattern, escape="\\"))
+    if after:
+        created, last_id = after
+        stmt = stmt.where(
+            sa.or_(
+                orders.c.created_at < created,
+                sa.and_(orders.c.created_at == created, orders.c.id < last_id),
+            )
+        )
+    stmt = stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit + 1)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def count_by(conn: Connection, column: str, *, since: datetime | None = None) -> dict[str, int]:
+    col = orders.c[column]
+    stmt = sa.select(col, sa.func.count()).group_by(col)
+    if since:
+        stmt = stmt.where(orders.c.created_at >= since)
+    return {str(k): int(v) for k, v in conn.execute(stmt)}
+
+
+def daily_counts(conn: Connection, *, since: datetime) -> list[tuple[str, int]]:
+    """Orders per UTC day since ``since`` (oldest first)."""
+    if conn.dialect.name == "postgresql":
+        day = sa.func.to_char(sa.func.timezone("UTC", orders.c.created_at), "YYYY-MM-DD")
+    else:
+        day = sa.func.substr(orders.c.created_at, 1, 10)
+    stmt = (
+        sa.select(day.label("day"), sa.func.count()).where(orders.c.created_at >= since).group_by("day").order_by("day")
+    )
+    return [(str(d), int(n)) for d, n in conn.execute(stmt)]
+
+
+def bulk_insert(conn: Connection, batch: list[Order], *, now: datetime) -> None:
+    """Write many new orders at once (history imports): orders, lines, tags; no events."""
+    conn.execute(
+        orders.insert(),
+        [{"id": o.id, "created_at": o.created_at, "version": 1, **_order_row(o, now)} for o in batch],
+    )
+    conn.execute(order_lines.insert(), [row for o in batch for row in _line_rows(o)])
+    tags = [{"order_id": o.id, "tag": t} for o in batch for t in o.tags]
+    if tags:
+        conn.execute(order_tags.insert(), tags)
+
+
+def bulk_insert_customers(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(customers.insert(), rows)

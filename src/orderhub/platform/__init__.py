@@ -1,0 +1,1 @@
+"""Settings, database, auth, problem details: what every context uses; imports no context."""

@@ -1,0 +1,96 @@
+"""Engines, the shared metadata, and the unit of work.
+
+SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` for write transactions, so two writers queue on
+the busy timeout instead of failing on a lock upgrade. PostgreSQL runs READ COMMITTED; code that
+must not race uses conditional statements and row locks in primary-key order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC going in and coming out, on every
+    database (SQLite stores it as ISO text without an offset, so it must be UTC already)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=NullPool if ":memory:" not in url else None,
+        )
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
+    """One short transaction: commits when the block ends, rolls back on any exception.
+
+    Only ``service.py`` modules open one. ``write=False`` starts a read-only transaction
+    (on SQLite it does not take the write lock).
+    """
+    options = {"sqlite_begin": "IMMEDIATE" if write else "DEFERRED"}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        yield conn
+
+
+def upsert(conn: Connection) -> Any:
+    """The dialect's ``insert`` that has ``on_conflict_do_update`` / ``do_nothing``."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

@@ -1,0 +1,132 @@
+"""RFC 9457 problem details: the one table that maps domain errors to HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orderhub.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    MalformedPayload,
+    NotFound,
+    Unauthorized,
+    json_pointer,
+)
+from orderhub.core.ids import new_id
+
+log = logging.getLogger("orderhub.problems")
+PROBLEM_JSON = "application/problem+json"
+
+STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
+    (MalformedPayload, 400),
+    (InvalidInput, 422),
+    (NotFound, 404),
+    (Conflict, 409),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (DomainError, 422),
+]
+
+
+def status_for(error: DomainError) -> int:
+    """The HTTP status of a domain error (first matching class in the table)."""
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 422
+
+
+def problem_body(error: DomainError, *, instance: str | None = None) -> dict[str, Any]:
+    """The problem+json document of a domain error: ``type`` is a stable URN of its code."""
+    body: dict[str, Any] = {
+        "type": f"urn:orderhub:problem:{error.code}",
+        "title": error.title,
+        "status": status_for(error),
+        "detail": error.detail,
+        "code": error.code,
+    }
+    if instance:
+        body["instance"] = instance
+    if isinstance(error, InvalidInput) and error.errors:
+        body["errors"] = error.errors
+    body.update(error.fields)
+    return body
+
+
+def problem_response(error: DomainError, request: Request | None = None) -> JSONResponse:
+    body = problem_body(error, instance=str(request.url.path) if request else None)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def clean_message(msg: str) -> str:
+    """pydantic prefixes custom messages with "Value error, "; the field pointer says enough."""
+    return msg.removeprefix("Value error, ")
+
+
+def validation_errors(raw: list[Any], *, strip: int = 0) -> list[dict[str, str]]:
+    """pydantic errors → ``[{"pointer": "/lines/0/quantity", "detail": "..."}]``.
+
+    ``strip`` drops leading location parts (FastAPI prefixes ``body``/``query``).
+    """
+    out: list[dict[str, str]] = []
+    for err in raw:
+        loc = list(err.get("loc", ()))
+        where = loc[0] if loc else "body"
+        entry = {"detail": clean_message(str(err.get("msg", "invalid")))}
+        if strip and where in ("query", "path", "header", "cookie"):
+            entry["parameter"] = ".".join(str(p) for p in loc[1:])
+        else:
+            entry["pointer"] = json_pointer(loc[strip:])
+        out.append(entry)
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into problem+json."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(list(exc.errors()), strip=1)
+        if any(e["detail"].startswith("JSON decode error") for e in errors):
+            err: InvalidInput = MalformedPayload("The body is not valid JSON", errors=errors)
+        else:
+            first = errors[0] if errors else {}
+            where = first.get("pointer") or first.get("parameter") or ""
+            err = InvalidInput(f"{where}: {first.get('detail', 'invalid')}", errors=errors)
+        return problem_response(err, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+        }
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
+
+    @app.exception_handler(Exception)
+    async def _unknown(request: Request, exc: Exception) -> JSONResponse:
+        request_id = new_id("req")
+        log.exception("unhandled error, request id %s", request_id, exc_info=exc)
+        body = {
+            "type": "urn:orderhub:problem:internal_error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": f"Something went wrong on our side; quote request id {request_id}.",
+            "request_id": request_id,
+        }
+        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)

@@ -1,0 +1,39 @@
+"""Settings, built once at start-up from ``ORDERHUB_*`` environment variables and passed in."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev"}
+
+
+class Settings(BaseSettings):
+    """All of OrderHub's configuration. ``env=production`` refuses unsafe defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERHUB_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    database_url: str = "sqlite:///./orderhub.db"
+    secret_key: str = Field(default="", repr=False)
+    bootstrap_admin_key: str | None = Field(default=None, repr=False)
+    shopify_webhook_secret: str | None = Field(default=None, repr=False)
+    woocommerce_webhook_secret: str | None = Field(default=None, repr=False)
+    db_pool_size: int = 10
+    session_max_age_s: int = 12 * 3600
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        if self.secret_key in PLACEHOLDER_SECRETS:
+            if self.env == "production":
+                raise ValueError("ORDERHUB_SECRET_KEY must be set to a real secret in production")
+            # Dev and tests get a fresh random key: sessions do not survive a restart.
+            self.secret_key = secrets.token_urlsafe(32)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

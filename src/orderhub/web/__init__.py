@@ -1,0 +1,1 @@
+"""The console's shell: layout, navigation, static assets, login, dashboard, shared helpers."""

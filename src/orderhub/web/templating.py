@@ -1,0 +1,99 @@
+"""One Jinja2 environment over every context's ``templates/`` folder, plus console helpers."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from orderhub.core.errors import DomainError, Forbidden
+from orderhub.platform.auth import service as auth
+from orderhub.platform.auth.model import Principal, Role
+
+_ROOT = Path(__file__).resolve().parent.parent
+_env = Environment(
+    loader=FileSystemLoader(sorted(str(p) for p in _ROOT.glob("*/templates"))),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env)
+
+
+class LoginRequired(Exception):
+    """Raised by console routes when nobody is logged in; answered with a redirect."""
+
+
+def console_user(request: Request) -> Principal:
+    """The logged-in console user (session cookie), or ``LoginRequired``."""
+    user_id = request.session.get("user_id")
+    principal = auth.get_principal(request.app.state.engine, user_id) if user_id else None
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+async def check_csrf(request: Request) -> None:
+    """Every console POST carries the session's token (form field or ``X-CSRF-Token``)."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None:
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not secrets.compare_digest(sent, request.session.get("csrf", "")):
+        raise Forbidden("the form expired or did not come from this console; reload and retry", code="csrf")
+
+
+def can(principal: Principal, role: str) -> bool:
+    return principal.role >= Role[role]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The full page, or only ``fragment`` when htmx asks for a part of it."""
+    name = fragment if fragment and request.headers.get("hx-request") else template
+    ctx = {"request": request, "csrf": csrf_token(request), "can": can, **context}
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def redirect(url: str, request: Request | None = None) -> RedirectResponse | HTMLResponse:
+    """Redirect after POST (htmx gets ``HX-Redirect`` so the whole page follows)."""
+    if request is not None and request.headers.get("hx-request"):
+        return HTMLResponse("", headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session.setdefault("flash", []).append({"kind": kind, "message": message})
+
+
+def pop_flashes(request: Request) -> list[dict[str, str]]:
+    return list(request.session.pop("flash", []))
+
+
+_env.globals["pop_flashes"] = pop_flashes
+
+
+def error_message(exc: DomainError) -> str:
+    extra = ""
+    if exc.fields.get("allowed_next") is not None:
+        extra = f" (allowed next: {', '.join(exc.fields['allowed_next']) or 'none'})"
+    return exc.detail + extra
