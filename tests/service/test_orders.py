@@ -127,4 +127,4 @@ def test_dashboard_counts(engine):
     assert dash.by_status == {"awaiting_payment": 1, "paid": 1}
     assert dash.by_channel == {"web": 1, "shopify": 1}
     assert dash.total == 2
-    assert sum(n for _, n in dash.per_day) == 2
+    assert sum(n for _, n in dash.per_day) == 2 and len(dash.per_day) == 30

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from orderhub.core.money import Money
@@ -118,36 +120,40 @@ def summary_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- capture ------------------------------------------------------------------------------
-def _captured_response(engine: Any, result: capture.Captured, response: Response) -> dict[str, Any]:
+def _captured_response(engine: Any, result: capture.Captured) -> JSONResponse:
+    """201 with the order as written, or 200 with the stored order when it existed already."""
+    headers = {"Location": f"/api/v1/orders/{result.order_id}"}
+    if result.created and result.order is not None:
+        return JSONResponse(order_json(result.order), status_code=201, headers=headers)
     view = service.get(engine, order_id=result.order_id)
-    response.status_code = 201 if result.created else 200
-    response.headers["Location"] = f"/api/v1/orders/{result.order_id}"
-    if not result.created:
-        response.headers["Idempotent-Replayed"] = "true"
-    return order_json(view.order, view.events)
+    headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(order_json(view.order, view.events), status_code=200, headers=headers)
 
 
 @router.post("/orders", status_code=201, openapi_extra=_ORDER_BODY, summary="Capture an order (canonical JSON)")
 async def create_order(
     request: Request,
-    response: Response,
     engine: EngineDep,
     principal: Operator,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Capture an order in the canonical format. ``Idempotency-Key``: same key and body → the
     same order (200, ``Idempotent-Replayed: true``); same key, other body → 409."""
     body = await request.body()
-    result = capture.receive(
-        engine,
-        adapter=capture.CANONICAL,
-        body=body,
-        actor=principal.actor,
-        idempotency_key=idempotency_key,
-        principal_id=principal.user_id,
-        content_type=request.headers.get("content-type", ""),
-    )
-    return _captured_response(engine, result, response)
+
+    def run() -> JSONResponse:
+        result = capture.receive(
+            engine,
+            adapter=capture.CANONICAL,
+            body=body,
+            actor=principal.actor,
+            idempotency_key=idempotency_key,
+            principal_id=principal.user_id,
+            content_type=request.headers.get("content-type", ""),
+        )
+        return _captured_response(engine, result)
+
+    return await run_in_threadpool(run)
 
 
 @router.post(
@@ -157,23 +163,24 @@ async def create_order(
     summary="Capture a channel's native order",
 )
 async def create_channel_order(
-    adapter: str, request: Request, response: Response, engine: EngineDep, settings: SettingsDep
-) -> dict[str, Any]:
+    adapter: str, request: Request, engine: EngineDep, settings: SettingsDep
+) -> JSONResponse:
     """Take a channel's own payload (``shopify``, ``woocommerce``, ``pos``, ``social``).
     Authenticated by the channel's webhook signature where it signs, or by an operator key.
     A redelivered order (same channel order id) returns the existing order with 200."""
     body = await request.body()
+    return await run_in_threadpool(_receive_channel, request, engine, settings, adapter, body)
+
+
+def _receive_channel(request: Request, engine: Any, settings: Any, adapter: str, body: bytes) -> JSONResponse:
+    """Authenticate, capture and answer in one worker-thread hop."""
     actor = capture.check_channel_auth(
-        settings,
-        adapter=adapter,
-        body=body,
-        headers=request.headers,
-        principal=optional_principal(request),
+        settings, adapter=adapter, body=body, headers=request.headers, principal=optional_principal(request)
     )
     result = capture.receive(
         engine, adapter=adapter, body=body, actor=actor, content_type=request.headers.get("content-type", "")
     )
-    return _captured_response(engine, result, response)
+    return _captured_response(engine, result)
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -386,12 +393,10 @@ def get_dead_letter(letter_id: str, engine: EngineDep, _: Viewer) -> dict[str, A
 
 
 @router.post("/dead-letters/{letter_id}/replay", tags=["dead letters"])
-def replay_dead_letter(
-    letter_id: str, body: ReplayIn, response: Response, engine: EngineDep, who: Operator
-) -> dict[str, Any]:
+def replay_dead_letter(letter_id: str, body: ReplayIn, engine: EngineDep, who: Operator) -> JSONResponse:
     """Capture the stored (or corrected) payload; answers the order, or the new problem."""
     result = capture.replay_dead_letter(engine, letter_id=letter_id, actor=who.actor, payload=body.payload)
-    return _captured_response(engine, result, response)
+    return _captured_response(engine, result)
 
 
 @router.post("/dead-letters/{letter_id}/discard", tags=["dead letters"], status_code=204)

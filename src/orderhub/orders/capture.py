@@ -56,10 +56,12 @@ CANONICAL = "canonical"
 
 @dataclass(frozen=True, slots=True)
 class Captured:
-    """The outcome of a capture: the order id, and whether this call created it."""
+    """The outcome of a capture: the order id, whether this call created it, and the order as
+    written when it did (so the caller need not read it back)."""
 
     order_id: str
     created: bool
+    order: Order | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,7 @@ def _insert(engine: Engine, order: Order, *, actor: str, idempotency: Idempotenc
                 order_id=order.id,
                 created_at=now,
             )
-    return Captured(order.id, created=True)
+    return Captured(order.id, created=True, order=order)
 
 
 def _find_existing_in(conn: Connection, order: Order, idem: Idempotency | None) -> Captured | None:

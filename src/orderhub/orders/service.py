@@ -156,8 +156,12 @@ def get_dashboard(engine: Engine, *, days: int = 30) -> Dashboard:
         by_status = store.count_by(conn, "status")
         by_channel = store.count_by(conn, "channel")
         today_channel = store.count_by(conn, "channel", since=today)
-        per_day = store.daily_counts(conn, since=today - timedelta(days=days - 1))
+        first = today - timedelta(days=days - 1)
+        counted = dict(store.daily_counts(conn, since=first))
         pending = dead_letters.count_pending(conn)
+    per_day = [
+        (day, counted.get(day, 0)) for day in ((first + timedelta(days=i)).date().isoformat() for i in range(days))
+    ]
     return Dashboard(by_status, by_channel, today_channel, per_day, pending, sum(by_status.values()))
 
 

@@ -24,7 +24,7 @@ from orderhub.orders.model import (
     OrderStatus,
     PaymentStatus,
 )
-from orderhub.platform.db import UtcDateTime, metadata, upsert
+from orderhub.platform.db import UtcDateTime, metadata, per_dialect
 
 TS = UtcDateTime()
 
@@ -139,23 +139,34 @@ idempotency_keys = sa.Table(
 
 
 # -- writing ------------------------------------------------------------------------------
-def upsert_customer(conn: Connection, customer: Customer, *, new_id: str, now: datetime) -> str:
-    """Insert or refresh a customer by email in one statement; returns its id."""
-    insert = upsert(conn)(customers).values(
-        id=new_id,
-        email=customer.email,
-        name=customer.name,
-        tier=customer.tier.value,
-        external_id=customer.external_id,
-        phone=customer.phone,
-        created_at=now,
-    )
-    stmt = insert.on_conflict_do_update(
+def _build_customer_upsert(insert: Any) -> Any:
+    stmt = insert(customers)
+    return stmt.on_conflict_do_update(
         index_elements=[customers.c.email],
-        set_={"name": insert.excluded.name, "phone": insert.excluded.phone},
+        set_={"name": stmt.excluded.name, "phone": stmt.excluded.phone},
     ).returning(customers.c.id, customers.c.tier)
-    row = conn.execute(stmt).one()
-    customer.tier = CustomerTier(row.tier) if customer.tier == CustomerTier.standard else customer.tier
+
+
+_customer_upsert = per_dialect(_build_customer_upsert)
+
+
+def upsert_customer(conn: Connection, customer: Customer, *, new_id: str, now: datetime) -> str:
+    """Insert or refresh a customer by email in one statement; returns its id. A tier the
+    channel did not state is taken from the customer record."""
+    row = conn.execute(
+        _customer_upsert(conn),
+        {
+            "id": new_id,
+            "email": customer.email,
+            "name": customer.name,
+            "tier": customer.tier.value,
+            "external_id": customer.external_id,
+            "phone": customer.phone,
+            "created_at": now,
+        },
+    ).one()
+    if customer.tier == CustomerTier.standard:
+        customer.tier = CustomerTier(row.tier)
     return str(row.id)
 
 
@@ -243,7 +254,7 @@ def insert_order(conn: Connection, order: Order, *, now: datetime) -> None:
     """Write a new order with its lines and tags (raises IntegrityError on a duplicate
     channel + external_ref, which the service turns into the existing order)."""
     row = _order_row(order, now)
-    conn.execute(orders.insert().values(id=order.id, created_at=order.created_at, version=1, **row))
+    conn.execute(_insert_order, {"id": order.id, "created_at": order.created_at, "version": 1, **row})
     order.version = 1
     _write_children(conn, order)
 
@@ -271,26 +282,27 @@ def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(order_events.insert(), rows)
 
 
+_insert_order = orders.insert()
+_by_external_ref = sa.select(orders.c.id).where(
+    orders.c.channel == sa.bindparam("channel"), orders.c.external_ref == sa.bindparam("ref")
+)
+_idempotency_key = sa.select(idempotency_keys).where(
+    idempotency_keys.c.principal == sa.bindparam("principal"), idempotency_keys.c.key == sa.bindparam("key")
+)
+
+
 def find_order_id_by_external_ref(conn: Connection, channel: str, external_ref: str) -> str | None:
-    value = conn.execute(
-        sa.select(orders.c.id).where(orders.c.channel == channel, orders.c.external_ref == external_ref)
-    ).scalar()
+    value = conn.execute(_by_external_ref, {"channel": channel, "ref": external_ref}).scalar()
     return str(value) if value else None
 
 
 def get_idempotency_key(conn: Connection, principal: str, key: str) -> dict[str, Any] | None:
-    row = (
-        conn.execute(
-            sa.select(idempotency_keys).where(idempotency_keys.c.principal == principal, idempotency_keys.c.key == key)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_idempotency_key, {"principal": principal, "key": key}).mappings().first()
     return dict(row) if row else None
 
 
 def insert_idempotency_key(conn: Connection, **values: Any) -> None:
-    conn.execute(idempotency_keys.insert().values(**values))
+    conn.execute(idempotency_keys.insert(), values)
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -363,7 +375,9 @@ def get_order(conn: Connection, order_id: str, *, for_update: bool = False) -> O
         sa.select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.position)
     ).all()
     fos = conn.execute(
-        sa.select(fulfilment_orders).where(fulfilment_orders.c.order_id == order_id).order_by(fulfilment_orders.c.node_id)
+        sa.select(fulfilment_orders)
+        .where(fulfilment_orders.c.order_id == order_id)
+        .order_by(fulfilment_orders.c.node_id)
     ).all()
     return _to_order(row, lines, fos)
 

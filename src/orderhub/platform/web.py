@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from orderhub.core.errors import Unauthorized
@@ -12,21 +13,25 @@ from orderhub.platform.auth import service as auth
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform.settings import Settings
 
+# Dependencies are ``async def`` where they do no I/O: FastAPI runs a plain ``def`` dependency
+# in the thread pool, and a handful of thread hops per request cost more than the request.
 
-def get_engine(request: Request) -> Engine:
+
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 def optional_principal(request: Request) -> Principal | None:
-    """The caller from ``Authorization: Bearer <key>`` or the console session, if any."""
+    """The caller from ``Authorization: Bearer <key>`` or the console session, if any
+    (may read the database: call it from a worker thread)."""
     header = request.headers.get("authorization", "")
-    engine = get_engine(request)
+    engine: Engine = request.app.state.engine
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -38,8 +43,12 @@ def optional_principal(request: Request) -> Principal | None:
     return None
 
 
-def current_principal(request: Request) -> Principal:
-    principal = optional_principal(request)
+async def current_principal(request: Request) -> Principal:
+    """Dependency: the authenticated caller; a recently seen API key needs no database read."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    principal = auth.cached_principal(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    if principal is None:
+        principal = await run_in_threadpool(optional_principal, request)
     if principal is None:
         raise Unauthorized("authentication required: send Authorization: Bearer <API key>")
     return principal
@@ -51,7 +60,7 @@ class RoleRequired:
     def __init__(self, role: Role) -> None:
         self.role = role
 
-    def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         principal.require(self.role)
         return principal
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,17 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
 
 
 _env.globals["pop_flashes"] = pop_flashes
+
+
+def pretty_json(text: str) -> str:
+    """JSON indented for reading and editing; anything else as it came."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+_env.filters["pretty_json"] = pretty_json
 
 
 def error_message(exc: DomainError) -> str:

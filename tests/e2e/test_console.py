@@ -1,0 +1,148 @@
+"""The console in real Chromium: login, dashboard, orders, detail, edit, cancel, dead letters."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.browser
+ADMIN = {"Authorization": "Bearer live-admin-key"}
+
+
+def login(page, live, email="operator@shop.test", password="secret-pw"):
+    page.goto(f"{live.url}/console")
+    expect(page).to_have_url(f"{live.url}/login?next=/console")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def post_order(live, **over):
+    body = {
+        "currency": "EUR",
+        "external_ref": over.pop("ref", "W-1"),
+        "customer": {"email": "ann@example.com", "name": "Ann Lee", "tier": "vip"},
+        "shipping_address": {"name": "Ann Lee", "line1": "Karl-Marx-Allee 1", "city": "Berlin", "country": "DE"},
+        "lines": [
+            {"sku": "MUG-1", "quantity": 2, "unit_price": "8.50"},
+            {"sku": "TEA-9", "quantity": 1, "unit_price": "4.00"},
+        ],
+        "payment_status": "paid",
+    }
+    body.update(over)
+    r = httpx.post(f"{live.url}/api/v1/orders", json=body, headers=ADMIN)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_wrong_password_is_refused(page, live):
+    page.goto(f"{live.url}/login")
+    page.fill("#email", "operator@shop.test")
+    page.fill("#password", "nope")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+
+
+def test_dashboard_counts_update_live(page, live):
+    post_order(live, ref="A")
+    login(page, live)
+    expect(page.get_by_test_id("kpi-total")).to_have_text("1")
+    post_order(live, ref="B", channel="shopify")
+    expect(page.get_by_test_id("kpi-total")).to_have_text("2", timeout=12_000)  # polled every 5 s
+    expect(page.locator("[data-channel=shopify] .n")).to_have_text("1")
+    page.screenshot(path=str(live_artifact("dashboard.png")))
+
+
+def test_orders_list_filters_and_opens_detail(page, live):
+    first = post_order(live, ref="W-100")
+    post_order(live, ref="W-200", payment_status="pending")
+    login(page, live)
+    page.click("text=Orders")
+    table = page.get_by_test_id("orders-table")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    page.select_option("select[name=status]", "awaiting_payment")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table).to_contain_text("W-200")
+    page.select_option("select[name=status]", "")
+    page.fill("input[name=q]", "w-100")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    table.get_by_role("link", name=first["id"]).click()
+    expect(page.get_by_test_id("order-status")).to_have_text("paid")
+    expect(page.get_by_test_id("order-total")).to_contain_text("21.00 EUR")
+    expect(page.get_by_test_id("timeline")).to_contain_text("order.captured")
+
+
+def test_operator_edits_and_cancels_an_order(page, live):
+    order = post_order(live)
+    login(page, live)
+    page.goto(f"{live.url}/console/orders/{order['id']}")
+    page.get_by_label("quantity MUG-1").fill("3")
+    page.locator("tr[data-line='MUG-1'] button", has_text="Set").click()
+    expect(page.get_by_role("status")).to_have_text("Quantity changed")
+    expect(page.get_by_test_id("order-total")).to_contain_text("29.50 EUR")
+    page.click("text=Change address")
+    page.get_by_label("city").fill("Potsdam")
+    page.click("text=Save address")
+    expect(page.get_by_test_id("ship-to")).to_contain_text("Potsdam")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_label("cancel reason").fill("customer called")
+    page.click("button:has-text('Cancel order')")
+    expect(page.get_by_test_id("order-status")).to_have_text("cancelled")
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline).to_contain_text("customer called")
+    expect(timeline).to_contain_text("user:operator@shop.test")
+    api = httpx.get(f"{live.url}/api/v1/orders/{order['id']}", headers=ADMIN).json()
+    assert api["status"] == "cancelled" and api["shipping_address"]["city"] == "Potsdam"
+    assert [e["type"] for e in api["events"]].count("order.edited") == 2
+
+
+def test_illegal_move_shows_allowed_next_states(page, live):
+    order = post_order(live, payment_status="pending")
+    login(page, live)
+    page.goto(f"{live.url}/console/orders/{order['id']}")
+    page.get_by_label("hold reason").fill("fraud check")
+    page.click("button:has-text('Hold')")
+    expect(page.get_by_test_id("order-status")).to_have_text("on_hold")
+    page.click("button:has-text('Release hold')")
+    expect(page.get_by_test_id("order-status")).to_have_text("awaiting_payment")
+
+
+def test_viewer_sees_no_actions(page, live):
+    order = post_order(live)
+    login(page, live, email="viewer@shop.test")
+    page.goto(f"{live.url}/console/orders/{order['id']}")
+    expect(page.get_by_test_id("order-status")).to_have_text("paid")
+    expect(page.locator("button:has-text('Cancel order')")).to_have_count(0)
+    expect(page.locator("text=Add line")).to_have_count(0)
+
+
+def test_dead_letter_fixed_and_replayed_in_the_console(page, live):
+    payload = json.loads((FIXTURES / "woocommerce_order.json").read_text())
+    payload["line_items"][0]["sku"] = ""
+    r = httpx.post(f"{live.url}/api/v1/channels/woocommerce/orders", json=payload, headers=ADMIN)
+    assert r.status_code == 422
+    login(page, live)
+    expect(page.locator(".kpi", has_text="dead letters pending")).to_contain_text("1")
+    page.click("text=Dead letters")
+    page.get_by_test_id("dead-letters").get_by_role("link", name=r.json()["dead_letter_id"]).click()
+    expect(page.get_by_test_id("dead-letter-error")).to_contain_text("/line_items/0/sku")
+    fixed = page.get_by_label("payload").input_value().replace('"sku": ""', '"sku": "KITCH-POUR-01"')
+    page.get_by_label("payload").fill(fixed)
+    page.click("button:has-text('Replay')")
+    expect(page.get_by_role("status")).to_contain_text("Replayed")
+    expect(page.get_by_test_id("order-status")).to_have_text("paid")
+    assert httpx.get(f"{live.url}/api/v1/dead-letters", headers=ADMIN).json()["items"] == []
+
+
+def live_artifact(name: str):
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parents[2] / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    return out / name
