@@ -10,15 +10,18 @@ summer sales).
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from orderhub.core.errors import InvalidInput
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.demo import world
@@ -267,6 +270,39 @@ def final_status(rng: random.Random, age_days: float) -> str:
     return rng.choices(["awaiting_payment", "paid", "allocated", "on_hold", "released"], [15, 30, 25, 10, 20])[0]
 
 
+SAMPLES = Path(__file__).parent / "samples"
+SAMPLE_ADAPTERS = {
+    "shopify_order": "shopify",
+    "woocommerce_order": "woocommerce",
+    "pos_sale": "pos",
+    "social_order": "social",
+}
+
+
+def capture_samples(engine: Engine) -> str:
+    """Send one real payload per channel through capture, and two broken ones that land in the
+    dead-letter list, so the console shows every path."""
+    captured = 0
+    for name, adapter in SAMPLE_ADAPTERS.items():
+        body = (SAMPLES / f"{name}.json").read_bytes()
+        captured += capture.receive(engine, adapter=adapter, body=body, actor=f"channel:{adapter}").created
+    broken = json.loads((SAMPLES / "shopify_order.json").read_text())
+    broken["id"] += 1
+    broken["line_items"][1]["sku"] = ""
+    woo = json.loads((SAMPLES / "woocommerce_order.json").read_text())
+    woo["id"] += 1
+    woo["currency"] = "EU"
+    letters = 0
+    for adapter, payload in (("shopify", broken), ("woocommerce", woo)):
+        try:
+            capture.receive(
+                engine, adapter=adapter, body=json.dumps(payload, indent=2).encode(), actor=f"channel:{adapter}"
+            )
+        except InvalidInput:
+            letters += 1
+    return f"live channel samples: {captured} captured, {letters} dead letters to replay"
+
+
 def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None = None) -> str:
     """Load the demo world once (a second call finds it and does nothing)."""
     if any(u["email"] == "admin@demo.orderhub" for u in auth.list_users(engine)):
@@ -324,7 +360,8 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
                     batch = []
     if batch:
         total += orders.import_history(engine, orders=batch, actor="demo:history")
+    live = capture_samples(engine)
     return (
-        f"demo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "
+        f"{live}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "
         f"{len(items)} SKUs, {len(customers)} customers, {total} orders over {days} days"
     )
