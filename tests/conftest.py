@@ -127,3 +127,38 @@ def key_for(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+_SEQ = iter(range(1, 10**9))
+NODE_PLACES = {"DC-1": (50.87, 9.71), "DC-2": (53.49, 10.13), "ST-9": (52.52, 13.40), "ST-MUC": (48.14, 11.58)}
+
+
+def put_stock(engine: Engine, positions: dict[tuple[str, str], int]) -> None:
+    """Create the nodes named (DC-… ship, ST-… are stores) and count this stock at them."""
+    from orderhub.inventory import service as inventory
+
+    nodes = []
+    for i, node_id in enumerate(sorted({n for n, _ in positions})):
+        lat, lon = NODE_PLACES.get(node_id, (50.0 + i, 8.0 + i))
+        is_store = node_id.startswith("ST")
+        nodes.append(
+            inventory.Node(
+                id=node_id,
+                name=node_id,
+                type=inventory.NodeType.store if is_store else inventory.NodeType.distribution_centre,
+                lat=lat,
+                lon=lon,
+                region="BY" if lat < 49 else "HE",
+                city=node_id,
+                capabilities=list(inventory.Capability) if is_store else [inventory.Capability.ships],
+            )
+        )
+    known = {n.id for n in inventory.get_all_nodes(engine)}
+    inventory.save_nodes(engine, nodes=[n for n in nodes if n.id not in known])
+    inventory.ingest(
+        engine,
+        source="test",
+        sequence=next(_SEQ),
+        mode="snapshot",
+        rows=[inventory.StockRow(node_id=n, sku=s, on_hand=q) for (n, s), q in positions.items()],
+    )

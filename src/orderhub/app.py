@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from orderhub import __version__
+from orderhub.inventory import api as inventory_api
+from orderhub.inventory import pages as inventory_pages
 from orderhub.orders import api as orders_api
+from orderhub.orders import service as orders_service
 from orderhub.orders import pages as orders_pages
 from orderhub.platform import problems
 from orderhub.platform.auth import api as auth_api
@@ -20,6 +27,8 @@ from orderhub.platform.auth import service as auth
 from orderhub.platform.db import create_db_engine
 from orderhub.platform.settings import Settings
 from orderhub.web import pages as web_pages
+
+log = logging.getLogger("orderhub.jobs")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -31,7 +40,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_admin_key:
             auth.ensure_bootstrap_admin(engine, settings.bootstrap_admin_key)
+        jobs = asyncio.create_task(_run_jobs(engine, settings.job_interval_s)) if settings.run_jobs else None
         yield
+        if jobs:
+            jobs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs
 
     app = FastAPI(
         title="OrderHub",
@@ -60,11 +74,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(auth_api.router)
     app.include_router(orders_api.router)
+    app.include_router(inventory_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
+    app.include_router(inventory_pages.router)
     _extend_openapi(app)
     return app
+
+
+async def _run_jobs(engine: Engine, interval_s: float) -> None:
+    """Timers of the embedded deployment: presale locks that ran out are released within
+    ``interval_s`` of their deadline. A failing round is logged and the next one runs."""
+    while True:
+        try:
+            await run_in_threadpool(orders_service.expire_unpaid, engine)
+        except Exception:
+            log.exception("expiring presale locks failed; retrying")
+        await asyncio.sleep(interval_s)
 
 
 def _extend_openapi(app: FastAPI) -> None:

@@ -63,7 +63,12 @@ def test_capture_and_read_back_with_events(client):
     other = client.post("/api/v1/orders", json={**ORDER, "notes": "x"}, headers={"Idempotency-Key": "k-1"})
     assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
     detail = client.get(f"/api/v1/orders/{order['id']}").json()
-    assert [e["type"] for e in detail["events"]] == ["order.captured", "order.status_changed"]
+    assert [e["type"] for e in detail["events"]] == [
+        "order.captured",
+        "order.status_changed",
+        "order.stock_reserved",
+        "order.backordered",  # no stock anywhere yet: the order waits
+    ]
 
 
 def test_illegal_transition_is_409_problem_with_allowed_next(client):
@@ -116,7 +121,7 @@ def test_shopify_webhook_signed_captured_once_on_redelivery(client, engine):
     o = first.json()
     assert (o["channel"], o["external_ref"], o["status"], o["total"]) == ("shopify", "5820392881281", "paid", "253.00")
     events = client.get(f"/api/v1/orders/{o['id']}").json()["events"]
-    assert [e["actor"] for e in events] == ["channel:shopify", "channel:shopify"]
+    assert {e["actor"] for e in events} == {"channel:shopify"}
     retry = client.post("/api/v1/channels/shopify/orders", content=raw, headers=headers)
     assert retry.status_code == 200 and retry.json()["id"] == o["id"]
     assert rows(engine, "orders") == 1

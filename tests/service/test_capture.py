@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from orderhub.core.errors import Conflict, InvalidInput, MalformedPayload
 from orderhub.orders import capture, service
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, put_stock
 
 
 def body(**over):
@@ -33,6 +33,7 @@ def count(engine, table):
 
 
 def test_capture_writes_order_lines_events_and_outbox_in_one_go(engine):
+    put_stock(engine, {("DC-1", "A"): 5, ("DC-1", "B"): 5})
     result = capture.receive(engine, adapter="canonical", body=body(), actor="test")
     assert result.created
     view = service.get(engine, order_id=result.order_id)
@@ -40,17 +41,19 @@ def test_capture_writes_order_lines_events_and_outbox_in_one_go(engine):
     assert order.status.value == "paid"
     assert order.total.to_decimal_string() == "30.45"
     assert order.customer.email == "ann@example.com" and order.customer.id.startswith("cus_")
-    assert [e["type"] for e in view.events] == ["order.captured", "order.status_changed"]
-    assert count(engine, "outbox") == 2
+    assert [e["type"] for e in view.events] == ["order.captured", "order.status_changed", "order.stock_reserved"]
+    assert count(engine, "outbox") == 3
     assert count(engine, "order_lines") == 2
 
 
 def test_same_channel_order_twice_is_one_order(engine):
+    put_stock(engine, {("DC-1", "A"): 5, ("DC-1", "B"): 5})
     first = capture.receive(engine, adapter="canonical", body=body(), actor="test")
     second = capture.receive(engine, adapter="canonical", body=body(), actor="test")
     assert second.order_id == first.order_id and not second.created
     assert count(engine, "orders") == 1
-    assert count(engine, "order_events") == 2
+    assert count(engine, "outbox") == 3
+    assert count(engine, "reservations") == 2
 
 
 def test_idempotency_key_same_body_same_order_other_body_conflict(engine):
@@ -132,7 +135,7 @@ def test_a_crash_mid_capture_leaves_nothing_behind(engine, monkeypatch):
     monkeypatch.setattr(bus, "publish", explode)
     with pytest.raises(RuntimeError):
         capture.receive(engine, adapter="canonical", body=body(), actor="test")
-    for table in ("orders", "order_lines", "order_events", "customers", "outbox", "order_tags"):
+    for table in ("orders", "order_lines", "customers", "outbox", "order_tags"):
         assert count(engine, table) == 0, table
 
 

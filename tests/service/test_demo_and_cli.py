@@ -22,7 +22,7 @@ def fingerprint(engine) -> list[tuple]:
             for r in conn.execute(
                 sa.text(
                     "SELECT id, channel, external_ref, status, total_minor, customer_email FROM orders "
-                    "WHERE id IN (SELECT order_id FROM order_events WHERE actor = 'demo:history') ORDER BY id"
+                    "WHERE id IN (SELECT aggregate_id FROM outbox WHERE actor = 'demo:history') ORDER BY id"
                 )
             )
         ]
@@ -47,7 +47,7 @@ def test_demo_world_is_deterministic_and_loads_once(tmp_path, sqlite_template):
     with engine.connect() as conn:
         channels = dict(conn.execute(sa.text("SELECT channel, count(*) FROM orders GROUP BY channel")).all())
         orders = sum(channels.values())
-        events = conn.execute(sa.text("SELECT count(*) FROM order_events")).scalar_one()
+        events = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
         sundays_pos = conn.execute(
             sa.text("SELECT count(*) FROM orders WHERE channel = 'pos' AND strftime('%w', created_at) = '0'")
         ).scalar_one()

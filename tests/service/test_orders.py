@@ -7,6 +7,7 @@ import pytest
 
 from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.orders import capture, service
+from tests.conftest import put_stock
 
 
 def new_order(engine, *, ref="W-1", paid=False, placed_at=None, tags=(), email="ann@example.com", channel="web"):
@@ -61,6 +62,7 @@ def test_edit_before_release_recomputes_totals_and_logs_who_changed_what(engine)
 
 
 def test_edit_after_release_is_refused(engine):
+    put_stock(engine, {("DC-1", "A-1"): 10, ("DC-1", "B-2"): 10})
     oid = new_order(engine, paid=True)
     order = service.get(engine, order_id=oid).order
     service.allocate(
@@ -73,6 +75,7 @@ def test_edit_after_release_is_refused(engine):
 
 
 def test_split_into_fulfilment_orders_then_partial_shipment(engine):
+    put_stock(engine, {("DC-1", "A-1"): 10, ("DC-1", "B-2"): 10, ("ST-9", "B-2"): 1})
     oid = new_order(engine, paid=True)
     a, b = service.get(engine, order_id=oid).order.lines
     order = service.allocate(engine, order_id=oid, actor="t", assignments={"DC-1": {a.id: 2}, "ST-9": {b.id: 1}})

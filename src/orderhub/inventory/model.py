@@ -49,3 +49,80 @@ class Item:
     price_minor: int
     cost_minor: int
     currency: str = "EUR"
+
+
+# -- stock ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Position:
+    """Stock of one SKU at one node. ``atp`` never goes below zero; the database enforces
+    ``reserved + allocated <= on_hand`` with a CHECK constraint as the last line of defence."""
+
+    node_id: str
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+    allocated: int = 0
+    safety_stock: int = 0
+
+    @property
+    def atp(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.allocated - self.safety_stock)
+
+
+def channel_atp(atp: int, buffer_pct: float) -> int:
+    """ATP a channel may promise when ``buffer_pct`` of stock is held back from it (rounded
+    down: a buffer never promises a unit that is not there)."""
+    if buffer_pct <= 0:
+        return atp
+    return max(0, int(atp * (1 - buffer_pct / 100.0)))
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A node that could serve a line, with what it has free and how far it is."""
+
+    node_id: str
+    available: int
+    distance_km: float = 0.0
+
+
+def plan_reservation(quantity: int, candidates: list[Candidate]) -> tuple[list[tuple[str, int]], int]:
+    """Where to hold ``quantity`` units: the nearest node that has them all; otherwise take
+    from the nearest nodes in turn. Returns ``([(node, qty), …], short)``."""
+    ordered = sorted(candidates, key=lambda c: (c.distance_km, -c.available, c.node_id))
+    for c in ordered:
+        if c.available >= quantity:
+            return [(c.node_id, quantity)], 0
+    plan: list[tuple[str, int]] = []
+    left = quantity
+    for c in ordered:
+        if left == 0:
+            break
+        take = min(left, c.available)
+        if take > 0:
+            plan.append((c.node_id, take))
+            left -= take
+    return plan, left
+
+
+class ReservationStatus(StrEnum):
+    active = "active"
+    allocated = "allocated"
+    released = "released"
+    expired = "expired"
+    fulfilled = "fulfilled"
+
+
+class LedgerReason(StrEnum):
+    snapshot = "snapshot"  # a counted quantity reported by a WMS / ERP / POS
+    delta = "delta"  # a movement reported by a source (sale, receipt, adjustment)
+    counted = "counted"  # a single position set by hand
+    reserved = "reserved"
+    released = "released"
+    expired = "expired"
+    allocated = "allocated"
+    deallocated = "deallocated"
+    shipped = "shipped"
+    received = "received"  # incoming supply arrived
+    returned = "returned"
+    shortage = "shortage"  # on hand fell below what was promised: promises moved to backorder

@@ -1,20 +1,89 @@
-"""Inventory use cases (nodes and the item master for now)."""
+"""Inventory use cases: nodes, items, stock positions, ATP, supply, policies, backorders.
+
+Functions that take an ``engine`` open their own short transaction. The reservation functions
+that take the caller's connection live in ``reservations`` and are re-exported here, so other
+contexts import only this module.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from orderhub.inventory import store
-from orderhub.inventory.model import Capability, Item, Node, NodeType
+from orderhub.core.clock import utcnow
+from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.geo import GeoPoint
+from orderhub.core.ids import new_id
+from orderhub.inventory import reservations, stock, store
+from orderhub.inventory.ingest import IngestResult, StockRow, ingest
+from orderhub.inventory.model import (
+    Candidate,
+    Capability,
+    Item,
+    LedgerReason,
+    Node,
+    NodeType,
+    channel_atp,
+    plan_reservation,
+)
+from orderhub.inventory.reservations import (
+    Held,
+    LineDemand,
+    OutOfStock,
+    ReserveResult,
+    allocate,
+    backorders_of,
+    clear_expiry,
+    due_orders,
+    extend,
+    holds_of,
+    policy_for,
+    release_order,
+    rereserve,
+    reserve,
+    sell_from_shelf,
+    ship,
+)
 from orderhub.platform.db import unit_of_work
 
-__all__ = ["Capability", "Item", "Node", "NodeType", "get_all_items", "get_all_nodes", "save_items", "save_nodes"]
+__all__ = [
+    "Capability",
+    "Held",
+    "IngestResult",
+    "Item",
+    "LineDemand",
+    "Node",
+    "NodeType",
+    "OutOfStock",
+    "ReserveResult",
+    "StockRow",
+    "allocate",
+    "backorders_of",
+    "clear_expiry",
+    "due_orders",
+    "extend",
+    "holds_of",
+    "ingest",
+    "policy_for",
+    "release_order",
+    "rereserve",
+    "reserve",
+    "sell_from_shelf",
+    "ship",
+]
 
 
+# -- nodes and items --------------------------------------------------------------------------
 def save_nodes(engine: Engine, *, nodes: list[Node]) -> None:
     """Create or update nodes by id (idempotent)."""
     with unit_of_work(engine) as conn:
         store.upsert_nodes(conn, nodes)
+    reservations.forget_cached()
 
 
 def save_items(engine: Engine, *, items: list[Item]) -> None:
@@ -28,6 +97,317 @@ def get_all_nodes(engine: Engine) -> list[Node]:
         return store.list_nodes(conn)
 
 
+def get_node(engine: Engine, *, node_id: str) -> Node:
+    node = next((n for n in get_all_nodes(engine) if n.id == node_id), None)
+    if node is None:
+        raise NotFound(f"no node {node_id}", code="node_not_found")
+    return node
+
+
 def get_all_items(engine: Engine) -> list[Item]:
     with unit_of_work(engine, write=False) as conn:
         return store.list_items(conn)
+
+
+# -- positions --------------------------------------------------------------------------------
+def set_position(engine: Engine, *, node_id: str, sku: str, on_hand: int, actor: str) -> IngestResult:
+    """A counted quantity for one position (a snapshot of one row, with its ledger row)."""
+    get_node(engine, node_id=node_id)
+    seq = utcnow().timestamp() * 1_000_000
+    result = ingest(
+        engine,
+        source=f"count:{actor}",
+        sequence=int(seq),
+        mode="snapshot",
+        rows=[StockRow(node_id=node_id, sku=sku, on_hand=on_hand)],
+    )
+    if result.increased_skus:
+        serve_backorders(engine, skus=result.increased_skus)
+    return result
+
+
+def ingest_and_serve(engine: Engine, **kwargs: Any) -> IngestResult:
+    """Ingest a batch, then serve waiting backorders of the SKUs whose stock went up."""
+    result = ingest(engine, **kwargs)
+    if result.increased_skus:
+        serve_backorders(engine, skus=result.increased_skus)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAtp:
+    node_id: str
+    name: str
+    type: str
+    region: str
+    on_hand: int
+    reserved: int
+    allocated: int
+    safety_stock: int
+    atp: int
+    reported_at: datetime | None
+    distance_km: float | None
+
+
+def get_atp(
+    engine: Engine,
+    *,
+    sku: str,
+    region: str | None = None,
+    channel: str | None = None,
+    near: tuple[float, float] | None = None,
+    on: datetime | None = None,
+) -> dict[str, Any]:
+    """Available to promise for a SKU: per node (with freshness), per region and network.
+
+    ``channel`` applies that channel's buffer; ``near`` sorts nodes by distance; ``on`` adds
+    open incoming supply expected by that date (future ATP).
+    """
+    with unit_of_work(engine, write=False) as conn:
+        rows = stock.positions_for(conn, sku=sku)
+        nodes = reservations.nodes_by_id(conn)
+        buffer = policy_for(conn, channel, sku)[1] if channel else 0.0
+        incoming: dict[str, int] = defaultdict(int)
+        if on is not None:
+            S = store.supply
+            for node_id, qty in conn.execute(
+                sa.select(S.c.node_id, sa.func.sum(S.c.quantity))
+                .where(S.c.sku == sku, S.c.status == "open", S.c.expected_at <= on)
+                .group_by(S.c.node_id)
+            ):
+                incoming[node_id] = int(qty)
+    here = GeoPoint(*near) if near else None
+    per_node: list[NodeAtp] = []
+    for row in rows:
+        node = nodes.get(row.node_id)
+        if node is None or (region and node.region != region):
+            continue
+        free = stock.position_from(row).atp + incoming.get(row.node_id, 0)
+        per_node.append(
+            NodeAtp(
+                node_id=node.id,
+                name=node.name,
+                type=node.type.value,
+                region=node.region,
+                on_hand=row.on_hand,
+                reserved=row.reserved,
+                allocated=row.allocated,
+                safety_stock=row.safety_stock,
+                atp=channel_atp(free, buffer),
+                reported_at=row.reported_at,
+                distance_km=round(here.distance_km(GeoPoint(node.lat, node.lon)), 1) if here else None,
+            )
+        )
+    per_node.sort(key=lambda n: (n.distance_km if n.distance_km is not None else 0.0, -n.atp, n.node_id))
+    regions: dict[str, int] = defaultdict(int)
+    for n in per_node:
+        regions[n.region] += n.atp
+    return {
+        "sku": sku,
+        "channel": channel,
+        "buffer_pct": buffer,
+        "as_of": (on or utcnow()),
+        "nodes": per_node,
+        "regions": dict(sorted(regions.items())),
+        "total": sum(n.atp for n in per_node),
+    }
+
+
+# -- supply -----------------------------------------------------------------------------------
+def add_supply(
+    engine: Engine,
+    *,
+    node_id: str,
+    sku: str,
+    quantity: int,
+    expected_at: datetime,
+    kind: str = "purchase_order",
+    reference: str = "",
+) -> str:
+    """Announce incoming stock (a purchase order or transfer) expected at a node."""
+    if quantity <= 0:
+        raise InvalidInput("quantity must be positive", errors=[{"pointer": "/quantity", "detail": "must be > 0"}])
+    get_node(engine, node_id=node_id)
+    supply_id = new_id("sup")
+    with unit_of_work(engine) as conn:
+        conn.execute(
+            store.supply.insert().values(
+                id=supply_id,
+                node_id=node_id,
+                sku=sku,
+                quantity=quantity,
+                expected_at=expected_at,
+                kind=kind,
+                reference=reference,
+                status="open",
+            )
+        )
+    return supply_id
+
+
+def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> None:
+    """Incoming stock arrived: on hand goes up (ledger ``received``), waiting orders are served."""
+    now = utcnow()
+    S = store.supply
+    with unit_of_work(engine) as conn:
+        row = conn.execute(sa.select(S).where(S.c.id == supply_id)).first()
+        if row is None:
+            raise NotFound(f"no incoming supply {supply_id}", code="supply_not_found")
+        if row.status != "open":
+            raise InvalidInput(f"supply {supply_id} is {row.status}", code="supply_closed")
+        key = (row.node_id, row.sku)
+        if not stock.lock_positions(conn, [key]):
+            conn.execute(stock.positions.insert().values(node_id=row.node_id, sku=row.sku, on_hand=0))
+        after = stock.move_many(conn, {key: (row.quantity, 0, 0, 0)})
+        stock.add_ledger(
+            conn,
+            [
+                stock.ledger_row(
+                    node_id=row.node_id,
+                    sku=row.sku,
+                    reason=LedgerReason.received.value,
+                    d=(row.quantity, 0, 0),
+                    after=after[key],
+                    source=actor,
+                    reference=row.reference or supply_id,
+                    at=now,
+                )
+            ],
+        )
+        conn.execute(S.update().where(S.c.id == supply_id).values(status="received", received_at=now))
+    serve_backorders(engine, skus={row.sku})
+
+
+# -- backorders -------------------------------------------------------------------------------
+def serve_backorders(engine: Engine, *, skus: set[str] | None = None) -> int:
+    """Hold stock for waiting backorders, first come first served, at the nearest nodes with
+    free stock. Returns the units served."""
+    now = utcnow()
+    B = store.backorders
+    served = 0
+    with unit_of_work(engine) as conn:
+        stmt = sa.select(B).where(B.c.status == "waiting").order_by(B.c.created_at, B.c.id)
+        if skus:
+            stmt = stmt.where(B.c.sku.in_(sorted(skus)))
+        waiting = conn.execute(stmt).all()
+        if not waiting:
+            return 0
+        rows = stock.lock_available(conn, {w.sku for w in waiting})
+        nodes = reservations.nodes_by_id(conn)
+        free = {(r.node_id, r.sku): stock.position_from(r).atp for r in rows}
+        for w in waiting:
+            here = GeoPoint(w.lat, w.lon) if w.lat is not None and w.lon is not None else None
+            candidates = [
+                Candidate(n, a, here.distance_km(GeoPoint(nodes[n].lat, nodes[n].lon)) if here else 0.0)
+                for (n, s), a in free.items()
+                if s == w.sku and a > 0 and n in nodes and nodes[n].can(Capability.ships)
+            ]
+            plan, short = plan_reservation(w.quantity, candidates)
+            if not plan:
+                continue
+            for node_id, qty in plan:
+                free[(node_id, w.sku)] -= qty
+            held = [Held(w.line_id, w.sku, node_id, qty) for node_id, qty in plan]
+            reservations._apply_holds(conn, held, order_id=w.order_id, channel=w.channel, expires_at=None, now=now)
+            served += w.quantity - short
+            if short:
+                conn.execute(B.update().where(B.c.id == w.id).values(quantity=short))
+            else:
+                conn.execute(B.update().where(B.c.id == w.id).values(status="served"))
+    return served
+
+
+# -- policies ---------------------------------------------------------------------------------
+def set_policy(
+    engine: Engine, *, channel: str, sku: str = "*", reservation_ttl_s: int | None, buffer_pct: float
+) -> None:
+    """How long a channel's unpaid orders hold stock (None: until cancelled) and the share of
+    ATP held back from the channel, for one SKU or ``*``."""
+    if not 0 <= buffer_pct < 100:
+        raise InvalidInput(
+            "buffer_pct must be in [0, 100)", errors=[{"pointer": "/buffer_pct", "detail": "0 ≤ x < 100"}]
+        )
+    if reservation_ttl_s is not None and reservation_ttl_s <= 0:
+        raise InvalidInput(
+            "reservation_ttl_s must be positive", errors=[{"pointer": "/reservation_ttl_s", "detail": "> 0"}]
+        )
+    P = store.policies
+    with unit_of_work(engine) as conn:
+        conn.execute(P.delete().where(P.c.channel == channel, P.c.sku == sku))
+        conn.execute(
+            P.insert().values(channel=channel, sku=sku, reservation_ttl_s=reservation_ttl_s, buffer_pct=buffer_pct)
+        )
+    reservations.forget_cached()
+
+
+def get_policies(engine: Engine) -> list[dict[str, Any]]:
+    with unit_of_work(engine, write=False) as conn:
+        return [dict(r) for r in conn.execute(sa.select(store.policies).order_by(store.policies.c.channel)).mappings()]
+
+
+def hold_deadline(conn: Any, *, channel: str, skus: list[str], now: datetime, default_ttl_s: int) -> datetime:
+    """When an unpaid order's holds expire: the shortest TTL among its SKUs' policies."""
+    ttls = [policy_for(conn, channel, sku)[0] for sku in skus]
+    ttl = min((t for t in ttls if t is not None), default=default_ttl_s)
+    return now + timedelta(seconds=ttl)
+
+
+# -- views for the console and checks ---------------------------------------------------------
+def get_stock_view(engine: Engine, *, sku: str) -> dict[str, Any]:
+    """Everything about a SKU: positions with ATP, active holds, incoming supply, the ledger."""
+    R, S, B = store.reservations, store.supply, store.backorders
+    with unit_of_work(engine, write=False) as conn:
+        holds = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(R)
+                .where(R.c.sku == sku, R.c.status.in_(["active", "allocated"]))
+                .order_by(R.c.expires_at, R.c.created_at)
+            ).mappings()
+        ]
+        incoming = [
+            dict(r) for r in conn.execute(sa.select(S).where(S.c.sku == sku).order_by(S.c.expected_at)).mappings()
+        ]
+        waiting = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(B).where(B.c.sku == sku, B.c.status == "waiting").order_by(B.c.created_at)
+            ).mappings()
+        ]
+        ledger = stock.ledger_for(conn, sku=sku)
+        item = conn.execute(sa.select(store.items).where(store.items.c.sku == sku)).mappings().first()
+    return {
+        "sku": sku,
+        "item": dict(item) if item else None,
+        "atp": get_atp(engine, sku=sku),
+        "holds": holds,
+        "supply": incoming,
+        "backorders": waiting,
+        "ledger": ledger,
+    }
+
+
+def get_node_view(engine: Engine, *, node_id: str) -> dict[str, Any]:
+    node = get_node(engine, node_id=node_id)
+    with unit_of_work(engine, write=False) as conn:
+        rows = stock.positions_for(conn, node_id=node_id)
+    return {
+        "node": node,
+        "positions": [stock.position_from(r) for r in rows],
+        "reported_at": max((r.reported_at for r in rows if r.reported_at), default=None),
+    }
+
+
+def check_ledger(engine: Engine) -> list[dict[str, Any]]:
+    """Positions whose counters differ from the sum of their ledger rows (should be none)."""
+    with unit_of_work(engine, write=False) as conn:
+        totals = stock.ledger_totals(conn)
+        rows = stock.positions_for(conn)
+    out = []
+    for r in rows:
+        want = totals.get((r.node_id, r.sku), (0, 0, 0))
+        if want != (r.on_hand, r.reserved, r.allocated):
+            out.append(
+                {"node_id": r.node_id, "sku": r.sku, "position": (r.on_hand, r.reserved, r.allocated), "ledger": want}
+            )
+    return out

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from orderhub.inventory.model import Capability, Item, Node, NodeType
-from orderhub.platform.db import metadata, upsert
+from orderhub.platform.db import UtcDateTime, metadata, upsert
 
 nodes = sa.Table(
     "nodes",
@@ -99,3 +99,72 @@ def list_nodes(conn: Connection) -> list[Node]:
 
 def list_items(conn: Connection) -> list[Item]:
     return [Item(**r._mapping) for r in conn.execute(sa.select(items).order_by(items.c.sku))]
+
+
+# -- reservations, backorders, supply, policies, ingestion ------------------------------------
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), nullable=False, index=True),
+    sa.Column("line_id", sa.String(40), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("node_id", sa.String(40), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False, server_default=""),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.Index("ix_reservations_due", "status", "expires_at"),
+    sa.Index("ix_reservations_sku_node", "sku", "node_id", "status"),
+)
+
+backorders = sa.Table(
+    "backorders",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(40), nullable=False, index=True),
+    sa.Column("line_id", sa.String(40), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False, server_default=""),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_backorders_waiting", "status", "sku", "created_at"),
+)
+
+supply = sa.Table(
+    "incoming_supply",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("node_id", sa.String(40), nullable=False),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("expected_at", UtcDateTime(), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("reference", sa.String(120), nullable=False, server_default=""),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_incoming_supply_sku", "sku", "status", "expected_at"),
+)
+
+policies = sa.Table(
+    "stock_policies",
+    metadata,
+    sa.Column("channel", sa.String(40), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),  # "*" for every SKU of the channel
+    sa.Column("reservation_ttl_s", sa.Integer, nullable=True),
+    sa.Column("buffer_pct", sa.Float, nullable=False, server_default="0"),
+)
+
+ingestion_batches = sa.Table(
+    "ingestion_batches",
+    metadata,
+    sa.Column("source", sa.String(80), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+)

@@ -369,6 +369,23 @@ def post_line_cancel(order_id: str, line_id: str, body: LineCancel, engine: Engi
     return _view(engine, order)
 
 
+class HoldExtension(BaseModel):
+    minutes: int = Field(gt=0, le=24 * 60)
+
+
+@router.get("/orders/{order_id}/stock", summary="What an order holds, has allocated or waits for")
+def get_order_stock(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    service.get(engine, order_id=order_id)
+    stock = service.get_stock(engine, order_id=order_id)
+    return {k: [{f: (v.isoformat() if isinstance(v, datetime) else v) for f, v in row.items()} for row in rows] for k, rows in stock.items()}
+
+
+@router.post("/orders/{order_id}/hold-extension", summary="Payment started: keep the stock held longer")
+def post_hold_extension(order_id: str, body: HoldExtension, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    until = service.extend_hold(engine, order_id=order_id, minutes=body.minutes, actor=who.actor)
+    return {"order_id": order_id, "expires_at": until.isoformat()}
+
+
 # -- dead letters -------------------------------------------------------------------------
 class ReplayIn(BaseModel):
     payload: str | None = Field(default=None, description="A corrected payload; omit to replay as stored")

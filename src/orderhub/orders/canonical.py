@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -91,6 +91,10 @@ class OrderCreate(_Strict):
     priority: int = Field(default=0, ge=-100, le=100)
     notes: str = Field(default="", max_length=4000)
     placed_at: datetime | None = None
+    on_shortage: Literal["backorder", "reject"] = Field(
+        default="backorder",
+        description="When stock is short: backorder the rest (the order waits) or reject the order (409)",
+    )
 
     _amounts = field_validator("shipping_total", "discount_total", "tax_total", mode="before")(_check_amount)
 

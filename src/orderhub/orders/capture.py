@@ -37,6 +37,7 @@ from orderhub.core.money import Money
 from orderhub.orders import dead_letters, store
 from orderhub.orders.canonical import OrderCreate
 from orderhub.orders.channels import ADAPTERS, ChannelOrder, verify_hmac_base64
+from orderhub.orders.holds import hold_stock
 from orderhub.orders.model import (
     Address,
     Change,
@@ -149,11 +150,13 @@ def capture(
     idempotency: Idempotency | None = None,
     cancel_reason: str | None = None,
 ) -> Captured:
-    """Write a new order from a canonical order, once (see the module doc)."""
+    """Write a new order from a canonical order, once, holding its stock in the same
+    transaction (see the module doc). ``OutOfStock`` (409) when stock is short and the order
+    asked to be rejected rather than backordered: then nothing is written."""
     order = build_order(data)
     start_lifecycle(order, cancel_reason)
     try:
-        return _insert(engine, order, actor=actor, idempotency=idempotency)
+        return _insert(engine, order, actor=actor, idempotency=idempotency, on_shortage=data.on_shortage)
     except IntegrityError:
         # A concurrent delivery of the same order or key won the race: answer with its result.
         found = _find_existing(engine, order, idempotency)
@@ -167,7 +170,9 @@ def _find_existing(engine: Engine, order: Order, idem: Idempotency | None) -> Ca
         return _find_existing_in(conn, order, idem)
 
 
-def _insert(engine: Engine, order: Order, *, actor: str, idempotency: Idempotency | None) -> Captured:
+def _insert(
+    engine: Engine, order: Order, *, actor: str, idempotency: Idempotency | None, on_shortage: str = "backorder"
+) -> Captured:
     now = utcnow()
     with unit_of_work(engine) as conn:
         found = _find_existing_in(conn, order, idempotency)
@@ -177,6 +182,7 @@ def _insert(engine: Engine, order: Order, *, actor: str, idempotency: Idempotenc
             order.customer.email = order.customer.email.lower()
             order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
         store.insert_order(conn, order, now=now)
+        hold_stock(conn, order, on_shortage=on_shortage, now=now)  # last: row locks held briefly
         record_changes(conn, order, actor=actor, now=now)
         if idempotency is not None:
             store.insert_idempotency_key(

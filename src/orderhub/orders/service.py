@@ -17,12 +17,13 @@ from sqlalchemy import Connection, Engine
 
 from orderhub.bus import service as bus
 from orderhub.core.clock import as_utc, utcnow
-from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
-from orderhub.orders import dead_letters, store
-from orderhub.orders.model import Address, Order, OrderLine, OrderStatus
+from orderhub.inventory import service as inventory
+from orderhub.orders import dead_letters, holds, store
+from orderhub.orders.model import Address, Change, Order, OrderLine, OrderStatus
 from orderhub.platform.db import unit_of_work
 
 
@@ -40,29 +41,71 @@ def record_changes(conn: Connection, order: Order, *, actor: str, now: datetime)
         for change in order.changes
     ]
     order.changes.clear()
-    store.insert_events(
-        conn,
-        [
-            {"id": e.id, "order_id": order.id, "type": e.type, "actor": actor, "occurred_at": now, "data": e.data}
-            for e in events
-        ],
-    )
     bus.publish(conn, events)
     return events
 
 
 def _change(engine: Engine, order_id: str, actor: str, action: Callable[[Order], None]) -> Order:
-    """Load, apply ``action`` (a model method that may raise), save, log; one transaction."""
+    """Load, apply ``action`` (a model method that may raise), move the order's stock to
+    match, save, log; one transaction."""
     now = utcnow()
     with unit_of_work(engine) as conn:
         order = store.get_order(conn, order_id, for_update=True)
         if order is None:
             raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+        shipped_before = {line.id: line.quantity_shipped for line in order.lines}
         action(order)
         if order.changes:
+            holds.follow(conn, order, list(order.changes), shipped_before, now=now)
             store.update_order(conn, order, now=now)
             record_changes(conn, order, actor=actor, now=now)
     return order
+
+
+def expire_unpaid(engine: Engine) -> list[str]:
+    """Cancel unpaid orders whose presale lock ran out (their stock returns to ATP). Each
+    order in its own transaction, under its row lock, so a payment arriving at the same
+    moment wins or loses cleanly. Returns the orders cancelled."""
+    now = utcnow()
+    with unit_of_work(engine, write=False) as conn:
+        due = holds.due_for_expiry(conn, now=now)
+    cancelled = []
+    for order_id in due:
+        with unit_of_work(engine) as conn:
+            order = store.get_order(conn, order_id, for_update=True)
+            if order is None:
+                continue
+            holds.expire(conn, order, now=now)
+            if order.changes:
+                store.update_order(conn, order, now=now)
+                record_changes(conn, order, actor="system:presale-lock", now=now)
+                cancelled.append(order_id)
+    return cancelled
+
+
+def extend_hold(engine: Engine, *, order_id: str, minutes: int, actor: str) -> datetime:
+    """Payment started: keep the order's stock held ``minutes`` longer from now."""
+    until = utcnow() + timedelta(minutes=minutes)
+    with unit_of_work(engine) as conn:
+        order = store.get_order(conn, order_id, for_update=True)
+        if order is None:
+            raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+        if order.status not in holds.UNPAID:
+            raise Conflict(f"order {order_id} is {order.status.value}; only unpaid holds expire", code="not_unpaid")
+        inventory.extend(conn, order_id=order_id, until=until)
+        order.changes.append(Change("order.hold_extended", {"until": until.isoformat()}))
+        store.update_order(conn, order, now=utcnow())
+        record_changes(conn, order, actor=actor, now=utcnow())
+    return until
+
+
+def get_stock(engine: Engine, *, order_id: str) -> dict[str, Any]:
+    """What an order holds or has allocated, and what it waits for."""
+    with unit_of_work(engine, write=False) as conn:
+        return {
+            "holds": inventory.holds_of(conn, order_id=order_id),
+            "backorders": inventory.backorders_of(conn, order_id=order_id),
+        }
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -80,7 +123,7 @@ def get(engine: Engine, *, order_id: str) -> OrderView:
         order = store.get_order(conn, order_id)
         if order is None:
             raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
-        events = store.get_events(conn, order_id)
+        events = bus.get_history(conn, aggregate_type="order", aggregate_id=order_id)
     return OrderView(order, events)
 
 
@@ -265,20 +308,22 @@ def import_history(engine: Engine, *, orders: list[Order], actor: str) -> int:
 
     with unit_of_work(engine) as conn:
         store.bulk_insert(conn, orders, now=now)
-        store.insert_events(
+        bus.record_history(
             conn,
             [
-                {
-                    "id": new_id("evt"),
-                    "order_id": order.id,
-                    "type": change.type,
-                    "actor": actor,
-                    "occurred_at": when(order, step),
-                    "data": change.data,
-                }
+                DomainEvent(
+                    type=change.type,
+                    aggregate_type="order",
+                    aggregate_id=order.id,
+                    data=change.data,
+                    actor=actor,
+                    occurred_at=when(order, step),
+                    id=new_id("evt", millis=int(when(order, step).timestamp() * 1000)),
+                )
                 for order in orders
                 for step, change in enumerate(order.changes)
             ],
+            at=now,
         )
     return len(orders)
 

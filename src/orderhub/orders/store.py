@@ -115,18 +115,6 @@ fulfilment_orders = sa.Table(
     sa.Column("lines", sa.JSON, nullable=False),
 )
 
-order_events = sa.Table(
-    "order_events",
-    metadata,
-    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
-    sa.Column("id", sa.String(40), nullable=False, unique=True),
-    sa.Column("order_id", sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True),
-    sa.Column("type", sa.String(60), nullable=False),
-    sa.Column("actor", sa.String(254), nullable=False),
-    sa.Column("occurred_at", TS, nullable=False),
-    sa.Column("data", sa.JSON, nullable=False),
-)
-
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
@@ -277,11 +265,6 @@ def update_order(conn: Connection, order: Order, *, now: datetime) -> None:
     _write_children(conn, order)
 
 
-def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(order_events.insert(), rows)
-
-
 _insert_order = orders.insert()
 _by_external_ref = sa.select(orders.c.id).where(
     orders.c.channel == sa.bindparam("channel"), orders.c.external_ref == sa.bindparam("ref")
@@ -380,13 +363,6 @@ def get_order(conn: Connection, order_id: str, *, for_update: bool = False) -> O
         .order_by(fulfilment_orders.c.node_id)
     ).all()
     return _to_order(row, lines, fos)
-
-
-def get_events(conn: Connection, order_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        sa.select(order_events).where(order_events.c.order_id == order_id).order_by(order_events.c.seq)
-    ).mappings()
-    return [dict(r) for r in rows]
 
 
 def encode_cursor(created_at: datetime, order_id: str) -> str:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     woocommerce_webhook_secret: str | None = Field(default=None, repr=False)
     db_pool_size: int = 10
     session_max_age_s: int = 12 * 3600
+    run_jobs: bool = True  # timers (presale-lock expiry) run inside the API process
+    job_interval_s: float = 0.25
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

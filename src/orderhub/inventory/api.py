@@ -1,0 +1,189 @@
+"""JSON routes for nodes, stock positions, ATP, incoming supply and stock policies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from orderhub.inventory import service as inventory
+from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
+
+router = APIRouter(prefix="/api/v1", tags=["inventory"])
+
+
+class NodeIn(BaseModel):
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    type: inventory.NodeType
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    region: str = Field(min_length=1, max_length=40)
+    city: str = ""
+    capabilities: list[inventory.Capability] = Field(default_factory=lambda: [inventory.Capability.ships])
+    daily_capacity: int = Field(default=0, ge=0, description="orders per day; 0 = not limited")
+
+
+def node_json(n: inventory.Node) -> dict[str, Any]:
+    return {
+        "id": n.id, "name": n.name, "type": n.type.value, "lat": n.lat, "lon": n.lon, "region": n.region,
+        "city": n.city, "capabilities": [c.value for c in n.capabilities], "daily_capacity": n.daily_capacity,
+    }
+
+
+@router.post("/nodes", status_code=201, summary="Create or update a node")
+def post_node(body: NodeIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
+    node = inventory.Node(**body.model_dump())
+    inventory.save_nodes(engine, nodes=[node])
+    return node_json(node)
+
+
+@router.get("/nodes", summary="All nodes")
+def get_nodes(engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return {"items": [node_json(n) for n in inventory.get_all_nodes(engine)]}
+
+
+@router.get("/nodes/{node_id}", summary="A node with its stock positions")
+def get_node(node_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    view = inventory.get_node_view(engine, node_id=node_id)
+    return {
+        **node_json(view["node"]),
+        "reported_at": view["reported_at"].isoformat() if view["reported_at"] else None,
+        "positions": [
+            {"sku": p.sku, "on_hand": p.on_hand, "reserved": p.reserved, "allocated": p.allocated,
+             "safety_stock": p.safety_stock, "atp": p.atp}
+            for p in view["positions"]
+        ],
+    }
+
+
+class RowIn(BaseModel):
+    node_id: str = Field(min_length=1)
+    sku: str = Field(min_length=1, max_length=64)
+    on_hand: int | None = Field(default=None, ge=0)
+    delta: int | None = None
+    safety_stock: int | None = Field(default=None, ge=0)
+    sequence: int | None = None
+
+
+class BatchIn(BaseModel):
+    source: str = Field(min_length=1, max_length=80, description="the reporting system, e.g. wms-dc-north")
+    sequence: int = Field(description="the source's batch number; a batch seen before is not applied again")
+    mode: Literal["snapshot", "delta"] = "snapshot"
+    reported_at: datetime | None = None
+    rows: list[RowIn] = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/inventory/positions", summary="Report stock in bulk (snapshot or delta)")
+async def post_positions(body: BatchIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
+    """Idempotent by ``source`` + ``sequence``; stale rows (older sequence from the same source)
+    and unchanged rows are skipped; counts below what is promised move promises to backorder."""
+    rows = [inventory.StockRow(**r.model_dump()) for r in body.rows]
+    result = await run_in_threadpool(
+        inventory.ingest_and_serve, engine, source=body.source, sequence=body.sequence, mode=body.mode,
+        rows=rows, reported_at=body.reported_at,
+    )
+    return result.as_dict()
+
+
+class CountIn(BaseModel):
+    on_hand: int = Field(ge=0)
+
+
+@router.put("/inventory/{node_id}/{sku}", summary="Set one position's counted quantity")
+def put_position(node_id: str, sku: str, body: CountIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    result = inventory.set_position(engine, node_id=node_id, sku=sku, on_hand=body.on_hand, actor=who.email)
+    return result.as_dict()
+
+
+@router.get("/atp", summary="Available to promise")
+def get_atp(
+    engine: EngineDep,
+    _: Viewer,
+    sku: str,
+    region: str | None = None,
+    channel: str | None = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    on: Annotated[datetime | None, Query(description="future ATP: add open supply expected by then")] = None,
+) -> dict[str, Any]:
+    """Per node (with when the node last reported), per region and for the whole network."""
+    near = (lat, lon) if lat is not None and lon is not None else None
+    atp = inventory.get_atp(engine, sku=sku, region=region, channel=channel, near=near, on=on)
+    now = datetime.now(atp["as_of"].tzinfo)
+    return {
+        **atp,
+        "as_of": atp["as_of"].isoformat(),
+        "nodes": [
+            {
+                **{k: getattr(n, k) for k in n.__slots__ if k != "reported_at"},
+                "reported_at": n.reported_at.isoformat() if n.reported_at else None,
+                "age_s": round((now - n.reported_at).total_seconds()) if n.reported_at else None,
+            }
+            for n in atp["nodes"]
+        ],
+    }
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+@router.get("/inventory/{sku}", summary="A SKU's positions, holds, supply, backorders and ledger")
+def get_stock(sku: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    view = inventory.get_stock_view(engine, sku=sku)
+    return {
+        "sku": sku,
+        "item": view["item"],
+        "total_atp": view["atp"]["total"],
+        "holds": [_jsonable(h) for h in view["holds"]],
+        "supply": [_jsonable(s) for s in view["supply"]],
+        "backorders": [_jsonable(b) for b in view["backorders"]],
+        "ledger": [_jsonable(x) for x in view["ledger"]],
+    }
+
+
+class SupplyIn(BaseModel):
+    node_id: str
+    sku: str
+    quantity: int = Field(gt=0)
+    expected_at: datetime
+    kind: Literal["purchase_order", "transfer"] = "purchase_order"
+    reference: str = ""
+
+
+@router.post("/inventory/supply", status_code=201, summary="Announce incoming supply")
+def post_supply(body: SupplyIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
+    return {"id": inventory.add_supply(engine, **body.model_dump())}
+
+
+@router.post("/inventory/supply/{supply_id}/receive", summary="Incoming supply arrived")
+def post_receive(supply_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    inventory.receive_supply(engine, supply_id=supply_id, actor=who.actor)
+    return {"id": supply_id, "status": "received"}
+
+
+class PolicyIn(BaseModel):
+    channel: str = Field(min_length=1, description="a channel, or * for all")
+    sku: str = Field(default="*", description="a SKU, or * for all")
+    reservation_ttl_s: int | None = Field(default=None, description="unpaid orders hold stock this long; null = no expiry")
+    buffer_pct: float = Field(default=0, ge=0, lt=100, description="share of ATP held back from the channel")
+
+
+@router.get("/inventory-policies", summary="Stock policies per channel and SKU")
+def get_policies(engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return {"items": inventory.get_policies(engine)}
+
+
+@router.put("/inventory-policies", summary="Set a channel's hold time and buffer")
+def put_policy(body: PolicyIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
+    inventory.set_policy(engine, **body.model_dump())
+    return body.model_dump()
+
+
+@router.get("/inventory-ledger-check", summary="Positions that differ from their ledger (should be none)")
+def get_ledger_check(engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return {"differences": inventory.check_ledger(engine)}

@@ -1,0 +1,263 @@
+"""Stock reports from WMS / ERP / POS: snapshots and deltas, in bulk, exactly once.
+
+Promises:
+- A batch is applied once: ``(source, sequence)`` seen before answers the first result.
+- A stale row (its sequence not newer than the last one applied from the same source to that
+  position) never overwrites a newer figure; an unchanged row writes nothing.
+- A counted quantity below what is already promised (reserved + allocated) moves the newest
+  promises at that position to backorder first, so no position is ever oversold.
+- Every change is a ledger row with the counters after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from orderhub.core.clock import utcnow
+from orderhub.core.errors import InvalidInput
+from orderhub.core.ids import new_id
+from orderhub.inventory import stock, store
+from orderhub.inventory.model import LedgerReason, ReservationStatus
+from orderhub.platform.db import per_dialect, unit_of_work
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    node_id: str
+    sku: str
+    on_hand: int | None = None
+    delta: int | None = None
+    safety_stock: int | None = None
+    sequence: int | None = None
+
+
+@dataclass(slots=True)
+class IngestResult:
+    rows: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    shortages: int = 0
+    replayed: bool = False
+    increased_skus: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "applied": self.applied,
+            "unchanged": self.unchanged,
+            "stale": self.stale,
+            "shortages": self.shortages,
+            "replayed": self.replayed,
+        }
+
+
+def _chunks(rows: list[StockRow]) -> Iterator[list[StockRow]]:
+    for i in range(0, len(rows), CHUNK):
+        yield rows[i : i + CHUNK]
+
+
+def _build_upsert(insert: Any) -> Any:
+    stmt = insert(stock.positions)
+    return stmt.on_conflict_do_update(
+        index_elements=[stock.positions.c.node_id, stock.positions.c.sku],
+        set_={
+            "on_hand": stmt.excluded.on_hand,
+            "safety_stock": stmt.excluded.safety_stock,
+            "last_source": stmt.excluded.last_source,
+            "last_seq": stmt.excluded.last_seq,
+            "reported_at": stmt.excluded.reported_at,
+        },
+    )
+
+
+_upsert = per_dialect(_build_upsert)
+
+
+def ingest(
+    engine: Engine,
+    *,
+    source: str,
+    sequence: int,
+    mode: Literal["snapshot", "delta"],
+    rows: list[StockRow],
+    reported_at: datetime | None = None,
+) -> IngestResult:
+    """Apply one batch of stock reports in one transaction (see the module doc)."""
+    now = utcnow()
+    reported_at = reported_at or now
+    _validate(rows, mode)
+    result = IngestResult(rows=len(rows))
+    with unit_of_work(engine) as conn:
+        seen = conn.execute(
+            sa.select(store.ingestion_batches.c.result).where(
+                store.ingestion_batches.c.source == source, store.ingestion_batches.c.sequence == sequence
+            )
+        ).scalar()
+        if seen is not None:
+            return IngestResult(**{**seen, "replayed": True})
+        for chunk in _chunks(rows):
+            _apply_chunk(
+                conn,
+                chunk,
+                source=source,
+                sequence=sequence,
+                mode=mode,
+                reported_at=reported_at,
+                now=now,
+                result=result,
+            )
+        conn.execute(
+            store.ingestion_batches.insert().values(
+                source=source, sequence=sequence, received_at=now, result=result.as_dict()
+            )
+        )
+    return result
+
+
+def _validate(rows: list[StockRow], mode: str) -> None:
+    errors = []
+    for i, row in enumerate(rows):
+        if mode == "snapshot" and (row.on_hand is None or row.on_hand < 0):
+            errors.append({"pointer": f"/rows/{i}/on_hand", "detail": "a snapshot row needs on_hand ≥ 0"})
+        if mode == "delta" and row.delta is None:
+            errors.append({"pointer": f"/rows/{i}/delta", "detail": "a delta row needs delta"})
+        if row.safety_stock is not None and row.safety_stock < 0:
+            errors.append({"pointer": f"/rows/{i}/safety_stock", "detail": "must be ≥ 0"})
+    if errors:
+        raise InvalidInput(f"{len(errors)} bad rows; first: {errors[0]['pointer']}", errors=errors[:50])
+
+
+def _apply_chunk(
+    conn: Connection,
+    chunk: list[StockRow],
+    *,
+    source: str,
+    sequence: int,
+    mode: str,
+    reported_at: datetime,
+    now: datetime,
+    result: IngestResult,
+) -> None:
+    existing = stock.lock_positions(conn, [(r.node_id, r.sku) for r in chunk])
+    writes: dict[tuple[str, str], dict[str, Any]] = {}
+    ledger: list[dict[str, Any]] = []
+    for row in chunk:
+        key = (row.node_id, row.sku)
+        seq = row.sequence if row.sequence is not None else sequence
+        old = writes.get(key) or (dict(existing[key]._mapping) if key in existing else None)
+        if old is not None and old["last_source"] == source and old["last_seq"] >= seq:
+            result.stale += 1
+            continue
+        old_on_hand = old["on_hand"] if old else 0
+        new_on_hand = row.on_hand if mode == "snapshot" else max(0, old_on_hand + (row.delta or 0))
+        safety = row.safety_stock if row.safety_stock is not None else (old["safety_stock"] if old else 0)
+        if old is not None and new_on_hand == old_on_hand and safety == old["safety_stock"]:
+            result.unchanged += 1
+            continue
+        assert new_on_hand is not None
+        promised = (old["reserved"] + old["allocated"]) if old else 0
+        reserved, allocated = (old["reserved"], old["allocated"]) if old else (0, 0)
+        if new_on_hand < promised and old is not None:
+            result.shortages += 1
+            reserved, allocated = _make_room(conn, row.node_id, row.sku, promised - new_on_hand, old, now=now)
+        if new_on_hand > old_on_hand:
+            result.increased_skus.add(row.sku)
+        writes[key] = {
+            "node_id": row.node_id,
+            "sku": row.sku,
+            "on_hand": new_on_hand,
+            "reserved": reserved,
+            "allocated": allocated,
+            "safety_stock": safety,
+            "last_source": source,
+            "last_seq": seq,
+            "reported_at": reported_at,
+        }
+        ledger.append(
+            stock.ledger_row(
+                node_id=row.node_id,
+                sku=row.sku,
+                reason=(LedgerReason.snapshot if mode == "snapshot" else LedgerReason.delta).value,
+                d=(new_on_hand - old_on_hand, 0, 0),
+                after=(new_on_hand, reserved, allocated),
+                source=source,
+                reference=str(seq),
+                at=now,
+            )
+        )
+        result.applied += 1
+    if writes:
+        conn.execute(
+            _upsert(conn),
+            [{k: v for k, v in w.items() if k not in ("reserved", "allocated")} for w in writes.values()],
+        )
+        stock.add_ledger(conn, ledger)
+
+
+def _make_room(
+    conn: Connection, node_id: str, sku: str, excess: int, old: dict[str, Any], *, now: datetime
+) -> tuple[int, int]:
+    """Fewer units were counted than are promised: the newest holds at this position go back
+    to backorder (their orders wait for stock) until the promise fits; allocations only if the
+    holds are not enough. Returns the position's reserved and allocated after."""
+    R = store.reservations
+    rows = conn.execute(
+        sa.select(R)
+        .where(R.c.node_id == node_id, R.c.sku == sku, R.c.status.in_(["active", "allocated"]))
+        .order_by((R.c.status == "allocated").asc(), R.c.created_at.desc())
+    ).all()
+    reserved, allocated = old["reserved"], old["allocated"]
+    for r in rows:
+        if excess <= 0:
+            break
+        take = min(excess, r.quantity)
+        excess -= take
+        if r.status == ReservationStatus.active.value:
+            reserved -= take
+        else:
+            allocated -= take
+        if take == r.quantity:
+            conn.execute(R.update().where(R.c.id == r.id).values(status=ReservationStatus.released.value))
+        else:
+            conn.execute(R.update().where(R.c.id == r.id).values(quantity=r.quantity - take))
+        conn.execute(
+            store.backorders.insert().values(
+                id=new_id("bo"),
+                order_id=r.order_id,
+                line_id=r.line_id,
+                sku=sku,
+                quantity=take,
+                status="waiting",
+                channel=r.channel,
+                lat=None,
+                lon=None,
+                created_at=r.created_at,
+            )
+        )
+        d = (0, -take, 0) if r.status == ReservationStatus.active.value else (0, 0, -take)
+        stock.add_ledger(
+            conn,
+            [
+                stock.ledger_row(
+                    node_id=node_id,
+                    sku=sku,
+                    reason=LedgerReason.shortage.value,
+                    d=d,
+                    after=(old["on_hand"], reserved, allocated),
+                    source="count",
+                    reference=r.order_id,
+                    at=now,
+                )
+            ],
+        )
+    stock.move_many(conn, {(node_id, sku): (0, reserved - old["reserved"], allocated - old["allocated"], 0)})
+    return reserved, allocated

@@ -1,0 +1,51 @@
+"""Console pages for stock: a SKU's positions, holds and ledger; nodes and their stock."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from orderhub.core.errors import DomainError
+from orderhub.inventory import service as inventory
+from orderhub.platform.auth.model import Principal
+from orderhub.web.templating import console_user, render
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+User = Annotated[Principal, Depends(console_user)]
+
+
+@router.get("/inventory", response_class=HTMLResponse)
+def stock_page(request: Request, user: User, sku: str = "") -> Response:
+    """Search a SKU: per-node positions and ATP, holds with countdowns, supply, the ledger."""
+    engine = request.app.state.engine
+    view = inventory.get_stock_view(engine, sku=sku.strip()) if sku.strip() else None
+    peak = max((n.on_hand for n in view["atp"]["nodes"]), default=0) if view else 0
+    return render(
+        request, "inventory/stock.html",
+        {"user": user, "nav": "inventory", "sku": sku.strip(), "view": view, "peak": peak or 1},
+        fragment="inventory/_stock.html",
+    )
+
+
+@router.get("/nodes", response_class=HTMLResponse)
+def nodes_page(request: Request, user: User) -> Response:
+    nodes = inventory.get_all_nodes(request.app.state.engine)
+    return render(request, "inventory/nodes.html", {"user": user, "nav": "nodes", "nodes": nodes})
+
+
+@router.get("/nodes/{node_id}", response_class=HTMLResponse)
+def node_page(request: Request, node_id: str, user: User) -> Response:
+    try:
+        view = inventory.get_node_view(request.app.state.engine, node_id=node_id)
+    except DomainError as exc:
+        return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
+    totals = {
+        "skus": len(view["positions"]),
+        "on_hand": sum(p.on_hand for p in view["positions"]),
+        "reserved": sum(p.reserved for p in view["positions"]),
+        "allocated": sum(p.allocated for p in view["positions"]),
+        "atp": sum(p.atp for p in view["positions"]),
+    }
+    return render(request, "inventory/node.html", {"user": user, "nav": "nodes", "v": view, "totals": totals})

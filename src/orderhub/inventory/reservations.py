@@ -1,0 +1,440 @@
+"""Reservations inside the caller's transaction: hold, release, allocate, ship, backorder.
+
+These functions take the caller's open connection (like ``bus.publish``): capture reserves in
+the same transaction that writes the order, so both happen or neither. Each keeps the ledger:
+one row per position it moves, with the counters after the move.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from orderhub.core.errors import Conflict
+from orderhub.core.geo import GeoPoint
+from orderhub.core.ids import new_id
+from orderhub.inventory import stock, store
+from orderhub.inventory.model import (
+    Candidate,
+    Capability,
+    LedgerReason,
+    Node,
+    ReservationStatus,
+    channel_atp,
+    plan_reservation,
+)
+
+R = store.reservations
+
+
+class OutOfStock(Conflict):
+    """Not enough free stock for a line, and the caller asked not to backorder."""
+
+    code = "out_of_stock"
+    title = "Not enough stock"
+
+
+@dataclass(frozen=True, slots=True)
+class LineDemand:
+    line_id: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    line_id: str
+    sku: str
+    node_id: str
+    quantity: int
+
+
+@dataclass(slots=True)
+class ReserveResult:
+    held: list[Held] = field(default_factory=list)
+    backordered: dict[str, int] = field(default_factory=dict)
+
+
+# -- read models cached per database (nodes and policies change rarely) ---------------------
+_CACHE_S = 5.0
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def _cached(conn: Connection, name: str, load: Any) -> Any:
+    key = (str(conn.engine.url), name)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
+    value = load(conn)
+    _cache[key] = (now + _CACHE_S, value)
+    return value
+
+
+def forget_cached() -> None:
+    """Drop the cached nodes and policies (after they change)."""
+    _cache.clear()
+
+
+def nodes_by_id(conn: Connection) -> dict[str, Node]:
+    return dict(_cached(conn, "nodes", lambda c: {n.id: n for n in store.list_nodes(c)}))
+
+
+def _policies(conn: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
+    def load(c: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
+        rows = c.execute(sa.select(store.policies))
+        return {(r.channel, r.sku): (r.reservation_ttl_s, r.buffer_pct) for r in rows}
+
+    return dict(_cached(conn, "policies", load))
+
+
+def policy_for(conn: Connection, channel: str, sku: str) -> tuple[int | None, float]:
+    """(reservation TTL in seconds or None, channel buffer %) for a channel and SKU."""
+    table = _policies(conn)
+    for key in ((channel, sku), (channel, "*"), ("*", sku), ("*", "*")):
+        if key in table:
+            return table[key]
+    return None, 0.0
+
+
+# -- reserving --------------------------------------------------------------------------------
+def reserve(
+    conn: Connection,
+    *,
+    order_id: str,
+    channel: str,
+    lines: list[LineDemand],
+    destination: tuple[float, float] | None = None,
+    pickup_node: str | None = None,
+    expires_at: datetime | None = None,
+    on_shortage: Literal["backorder", "reject"] = "backorder",
+    now: datetime,
+) -> ReserveResult:
+    """Hold stock for an order's lines: at the pickup store if it has one, else at the nearest
+    shipping nodes that have it (the plain rule until sourcing decides). What no node has is
+    backordered, or refused with ``OutOfStock`` (409) and nothing written."""
+    rows = stock.lock_available(conn, (line.sku for line in lines))
+    nodes = nodes_by_id(conn)
+    free: dict[tuple[str, str], int] = {}
+    for row in rows:
+        _, buffer = policy_for(conn, channel, row.sku)
+        free[(row.node_id, row.sku)] = channel_atp(stock.position_from(row).atp, buffer)
+    here = GeoPoint(*destination) if destination else None
+    result = ReserveResult()
+    for line in lines:
+        candidates = []
+        for (node_id, sku), available in free.items():
+            node = nodes.get(node_id)
+            if sku != line.sku or available <= 0 or node is None:
+                continue
+            if pickup_node and node_id != pickup_node:
+                continue
+            if not pickup_node and not node.can(Capability.ships):
+                continue
+            distance = here.distance_km(GeoPoint(node.lat, node.lon)) if here else 0.0
+            candidates.append(Candidate(node_id, available, distance))
+        plan, short = plan_reservation(line.quantity, candidates)
+        for node_id, qty in plan:
+            free[(node_id, line.sku)] -= qty
+            result.held.append(Held(line.line_id, line.sku, node_id, qty))
+        if short:
+            if on_shortage == "reject":
+                raise OutOfStock(
+                    f"only {line.quantity - short} of {line.quantity} × {line.sku} available",
+                    sku=line.sku,
+                    requested=line.quantity,
+                    available=line.quantity - short,
+                )
+            result.backordered[line.line_id] = short
+    _apply_holds(conn, result.held, order_id=order_id, channel=channel, expires_at=expires_at, now=now)
+    if result.backordered:
+        skus = {line.line_id: line.sku for line in lines}
+        conn.execute(
+            store.backorders.insert(),
+            [
+                {
+                    "id": new_id("bo"),
+                    "order_id": order_id,
+                    "line_id": line_id,
+                    "sku": skus[line_id],
+                    "quantity": qty,
+                    "status": "waiting",
+                    "channel": channel,
+                    "lat": destination[0] if destination else None,
+                    "lon": destination[1] if destination else None,
+                    "created_at": now,
+                }
+                for line_id, qty in result.backordered.items()
+            ],
+        )
+    return result
+
+
+def _apply_holds(
+    conn: Connection, held: list[Held], *, order_id: str, channel: str, expires_at: datetime | None, now: datetime
+) -> None:
+    if not held:
+        return
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for h in held:
+        m = moves[(h.node_id, h.sku)]
+        m[1] += h.quantity
+        m[3] += h.quantity
+    after = stock.move_many(conn, {k: (v[0], v[1], v[2], v[3]) for k, v in moves.items()})
+    if len(after) != len(moves):
+        raise OutOfStock("stock changed while it was being reserved; retry", code="reservation_raced")
+    conn.execute(
+        R.insert(),
+        [
+            {
+                "id": new_id("res"),
+                "order_id": order_id,
+                "line_id": h.line_id,
+                "sku": h.sku,
+                "node_id": h.node_id,
+                "quantity": h.quantity,
+                "status": ReservationStatus.active.value,
+                "channel": channel,
+                "expires_at": expires_at,
+                "created_at": now,
+            }
+            for h in held
+        ],
+    )
+    _ledger(conn, moves, after, LedgerReason.reserved, source=f"order:{order_id}", reference=order_id, now=now)
+
+
+def _ledger(
+    conn: Connection,
+    moves: dict[tuple[str, str], list[int]],
+    after: dict[tuple[str, str], Any],
+    reason: LedgerReason,
+    *,
+    source: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    stock.add_ledger(
+        conn,
+        [
+            stock.ledger_row(
+                node_id=node,
+                sku=sku,
+                reason=reason.value,
+                d=(m[0], m[1], m[2]),
+                after=after[(node, sku)],
+                source=source,
+                reference=reference,
+                at=now,
+            )
+            for (node, sku), m in sorted(moves.items())
+        ],
+    )
+
+
+# -- changing what an order holds -------------------------------------------------------------
+def _rows(conn: Connection, order_id: str, status: ReservationStatus) -> list[Any]:
+    return list(conn.execute(sa.select(R).where(R.c.order_id == order_id, R.c.status == status.value)))
+
+
+def _move_rows(
+    conn: Connection,
+    rows: list[Any],
+    *,
+    delta: tuple[int, int, int],
+    reason: LedgerReason,
+    new_status: ReservationStatus,
+    order_id: str,
+    now: datetime,
+) -> None:
+    """Move the counters of ``rows`` by ``delta`` per unit and close the rows."""
+    if not rows:
+        return
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for r in rows:
+        m = moves[(r.node_id, r.sku)]
+        for i in range(3):
+            m[i] += delta[i] * r.quantity
+    stock.lock_positions(conn, moves)
+    after = stock.move_many(conn, {k: (v[0], v[1], v[2], 0) for k, v in moves.items()})
+    conn.execute(R.update().where(R.c.id.in_([r.id for r in rows])).values(status=new_status.value))
+    _ledger(conn, moves, after, reason, source=f"order:{order_id}", reference=order_id, now=now)
+
+
+def release_order(conn: Connection, *, order_id: str, now: datetime, expired: bool = False) -> int:
+    """Give back everything an order holds or has allocated, and drop its backorders.
+    Returns the units returned to ATP."""
+    held = _rows(conn, order_id, ReservationStatus.active)
+    reason = LedgerReason.expired if expired else LedgerReason.released
+    status = ReservationStatus.expired if expired else ReservationStatus.released
+    _move_rows(conn, held, delta=(0, -1, 0), reason=reason, new_status=status, order_id=order_id, now=now)
+    allocated = _rows(conn, order_id, ReservationStatus.allocated)
+    _move_rows(
+        conn,
+        allocated,
+        delta=(0, 0, -1),
+        reason=LedgerReason.deallocated,
+        new_status=ReservationStatus.released,
+        order_id=order_id,
+        now=now,
+    )
+    conn.execute(
+        store.backorders.update()
+        .where(store.backorders.c.order_id == order_id, store.backorders.c.status == "waiting")
+        .values(status="cancelled")
+    )
+    return sum(r.quantity for r in held + allocated)
+
+
+def rereserve(
+    conn: Connection, *, order_id: str, channel: str, lines: list[LineDemand], now: datetime, **kw: Any
+) -> ReserveResult:
+    """After an edit: release what the order holds and reserve its open quantities again."""
+    expires = [r.expires_at for r in _rows(conn, order_id, ReservationStatus.active) if r.expires_at]
+    release_order(conn, order_id=order_id, now=now)
+    return reserve(
+        conn, order_id=order_id, channel=channel, lines=lines, now=now, expires_at=min(expires, default=None), **kw
+    )
+
+
+def allocate(
+    conn: Connection, *, order_id: str, assignments: dict[str, dict[str, int]], skus: dict[str, str], now: datetime
+) -> None:
+    """Turn an order's holds into allocations at the chosen nodes (``{node: {line_id: qty}}``).
+    Units held at the chosen node move from reserved to allocated; others are released there
+    and taken from the chosen node's free stock, or the whole allocation is refused."""
+    held = _rows(conn, order_id, ReservationStatus.active)
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for r in held:
+        moves[(r.node_id, r.sku)][1] -= r.quantity
+    for node, lines in assignments.items():
+        for line_id, qty in lines.items():
+            m = moves[(node, skus[line_id])]
+            m[2] += qty
+    for m in moves.values():
+        m[3] = max(0, m[2] + m[1])  # units not covered by the order's own hold there
+    stock.lock_positions(conn, moves)
+    after = stock.move_many(conn, {k: (v[0], v[1], v[2], v[3]) for k, v in moves.items()})
+    refused = sorted(set(moves) - set(after))
+    if refused:
+        node, sku = refused[0]
+        raise OutOfStock(f"{node} has not enough free {sku} to allocate", sku=sku, node_id=node)
+    if held:
+        conn.execute(R.update().where(R.c.id.in_([r.id for r in held])).values(status=ReservationStatus.released.value))
+    conn.execute(
+        R.insert(),
+        [
+            {
+                "id": new_id("res"),
+                "order_id": order_id,
+                "line_id": line_id,
+                "sku": skus[line_id],
+                "node_id": node,
+                "quantity": qty,
+                "status": ReservationStatus.allocated.value,
+                "channel": "",
+                "expires_at": None,
+                "created_at": now,
+            }
+            for node, lines in sorted(assignments.items())
+            for line_id, qty in lines.items()
+        ],
+    )
+    _ledger(conn, moves, after, LedgerReason.allocated, source=f"order:{order_id}", reference=order_id, now=now)
+
+
+def ship(conn: Connection, *, order_id: str, lines: dict[str, int], now: datetime) -> None:
+    """Units left their node: allocated and on hand both go down (allocations consumed FIFO)."""
+    rows = sorted(_rows(conn, order_id, ReservationStatus.allocated), key=lambda r: r.created_at)
+    left = dict(lines)
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    done, shrink = [], {}
+    for r in rows:
+        take = min(left.get(r.line_id, 0), r.quantity)
+        if take <= 0:
+            continue
+        left[r.line_id] -= take
+        m = moves[(r.node_id, r.sku)]
+        m[0] -= take
+        m[2] -= take
+        if take == r.quantity:
+            done.append(r.id)
+        else:
+            shrink[r.id] = r.quantity - take
+    if not moves:
+        return
+    stock.lock_positions(conn, moves)
+    after = stock.move_many(conn, {k: (v[0], v[1], v[2], 0) for k, v in moves.items()})
+    if done:
+        conn.execute(R.update().where(R.c.id.in_(done)).values(status=ReservationStatus.fulfilled.value))
+    for rid, qty in shrink.items():
+        conn.execute(R.update().where(R.c.id == rid).values(quantity=qty))
+    _ledger(conn, moves, after, LedgerReason.shipped, source=f"order:{order_id}", reference=order_id, now=now)
+
+
+def sell_from_shelf(conn: Connection, *, node_id: str, lines: list[LineDemand], order_id: str, now: datetime) -> int:
+    """A till sale: the units left the store with the customer. Takes them from the store's
+    unpromised stock (safety stock included: it is on the shelf); returns how many units the
+    books did not have, which calls for a count."""
+    rows = stock.lock_positions(conn, [(node_id, line.sku) for line in lines])
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    missing = 0
+    for line in lines:
+        key = (node_id, line.sku)
+        row = rows.get(key)
+        unpromised = (row.on_hand - row.reserved - row.allocated) if row else 0
+        take = max(0, min(line.quantity, unpromised + moves[key][0]))
+        missing += line.quantity - take
+        if take:
+            moves[key][0] -= take
+    moves = defaultdict(lambda: [0, 0, 0, 0], {k: v for k, v in moves.items() if v[0]})
+    if moves:
+        after = stock.move_many(conn, {k: (v[0], 0, 0, 0) for k, v in moves.items()})
+        _ledger(conn, moves, after, LedgerReason.delta, source=f"pos:{node_id}", reference=order_id, now=now)
+    return missing
+
+
+def clear_expiry(conn: Connection, *, order_id: str) -> None:
+    """Paid: the holds no longer expire."""
+    conn.execute(
+        R.update().where(R.c.order_id == order_id, R.c.status == ReservationStatus.active.value).values(expires_at=None)
+    )
+
+
+def extend(conn: Connection, *, order_id: str, until: datetime) -> int:
+    """Payment started: push the order's active holds' deadline to ``until``."""
+    result = conn.execute(
+        R.update()
+        .where(R.c.order_id == order_id, R.c.status == ReservationStatus.active.value, R.c.expires_at.is_not(None))
+        .values(expires_at=until)
+    )
+    return int(result.rowcount or 0)
+
+
+def due_orders(conn: Connection, *, now: datetime, limit: int = 200) -> list[str]:
+    """Orders with holds past their deadline."""
+    stmt = (
+        sa.select(R.c.order_id)
+        .where(R.c.status == ReservationStatus.active.value, R.c.expires_at <= now)
+        .group_by(R.c.order_id)
+        .order_by(sa.func.min(R.c.expires_at))
+        .limit(limit)
+    )
+    return [str(x) for x in conn.execute(stmt).scalars()]
+
+
+def holds_of(conn: Connection, *, order_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(R).where(R.c.order_id == order_id).order_by(R.c.created_at, R.c.id)).mappings()
+    return [dict(r) for r in rows]
+
+
+def backorders_of(conn: Connection, *, order_id: str) -> list[dict[str, Any]]:
+    B = store.backorders
+    rows = conn.execute(sa.select(B).where(B.c.order_id == order_id).order_by(B.c.created_at)).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,128 @@
+"""The order side of stock: what an order holds follows what happens to the order.
+
+Called inside the order's own transaction, so the order and its stock never disagree:
+capture holds stock (the presale lock expires if the order stays unpaid), an edit re-holds the
+open quantities, an allocation turns holds into allocations at the chosen nodes, a shipment
+consumes them, a cancellation gives everything back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from orderhub.inventory import service as inventory
+from orderhub.orders.model import Change, DeliveryMethod, Order, OrderStatus
+
+#: Unpaid orders hold stock this long unless a stock policy says otherwise (``*`` / ``*``).
+DEFAULT_HOLD_TTL_S = 30 * 60
+UNPAID = (OrderStatus.created, OrderStatus.awaiting_payment)
+EDITS = {"order.edited", "order.line_cancelled"}
+
+
+def _demand(order: Order) -> list[inventory.LineDemand]:
+    return [
+        inventory.LineDemand(line.id, line.sku, line.open_quantity) for line in order.lines if line.open_quantity > 0
+    ]
+
+
+def _where(order: Order) -> dict[str, Any]:
+    a = order.shipping_address
+    return {
+        "destination": (a.lat, a.lon) if a.lat is not None and a.lon is not None else None,
+        "pickup_node": order.pickup_node_id if order.delivery_method == DeliveryMethod.pickup else None,
+    }
+
+
+def _record(order: Order, result: inventory.ReserveResult, expires_at: datetime | None) -> None:
+    order.changes.append(
+        Change(
+            "order.stock_reserved",
+            {
+                "held": [
+                    {"line_id": h.line_id, "sku": h.sku, "node_id": h.node_id, "quantity": h.quantity}
+                    for h in result.held
+                ],
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
+    )
+    if result.backordered:
+        order.changes.append(Change("order.backordered", {"lines": result.backordered}))
+
+
+def hold_stock(conn: Connection, order: Order, *, on_shortage: str, now: datetime) -> None:
+    """At capture: hold stock for a new order (or take it off the shelf for a till sale)."""
+    if order.status == OrderStatus.cancelled:
+        return
+    if order.delivery_method == DeliveryMethod.in_store and order.status == OrderStatus.delivered:
+        missing = inventory.sell_from_shelf(
+            conn, node_id=order.pickup_node_id, lines=_demand(order), order_id=order.id, now=now
+        )
+        if missing:
+            order.changes.append(
+                Change("order.stock_count_due", {"node_id": order.pickup_node_id, "missing_units": missing})
+            )
+        return
+    demand = _demand(order)
+    expires_at = None
+    if order.status in UNPAID:
+        expires_at = inventory.hold_deadline(
+            conn, channel=order.channel, skus=[d.sku for d in demand], now=now, default_ttl_s=DEFAULT_HOLD_TTL_S
+        )
+    result = inventory.reserve(
+        conn,
+        order_id=order.id,
+        channel=order.channel,
+        lines=demand,
+        expires_at=expires_at,
+        on_shortage="reject" if on_shortage == "reject" else "backorder",
+        now=now,
+        **_where(order),
+    )
+    _record(order, result, expires_at)
+
+
+def follow(
+    conn: Connection, order: Order, changes: list[Change], shipped_before: dict[str, int], *, now: datetime
+) -> None:
+    """After a change to an existing order: move its stock the same way."""
+    types = {c.type for c in changes}
+    if order.status == OrderStatus.cancelled:
+        inventory.release_order(conn, order_id=order.id, now=now)
+        return
+    if "order.allocated" in types:
+        assignments: dict[str, dict[str, int]] = {f.node_id: dict(f.lines) for f in order.fulfilment_orders}
+        inventory.allocate(
+            conn, order_id=order.id, assignments=assignments, skus={line.id: line.sku for line in order.lines}, now=now
+        )
+    elif types & EDITS:
+        result = inventory.rereserve(
+            conn, order_id=order.id, channel=order.channel, lines=_demand(order), now=now, **_where(order)
+        )
+        _record(order, result, None)
+    shipped = {
+        line.id: line.quantity_shipped - shipped_before.get(line.id, 0)
+        for line in order.lines
+        if line.quantity_shipped > shipped_before.get(line.id, 0)
+    }
+    if shipped:
+        inventory.ship(conn, order_id=order.id, lines=shipped, now=now)
+    if "order.payment_changed" in types and order.status not in UNPAID:
+        inventory.clear_expiry(conn, order_id=order.id)
+
+
+def due_for_expiry(conn: Connection, *, now: datetime) -> list[str]:
+    return inventory.due_orders(conn, now=now)
+
+
+def expire(conn: Connection, order: Order, *, now: datetime) -> None:
+    """The presale lock ran out: an unpaid order is cancelled and its stock returns to ATP;
+    an order paid meanwhile keeps its holds, now without a deadline."""
+    if order.status in UNPAID:
+        order.cancel(reason="payment not received in time")
+        inventory.release_order(conn, order_id=order.id, now=now, expired=True)
+    else:
+        inventory.clear_expiry(conn, order_id=order.id)
