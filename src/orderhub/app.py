@@ -19,8 +19,8 @@ from orderhub import __version__
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.orders import api as orders_api
-from orderhub.orders import service as orders_service
 from orderhub.orders import pages as orders_pages
+from orderhub.orders import service as orders_service
 from orderhub.platform import problems
 from orderhub.platform.auth import api as auth_api
 from orderhub.platform.auth import service as auth

@@ -27,17 +27,27 @@ def position(engine, node, sku):
 
 def order(engine, *, lines, ref, paid=False, lat=52.5, lon=13.4, shortage="backorder", channel="web"):
     doc = {
-        "channel": channel, "external_ref": ref, "currency": "EUR", "customer": {"email": f"{ref}@x.de"},
+        "channel": channel,
+        "external_ref": ref,
+        "currency": "EUR",
+        "customer": {"email": f"{ref}@x.de"},
         "shipping_address": {"city": "Berlin", "country": "DE", "lat": lat, "lon": lon},
         "lines": [{"sku": s, "quantity": q, "unit_price": "1.00"} for s, q in lines],
-        "payment_status": "paid" if paid else "pending", "on_shortage": shortage,
+        "payment_status": "paid" if paid else "pending",
+        "on_shortage": shortage,
     }
     return capture.receive(engine, adapter="canonical", body=json.dumps(doc).encode(), actor="t").order_id
 
 
 def test_ingestion_is_idempotent_skips_stale_and_unchanged_rows(engine):
     put_stock(engine, {("DC-1", "A"): 0})
-    first = inventory.ingest(engine, source="wms", sequence=10, mode="snapshot", rows=[Row("DC-1", "A", on_hand=7), Row("DC-1", "B", on_hand=3)])
+    first = inventory.ingest(
+        engine,
+        source="wms",
+        sequence=10,
+        mode="snapshot",
+        rows=[Row("DC-1", "A", on_hand=7), Row("DC-1", "B", on_hand=3)],
+    )
     assert (first.applied, first.unchanged, first.stale) == (2, 0, 0)
     again = inventory.ingest(engine, source="wms", sequence=10, mode="snapshot", rows=[Row("DC-1", "A", on_hand=99)])
     assert again.replayed and position(engine, "DC-1", "A").on_hand == 7
@@ -45,17 +55,27 @@ def test_ingestion_is_idempotent_skips_stale_and_unchanged_rows(engine):
     assert stale.stale == 1 and position(engine, "DC-1", "A").on_hand == 7
     same = inventory.ingest(engine, source="wms", sequence=11, mode="snapshot", rows=[Row("DC-1", "A", on_hand=7)])
     assert same.unchanged == 1
-    delta = inventory.ingest(engine, source="pos", sequence=1, mode="delta", rows=[Row("DC-1", "A", delta=-2), Row("DC-1", "A", delta=-1, sequence=2)])
+    delta = inventory.ingest(
+        engine,
+        source="pos",
+        sequence=1,
+        mode="delta",
+        rows=[Row("DC-1", "A", delta=-2), Row("DC-1", "A", delta=-1, sequence=2)],
+    )
     assert delta.applied == 2 and position(engine, "DC-1", "A").on_hand == 4
     with engine.connect() as conn:
-        reasons = conn.execute(sa.text("SELECT reason, d_on_hand FROM inventory_ledger WHERE sku = 'A' ORDER BY seq")).all()
+        reasons = conn.execute(
+            sa.text("SELECT reason, d_on_hand FROM inventory_ledger WHERE sku = 'A' ORDER BY seq")
+        ).all()
     assert [tuple(r) for r in reasons] == [("snapshot", 0), ("snapshot", 7), ("delta", -2), ("delta", -1)]
     assert inventory.check_ledger(engine) == []
 
 
 def test_atp_subtracts_holds_and_safety_stock_by_node_region_channel_and_date(engine):
     put_stock(engine, {("DC-1", "A"): 10, ("ST-MUC", "A"): 4})
-    inventory.ingest(engine, source="wms", sequence=1, mode="snapshot", rows=[Row("DC-1", "A", on_hand=10, safety_stock=2)])
+    inventory.ingest(
+        engine, source="wms", sequence=1, mode="snapshot", rows=[Row("DC-1", "A", on_hand=10, safety_stock=2)]
+    )
     order(engine, lines=[("A", 3)], ref="o1", lat=50.9, lon=9.7)  # next to DC-1
     atp = inventory.get_atp(engine, sku="A")
     by_node = {n.node_id: n.atp for n in atp["nodes"]}
@@ -63,7 +83,10 @@ def test_atp_subtracts_holds_and_safety_stock_by_node_region_channel_and_date(en
     assert atp["regions"] == {"BY": 4, "HE": 5}
     assert inventory.get_atp(engine, sku="A", region="BY")["total"] == 4
     inventory.set_policy(engine, channel="shopify", reservation_ttl_s=None, buffer_pct=50)
-    assert {n.node_id: n.atp for n in inventory.get_atp(engine, sku="A", channel="shopify")["nodes"]} == {"DC-1": 2, "ST-MUC": 2}
+    assert {n.node_id: n.atp for n in inventory.get_atp(engine, sku="A", channel="shopify")["nodes"]} == {
+        "DC-1": 2,
+        "ST-MUC": 2,
+    }
     inventory.add_supply(engine, node_id="DC-1", sku="A", quantity=20, expected_at=utcnow() + timedelta(days=3))
     assert inventory.get_atp(engine, sku="A", on=utcnow() + timedelta(days=2))["total"] == 9
     assert inventory.get_atp(engine, sku="A", on=utcnow() + timedelta(days=4))["total"] == 29
@@ -105,11 +128,17 @@ def test_unpaid_hold_expires_cancels_the_order_and_returns_stock(engine):
     service.mark_paid(engine, order_id=paid_later, actor="psp")
     assert position(engine, "DC-1", "A").reserved == 3
     with engine.begin() as conn:  # the deadline passes
-        conn.execute(sa.text("UPDATE reservations SET expires_at = :t WHERE order_id = :o"), {"t": utcnow() - timedelta(seconds=1), "o": unpaid})
+        conn.execute(
+            sa.text("UPDATE reservations SET expires_at = :t WHERE order_id = :o"),
+            {"t": utcnow() - timedelta(seconds=1), "o": unpaid},
+        )
     assert service.expire_unpaid(engine) == [unpaid]
     view = service.get(engine, order_id=unpaid)
     assert view.order.status.value == "cancelled"
-    assert view.events[-1]["actor"] == "system:presale-lock" and view.events[-1]["data"]["reason"] == "payment not received in time"
+    assert (
+        view.events[-1]["actor"] == "system:presale-lock"
+        and view.events[-1]["data"]["reason"] == "payment not received in time"
+    )
     assert tuple(position(engine, "DC-1", "A")) == (5, 1, 0)
     assert service.get(engine, order_id=paid_later).order.status.value == "paid"
     assert service.expire_unpaid(engine) == []
@@ -166,14 +195,20 @@ def test_allocate_ship_cancel_move_stock_and_the_ledger_rebuilds_every_position(
     service.cancel(engine, order_id=other, actor="c", reason="changed mind")
     assert tuple(position(engine, "DC-1", "A")) == (8, 0, 0)
     edited = order(engine, lines=[("A", 1)], ref="o3", paid=True, lat=50.9, lon=9.7)
-    service.change_line_quantity(engine, order_id=edited, actor="c", line_id=service.get(engine, order_id=edited).order.lines[0].id, quantity=4)
+    service.change_line_quantity(
+        engine, order_id=edited, actor="c", line_id=service.get(engine, order_id=edited).order.lines[0].id, quantity=4
+    )
     assert tuple(position(engine, "DC-1", "A")) == (8, 4, 0)
     assert inventory.check_ledger(engine) == []
     with engine.connect() as conn:  # rebuild every position from the ledger alone
         rebuilt = conn.execute(
-            sa.text("SELECT node_id, sku, SUM(d_on_hand), SUM(d_reserved), SUM(d_allocated) FROM inventory_ledger GROUP BY node_id, sku ORDER BY 1, 2")
+            sa.text(
+                "SELECT node_id, sku, SUM(d_on_hand), SUM(d_reserved), SUM(d_allocated) FROM inventory_ledger GROUP BY node_id, sku ORDER BY 1, 2"
+            )
         ).all()
-        stored = conn.execute(sa.text("SELECT node_id, sku, on_hand, reserved, allocated FROM stock_positions ORDER BY 1, 2")).all()
+        stored = conn.execute(
+            sa.text("SELECT node_id, sku, on_hand, reserved, allocated FROM stock_positions ORDER BY 1, 2")
+        ).all()
     assert [tuple(r) for r in rebuilt] == [tuple(r) for r in stored]
 
 

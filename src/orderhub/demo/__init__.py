@@ -270,6 +270,40 @@ def final_status(rng: random.Random, age_days: float) -> str:
     return rng.choices(["awaiting_payment", "paid", "allocated", "on_hold", "released"], [15, 30, 25, 10, 20])[0]
 
 
+def seed_stock(engine: Engine, rng: random.Random, nodes: list[inventory.Node], items: list[inventory.Item]) -> str:
+    """Stock as the WMS and store systems report it, some purchase orders on the way, and the
+    channel policies: marketplaces see 90 % of ATP, livestream orders hold stock 15 minutes."""
+    rows = []
+    for item in items:
+        rank = int(item.sku[-3:])
+        for node in nodes:
+            if node.type == inventory.NodeType.distribution_centre:
+                rows.append(
+                    inventory.StockRow(node.id, item.sku, on_hand=rng.randint(0, 600 // rank + 40), safety_stock=5)
+                )
+            elif rng.random() < 0.6:
+                rows.append(
+                    inventory.StockRow(node.id, item.sku, on_hand=rng.randint(0, 30 // rank + 6), safety_stock=1)
+                )
+    inventory.ingest(engine, source="demo-wms", sequence=1, mode="snapshot", rows=rows)
+    now = datetime.now(UTC)
+    dcs = [n.id for n in nodes if n.type == inventory.NodeType.distribution_centre]
+    for item in rng.sample(items, 40):
+        inventory.add_supply(
+            engine,
+            node_id=rng.choice(dcs),
+            sku=item.sku,
+            quantity=rng.choice([50, 100, 200]),
+            expected_at=now + timedelta(days=rng.randint(1, 21)),
+            reference=f"PO-{rng.randint(10000, 99999)}",
+        )
+    for channel in ("shopify", "woocommerce"):
+        inventory.set_policy(engine, channel=channel, reservation_ttl_s=3600, buffer_pct=10)
+    inventory.set_policy(engine, channel="web", reservation_ttl_s=30 * 60, buffer_pct=0)
+    inventory.set_policy(engine, channel="social", reservation_ttl_s=15 * 60, buffer_pct=0)
+    return f"stock: {len(rows)} positions reported, 40 purchase orders on the way, channel policies set"
+
+
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_ADAPTERS = {
     "shopify_order": "shopify",
@@ -360,8 +394,9 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
                     batch = []
     if batch:
         total += orders.import_history(engine, orders=batch, actor="demo:history")
+    stocked = seed_stock(engine, rng, nodes, items)
     live = capture_samples(engine)
     return (
-        f"{live}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "
+        f"{live}\n{stocked}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "
         f"{len(items)} SKUs, {len(customers)} customers, {total} orders over {days} days"
     )

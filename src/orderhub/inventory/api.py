@@ -29,8 +29,15 @@ class NodeIn(BaseModel):
 
 def node_json(n: inventory.Node) -> dict[str, Any]:
     return {
-        "id": n.id, "name": n.name, "type": n.type.value, "lat": n.lat, "lon": n.lon, "region": n.region,
-        "city": n.city, "capabilities": [c.value for c in n.capabilities], "daily_capacity": n.daily_capacity,
+        "id": n.id,
+        "name": n.name,
+        "type": n.type.value,
+        "lat": n.lat,
+        "lon": n.lon,
+        "region": n.region,
+        "city": n.city,
+        "capabilities": [c.value for c in n.capabilities],
+        "daily_capacity": n.daily_capacity,
     }
 
 
@@ -53,8 +60,14 @@ def get_node(node_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
         **node_json(view["node"]),
         "reported_at": view["reported_at"].isoformat() if view["reported_at"] else None,
         "positions": [
-            {"sku": p.sku, "on_hand": p.on_hand, "reserved": p.reserved, "allocated": p.allocated,
-             "safety_stock": p.safety_stock, "atp": p.atp}
+            {
+                "sku": p.sku,
+                "on_hand": p.on_hand,
+                "reserved": p.reserved,
+                "allocated": p.allocated,
+                "safety_stock": p.safety_stock,
+                "atp": p.atp,
+            }
             for p in view["positions"]
         ],
     }
@@ -83,8 +96,13 @@ async def post_positions(body: BatchIn, engine: EngineDep, _: Operator) -> dict[
     and unchanged rows are skipped; counts below what is promised move promises to backorder."""
     rows = [inventory.StockRow(**r.model_dump()) for r in body.rows]
     result = await run_in_threadpool(
-        inventory.ingest_and_serve, engine, source=body.source, sequence=body.sequence, mode=body.mode,
-        rows=rows, reported_at=body.reported_at,
+        inventory.ingest_and_serve,
+        engine,
+        source=body.source,
+        sequence=body.sequence,
+        mode=body.mode,
+        rows=rows,
+        reported_at=body.reported_at,
     )
     return result.as_dict()
 
@@ -169,7 +187,9 @@ def post_receive(supply_id: str, engine: EngineDep, who: Operator) -> dict[str, 
 class PolicyIn(BaseModel):
     channel: str = Field(min_length=1, description="a channel, or * for all")
     sku: str = Field(default="*", description="a SKU, or * for all")
-    reservation_ttl_s: int | None = Field(default=None, description="unpaid orders hold stock this long; null = no expiry")
+    reservation_ttl_s: int | None = Field(
+        default=None, description="unpaid orders hold stock this long; null = no expiry"
+    )
     buffer_pct: float = Field(default=0, ge=0, lt=100, description="share of ATP held back from the channel")
 
 

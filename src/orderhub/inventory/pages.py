@@ -23,7 +23,8 @@ def stock_page(request: Request, user: User, sku: str = "") -> Response:
     view = inventory.get_stock_view(engine, sku=sku.strip()) if sku.strip() else None
     peak = max((n.on_hand for n in view["atp"]["nodes"]), default=0) if view else 0
     return render(
-        request, "inventory/stock.html",
+        request,
+        "inventory/stock.html",
         {"user": user, "nav": "inventory", "sku": sku.strip(), "view": view, "peak": peak or 1},
         fragment="inventory/_stock.html",
     )

@@ -377,7 +377,10 @@ class HoldExtension(BaseModel):
 def get_order_stock(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     service.get(engine, order_id=order_id)
     stock = service.get_stock(engine, order_id=order_id)
-    return {k: [{f: (v.isoformat() if isinstance(v, datetime) else v) for f, v in row.items()} for row in rows] for k, rows in stock.items()}
+    return {
+        k: [{f: (v.isoformat() if isinstance(v, datetime) else v) for f, v in row.items()} for row in rows]
+        for k, rows in stock.items()
+    }
 
 
 @router.post("/orders/{order_id}/hold-extension", summary="Payment started: keep the stock held longer")
