@@ -29,7 +29,7 @@ def test_bulk_positions_count_and_atp_with_freshness(client):
     assert again.json()["replayed"] is True
     r = client.post(
         "/api/v1/inventory/positions",
-        json={"source": "wms-x", "sequence": 2, "rows": rows[:10] + [{"node_id": "DC-X", "sku": "S1", "on_hand": 50}]},
+        json={"source": "wms-x", "sequence": 2, "rows": [*rows[:10], {"node_id": "DC-X", "sku": "S1", "on_hand": 50}]},
     )
     assert r.json() == {"rows": 11, "applied": 1, "unchanged": 10, "stale": 0, "shortages": 0, "replayed": False}
     assert client.put("/api/v1/inventory/ST-Y/S1", json={"on_hand": 5}).status_code == 200
