@@ -94,7 +94,7 @@ class BatchIn(BaseModel):
 async def post_positions(body: BatchIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
     """Idempotent by ``source`` + ``sequence``; stale rows (older sequence from the same source)
     and unchanged rows are skipped; counts below what is promised move promises to backorder."""
-    rows = [inventory.StockRow(**r.model_dump()) for r in body.rows]
+    rows = [inventory.StockRow(r.node_id, r.sku, r.on_hand, r.delta, r.safety_stock, r.sequence) for r in body.rows]
     result = await run_in_threadpool(
         inventory.ingest_and_serve,
         engine,

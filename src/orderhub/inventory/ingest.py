@@ -80,6 +80,20 @@ def _build_upsert(insert: Any) -> Any:
 
 
 _upsert = per_dialect(_build_upsert)
+_UPSERT_COLS = ("node_id", "sku", "on_hand", "safety_stock", "last_source", "last_seq", "reported_at")
+_UPSERT_TYPES = ("text", "text", "int", "int", "text", "bigint", "timestamptz")
+_PG_ON_CONFLICT = (
+    "ON CONFLICT (node_id, sku) DO UPDATE SET on_hand = excluded.on_hand, safety_stock = excluded.safety_stock, "
+    "last_source = excluded.last_source, last_seq = excluded.last_seq, reported_at = excluded.reported_at"
+)
+
+
+def _write_positions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One array statement per chunk on PostgreSQL; a prepared executemany on SQLite."""
+    if conn.dialect.name == "postgresql" and len(rows) >= stock.BULK:
+        stock.bulk_insert_pg(conn, "stock_positions", _UPSERT_COLS, _UPSERT_TYPES, rows, _PG_ON_CONFLICT)
+    else:
+        conn.execute(_upsert(conn), [{c: r[c] for c in _UPSERT_COLS} for r in rows])
 
 
 def ingest(
@@ -196,10 +210,7 @@ def _apply_chunk(
         )
         result.applied += 1
     if writes:
-        conn.execute(
-            _upsert(conn),
-            [{k: v for k, v in w.items() if k not in ("reserved", "allocated")} for w in writes.values()],
-        )
+        _write_positions(conn, list(writes.values()))
         stock.add_ledger(conn, ledger)
 
 

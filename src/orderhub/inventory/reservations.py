@@ -63,11 +63,11 @@ class ReserveResult:
 
 # -- read models cached per database (nodes and policies change rarely) ---------------------
 _CACHE_S = 5.0
-_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+_cache: dict[tuple[int, str], tuple[float, Any]] = {}
 
 
 def _cached(conn: Connection, name: str, load: Any) -> Any:
-    key = (str(conn.engine.url), name)
+    key = (id(conn.engine), name)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit and hit[0] > now:

@@ -19,6 +19,8 @@ from sqlalchemy import Connection
 from orderhub.inventory.model import Position
 from orderhub.platform.db import UtcDateTime, metadata
 
+BULK = 50  # from this many rows, PostgreSQL gets one array statement instead of a pipeline
+
 positions = sa.Table(
     "stock_positions",
     metadata,
@@ -88,6 +90,9 @@ def lock_positions(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tu
     wanted = sorted(set(keys))
     if not wanted:
         return {}
+    if conn.dialect.name == "postgresql" and len(wanted) >= BULK:
+        rows = conn.execute(_LOCK_MANY, {"nodes": [k[0] for k in wanted], "skus": [k[1] for k in wanted]})
+        return {(r.node_id, r.sku): r for r in rows}
     stmt = (
         sa.select(positions)
         .where(sa.tuple_(positions.c.node_id, positions.c.sku).in_(wanted))
@@ -98,7 +103,11 @@ def lock_positions(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tu
     return {(r.node_id, r.sku): r for r in conn.execute(stmt)}
 
 
-_COUNTERS = {"reserved": positions.c.reserved, "allocated": positions.c.allocated, "on_hand": positions.c.on_hand}
+_LOCK_MANY = sa.text(
+    "SELECT p.* FROM stock_positions AS p "
+    "JOIN unnest(CAST(:nodes AS text[]), CAST(:skus AS text[])) AS k(node_id, sku) "
+    "ON p.node_id = k.node_id AND p.sku = k.sku ORDER BY p.node_id, p.sku FOR UPDATE OF p"
+)
 
 
 def move(
@@ -131,8 +140,56 @@ def move(
     return conn.execute(stmt).first()
 
 
+_LEDGER_COLS = (
+    "node_id",
+    "sku",
+    "reason",
+    "d_on_hand",
+    "d_reserved",
+    "d_allocated",
+    "on_hand_after",
+    "reserved_after",
+    "allocated_after",
+    "source",
+    "reference",
+    "at",
+)
+_LEDGER_TYPES = ("text", "text", "text", "int", "int", "int", "int", "int", "int", "text", "text", "timestamptz")
+_BULK_SQL: dict[tuple[str, tuple[bool, ...], str], sa.TextClause] = {}
+
+
+def bulk_insert_pg(
+    conn: Connection,
+    table: str,
+    cols: tuple[str, ...],
+    types: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    suffix: str = "",
+) -> None:
+    """``INSERT … SELECT FROM unnest(arrays)``: one statement for many rows on PostgreSQL.
+    Columns with one value for every row travel once, as a scalar."""
+    same = tuple(all(r[c] == rows[0][c] for r in rows) for c in cols)
+    if all(same):  # every row alike: unnest needs at least one array
+        same = (False, *same[1:])
+    key = (table, same, suffix)
+    if key not in _BULK_SQL:
+        arrays = [f"CAST(:{c} AS {t}[])" for c, t, s in zip(cols, types, same, strict=True) if not s]
+        names = [c for c, s in zip(cols, same, strict=True) if not s]
+        select = [f"CAST(:{c} AS {t})" if s else f"u.{c}" for c, t, s in zip(cols, types, same, strict=True)]
+        _BULK_SQL[key] = sa.text(
+            f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(select)} "
+            f"FROM unnest({', '.join(arrays)}) AS u({', '.join(names)}) {suffix}"
+        )
+    params = {c: (rows[0][c] if s else [r[c] for r in rows]) for c, s in zip(cols, same, strict=True)}
+    conn.execute(_BULK_SQL[key], params)
+
+
 def add_ledger(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= BULK:
+        bulk_insert_pg(conn, "inventory_ledger", _LEDGER_COLS, _LEDGER_TYPES, rows)
+    else:
         conn.execute(ledger.insert(), rows)
 
 

@@ -173,17 +173,11 @@ def _find_existing(engine: Engine, order: Order, idem: Idempotency | None) -> Ca
 def _insert(
     engine: Engine, order: Order, *, actor: str, idempotency: Idempotency | None, on_shortage: str = "backorder"
 ) -> Captured:
+    """Insert first, ask later: the idempotency key row and the order row are unique, so a
+    repeat fails on a constraint (IntegrityError, handled by ``capture``) instead of costing
+    every new order a look-up."""
     now = utcnow()
     with unit_of_work(engine) as conn:
-        found = _find_existing_in(conn, order, idempotency)
-        if found is not None:
-            return found
-        if order.customer.email:
-            order.customer.email = order.customer.email.lower()
-            order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
-        store.insert_order(conn, order, now=now)
-        hold_stock(conn, order, on_shortage=on_shortage, now=now)  # last: row locks held briefly
-        record_changes(conn, order, actor=actor, now=now)
         if idempotency is not None:
             store.insert_idempotency_key(
                 conn,
@@ -193,6 +187,12 @@ def _insert(
                 order_id=order.id,
                 created_at=now,
             )
+        if order.customer.email:
+            order.customer.email = order.customer.email.lower()
+            order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
+        store.insert_order(conn, order, now=now)
+        hold_stock(conn, order, on_shortage=on_shortage, now=now)  # last: row locks held briefly
+        record_changes(conn, order, actor=actor, now=now)
     return Captured(order.id, created=True, order=order)
 
 
