@@ -169,3 +169,23 @@ def test_inventory_page_shows_positions_holds_with_countdown_and_ledger(page, li
     page.get_by_test_id("nodes").get_by_role("link", name="DC-K").click()
     expect(page.get_by_test_id("node-atp")).to_have_text("7")
     page.screenshot(path=str(live_artifact("node.png")))
+
+
+def test_carbon_factors_page_and_order_footprint(page, live):
+    node = {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"}
+    httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
+    httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
+    order = post_order(
+        live,
+        shipping_address={"city": "Berlin", "country": "DE", "lat": 52.52, "lon": 13.40},
+        lines=[{"sku": "MUG-1", "quantity": 2, "unit_price": "8.50"}],
+    )
+    login(page, live)
+    page.click("text=Carbon")
+    expect(page.get_by_test_id("factors")).to_contain_text("Annex 7 Table 7e")
+    expect(page.locator("[data-factor='road.artic.gt33t.diesel'] .n")).to_have_text("102.7")
+    page.goto(f"{live.url}/console/orders/{order['id']}")
+    footprint = httpx.get(f"{live.url}/api/v1/orders/{order['id']}/footprint", headers=ADMIN).json()
+    expect(page.get_by_test_id("footprint-kg")).to_have_text(f"{footprint['kg_co2e']:.2f} kg CO2e")
+    page.click("text=How it was counted")
+    expect(page.locator("details", has_text="How it was counted")).to_contain_text("road.van.le3_5t.diesel")

@@ -109,6 +109,12 @@ def get_all_items(engine: Engine) -> list[Item]:
         return store.list_items(conn)
 
 
+def get_items(engine: Engine, *, skus: list[str]) -> dict[str, Item]:
+    """Items of the item master by SKU (unknown SKUs are absent)."""
+    with unit_of_work(engine, write=False) as conn:
+        return {i.sku: i for i in store.list_items(conn, skus=skus)}
+
+
 # -- positions --------------------------------------------------------------------------------
 def set_position(engine: Engine, *, node_id: str, sku: str, on_hand: int, actor: str) -> IngestResult:
     """A counted quantity for one position (a snapshot of one row, with its ledger row)."""

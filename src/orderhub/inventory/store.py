@@ -97,8 +97,11 @@ def list_nodes(conn: Connection) -> list[Node]:
     return [_node(r) for r in conn.execute(sa.select(nodes).order_by(nodes.c.type, nodes.c.id))]
 
 
-def list_items(conn: Connection) -> list[Item]:
-    return [Item(**r._mapping) for r in conn.execute(sa.select(items).order_by(items.c.sku))]
+def list_items(conn: Connection, *, skus: list[str] | None = None) -> list[Item]:
+    stmt = sa.select(items).order_by(items.c.sku)
+    if skus is not None:
+        stmt = stmt.where(items.c.sku.in_(sorted(set(skus))))
+    return [Item(**r._mapping) for r in conn.execute(stmt)]
 
 
 # -- reservations, backorders, supply, policies, ingestion ------------------------------------

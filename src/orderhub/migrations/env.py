@@ -7,6 +7,7 @@ from typing import Any
 from alembic import context
 
 import orderhub.app
+import orderhub.carbon.store
 import orderhub.inventory.store  # noqa: F401
 from orderhub.platform.db import UtcDateTime, metadata
 

@@ -383,6 +383,18 @@ def get_order_stock(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, An
     }
 
 
+@router.get("/orders/{order_id}/footprint", summary="The order's carbon footprint (ISO 14083 / GLEC)")
+def get_order_footprint(
+    order_id: str,
+    engine: EngineDep,
+    _: Viewer,
+    detail: Annotated[bool, Query(description="itemise legs, products, packaging")] = False,
+) -> dict[str, Any]:
+    """Short by default (kg CO2e with its split and data quality); ``detail=true`` adds every
+    leg with its factor and source, and what was not counted for want of a factor."""
+    return {"order_id": order_id, **service.get_footprint(engine, order_id=order_id).as_dict(detail=detail)}
+
+
 @router.post("/orders/{order_id}/hold-extension", summary="Payment started: keep the stock held longer")
 def post_hold_extension(order_id: str, body: HoldExtension, engine: EngineDep, who: Operator) -> dict[str, Any]:
     until = service.extend_hold(engine, order_id=order_id, minutes=body.minutes, actor=who.actor)

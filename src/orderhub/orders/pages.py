@@ -99,6 +99,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "nav": "orders",
             "o": order_json(view.order, view.events),
             "editable": view.order.is_editable,
+            "footprint": service.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
             "can_operate": user.role >= Role.operator,
         },
     )

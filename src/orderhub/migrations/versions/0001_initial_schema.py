@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:45:13.547381
+Create Date: 2026-11-25 20:04:00.108030
 """
 
 from __future__ import annotations
@@ -66,6 +66,25 @@ def upgrade() -> None:
     with op.batch_alter_table("dead_letters", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_dead_letters_status"), ["status"], unique=False)
 
+    op.create_table(
+        "emission_factors",
+        sa.Column("id", sa.Integer(), sa.Identity(always=False), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("key", sa.String(length=120), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("ttw", sa.Float(), nullable=True),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("edition", sa.String(length=40), nullable=False),
+        sa.Column("region", sa.String(length=40), nullable=False),
+        sa.Column("scope", sa.String(length=40), nullable=False),
+        sa.Column("quality", sa.String(length=20), nullable=False),
+        sa.Column("carrier", sa.String(length=80), server_default="", nullable=False),
+        sa.Column("note", sa.Text(), server_default="", nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("loaded_by", sa.String(length=254), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_emission_factors")),
+        sa.UniqueConstraint("kind", "key", "carrier", "region", "edition", name="uq_emission_factors_identity"),
+    )
     op.create_table(
         "idempotency_keys",
         sa.Column("principal", sa.String(length=40), nullable=False),
@@ -226,6 +245,19 @@ def upgrade() -> None:
         batch_op.create_index("ix_reservations_sku_node", ["sku", "node_id", "status"], unique=False)
 
     op.create_table(
+        "reward_points",
+        sa.Column("seq", sa.Integer(), sa.Identity(always=False), nullable=False),
+        sa.Column("customer_email", sa.String(length=254), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=80), nullable=False),
+        sa.Column("order_id", sa.String(length=40), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_reward_points")),
+    )
+    with op.batch_alter_table("reward_points", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reward_points_customer_email"), ["customer_email"], unique=False)
+
+    op.create_table(
         "stock_policies",
         sa.Column("channel", sa.String(length=40), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
@@ -351,6 +383,10 @@ def downgrade() -> None:
 
     op.drop_table("stock_positions")
     op.drop_table("stock_policies")
+    with op.batch_alter_table("reward_points", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reward_points_customer_email"))
+
+    op.drop_table("reward_points")
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.drop_index("ix_reservations_sku_node")
         batch_op.drop_index(batch_op.f("ix_reservations_order_id"))
@@ -387,6 +423,7 @@ def downgrade() -> None:
 
     op.drop_table("incoming_supply")
     op.drop_table("idempotency_keys")
+    op.drop_table("emission_factors")
     with op.batch_alter_table("dead_letters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dead_letters_status"))
 

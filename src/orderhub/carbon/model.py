@@ -1,0 +1,216 @@
+"""Emission factors and the ISO 14083 / GLEC calculator: pure functions, no I/O.
+
+Method (ISO 14083, GLEC Framework): the emissions of a transport leg are its transport
+activity (tonne-km = mass × distance) times the GHG intensity of its transport operation
+category (g CO2e per t·km, well-to-wheel = tank-to-wheel + well-to-tank). Hub operations add
+emissions per tonne handled. Legs and hubs sum to the shipment; a shipment's emissions are
+allocated to the orders in it by mass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+EARTH_RADIUS_KM = 6371.0088
+#: Great-circle distance × this factor estimates the road distance when no route is known (a
+#: detour index; configurable per calculation). It stands for the shortest feasible distance.
+DEFAULT_ROAD_FACTOR = 1.2
+
+
+class DataQuality(StrEnum):
+    """How much a figure can be trusted, lowest first (ISO 14083 wording)."""
+
+    default = "default"  # a published average for the transport operation category
+    modelled = "modelled"  # derived from a model of the operation
+    primary = "primary"  # measured by the carrier or site itself
+
+    @property
+    def rank(self) -> int:
+        return {"default": 0, "modelled": 1, "primary": 2}[self.value]
+
+
+class FactorKind(StrEnum):
+    transport = "transport"  # g CO2e per tonne-km
+    hub = "hub"  # kg CO2e per tonne handled
+    product = "product"  # kg CO2e per unit (materials, production)
+    packaging = "packaging"  # kg CO2e per unit shipped
+
+
+UNITS = {
+    FactorKind.transport: "g CO2e/t.km",
+    FactorKind.hub: "kg CO2e/t",
+    FactorKind.product: "kg CO2e/unit",
+    FactorKind.packaging: "kg CO2e/unit",
+}
+#: Plausible ranges per unit: a value outside is refused on load as a unit or typing error.
+RANGES = {
+    FactorKind.transport: (0.1, 5000.0),
+    FactorKind.hub: (0.0, 200.0),
+    FactorKind.product: (0.0, 10000.0),
+    FactorKind.packaging: (0.0, 100.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """One emission factor with where it came from.
+
+    For transport, ``value`` is well-to-wheel and ``ttw`` its tank-to-wheel part (the rest is
+    well-to-tank). ``key`` names what it applies to: a transport operation category
+    (``road.artic.gt33t.diesel``), a hub type (``hub.parcel``), a SKU (``sku:ABC-1``) or a
+    product category (``category:apparel``). ``carrier`` is set on a carrier's own figure.
+    """
+
+    kind: FactorKind
+    key: str
+    value: float
+    source: str
+    edition: str
+    region: str = "global"
+    scope: str = "WTW"
+    quality: DataQuality = DataQuality.default
+    ttw: float | None = None
+    carrier: str = ""
+    note: str = ""
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.kind]
+
+    @property
+    def wtt(self) -> float | None:
+        return None if self.ttw is None else self.value - self.ttw
+
+
+def pick(candidates: list[Factor], *, carrier: str = "", region: str = "") -> Factor | None:
+    """The factor to use among those for one key: a carrier's own (primary) figure beats a
+    modelled one, which beats a default; a regional figure beats a global one."""
+    usable = [f for f in candidates if not f.carrier or f.carrier == carrier]
+    if not usable:
+        return None
+    return max(
+        usable,
+        key=lambda f: (bool(f.carrier), f.quality.rank, f.region == region, f.edition),
+    )
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def leg_kg(mass_kg: float, distance_km: float, g_per_tkm: float) -> float:
+    """kg CO2e of one leg: tonne-km × g CO2e/t·km ÷ 1000. The hot path of every plan."""
+    return mass_kg * distance_km * g_per_tkm * 1e-6
+
+
+def fuel_leg_kg(distance_km: float, litres_per_km: float, kg_per_litre: float) -> float:
+    """kg of a leg from its fuel use (the ISO 14083 route when the fuel burnt is known)."""
+    return distance_km * litres_per_km * kg_per_litre
+
+
+def hub_kg(mass_kg: float, kg_per_t: float) -> float:
+    return mass_kg * 1e-3 * kg_per_t
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """A transport leg: a transport operation category, a distance and the mass moved."""
+
+    factor: Factor
+    distance_km: float
+    mass_kg: float
+
+    @property
+    def tkm(self) -> float:
+        return self.mass_kg * 1e-3 * self.distance_km
+
+    @property
+    def kg(self) -> float:
+        return leg_kg(self.mass_kg, self.distance_km, self.factor.value)
+
+    @property
+    def ttw_kg(self) -> float | None:
+        return None if self.factor.ttw is None else leg_kg(self.mass_kg, self.distance_km, self.factor.ttw)
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    factor: Factor
+    mass_kg: float
+
+    @property
+    def kg(self) -> float:
+        return hub_kg(self.mass_kg, self.factor.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentFootprint:
+    legs: tuple[Leg, ...]
+    hubs: tuple[Hub, ...] = ()
+
+    @property
+    def kg(self) -> float:
+        return sum(leg.kg for leg in self.legs) + sum(h.kg for h in self.hubs)
+
+    @property
+    def quality(self) -> DataQuality:
+        parts = [leg.factor.quality for leg in self.legs] + [h.factor.quality for h in self.hubs]
+        return min(parts, key=lambda q: q.rank, default=DataQuality.default)
+
+
+def allocate_by_mass(total_kg: float, masses: dict[str, float]) -> dict[str, float]:
+    """Split a shipment's emissions over the orders in it in proportion to their mass."""
+    whole = sum(masses.values())
+    if whole <= 0:
+        return dict.fromkeys(masses, 0.0)
+    return {k: total_kg * m / whole for k, m in masses.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One item of a footprint: what, how much, and how good the figure is."""
+
+    what: str
+    kg: float
+    quality: DataQuality
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    parts: tuple[Part, ...] = field(default_factory=tuple)
+
+    @property
+    def kg(self) -> float:
+        return sum(p.kg for p in self.parts)
+
+    def by(self, prefix: str) -> float:
+        return sum(p.kg for p in self.parts if p.what.startswith(prefix))
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelNetwork:
+    """How a parcel travels from a node to a customer when no route is known: straight by van
+    when the road distance is short; otherwise a trunk leg by lorry to a depot near the
+    customer, handling there, and the last mile by van."""
+
+    trunk: Factor
+    last_mile: Factor
+    depot: Factor | None = None
+    road_factor: float = DEFAULT_ROAD_FACTOR
+    direct_within_km: float = 60.0
+    last_mile_km: float = 25.0
+
+    def shipment(self, gc_km: float, mass_kg: float) -> ShipmentFootprint:
+        road = gc_km * self.road_factor
+        if road <= self.direct_within_km:
+            return ShipmentFootprint(legs=(Leg(self.last_mile, road, mass_kg),))
+        hubs = (Hub(self.depot, mass_kg),) if self.depot is not None else ()
+        return ShipmentFootprint(
+            legs=(Leg(self.trunk, road - self.last_mile_km, mass_kg), Leg(self.last_mile, self.last_mile_km, mass_kg)),
+            hubs=hubs,
+        )

@@ -1,0 +1,98 @@
+"""Tables for loaded emission factors and the reward points ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from orderhub.carbon.model import DataQuality, Factor, FactorKind
+from orderhub.platform.db import UtcDateTime, metadata
+
+factors = sa.Table(
+    "emission_factors",
+    metadata,
+    sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("key", sa.String(120), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("ttw", sa.Float, nullable=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("edition", sa.String(40), nullable=False),
+    sa.Column("region", sa.String(40), nullable=False),
+    sa.Column("scope", sa.String(40), nullable=False),
+    sa.Column("quality", sa.String(20), nullable=False),
+    sa.Column("carrier", sa.String(80), nullable=False, server_default=""),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("loaded_at", UtcDateTime(), nullable=False),
+    sa.Column("loaded_by", sa.String(254), nullable=False),
+    sa.UniqueConstraint("kind", "key", "carrier", "region", "edition", name="uq_emission_factors_identity"),
+)
+
+points = sa.Table(
+    "reward_points",
+    metadata,
+    sa.Column("seq", sa.Integer, sa.Identity(), primary_key=True),
+    sa.Column("customer_email", sa.String(254), nullable=False, index=True),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("reason", sa.String(80), nullable=False),
+    sa.Column("order_id", sa.String(40), nullable=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
+_IDENTITY = ("kind", "key", "carrier", "region", "edition")
+
+
+def replace_factors(conn: Connection, rows: list[Factor], *, at: Any, by: str) -> None:
+    """Insert factors; one with the same identity (kind, key, carrier, region, edition) is replaced."""
+    for f in rows:
+        conn.execute(
+            factors.delete().where(
+                factors.c.kind == f.kind.value,
+                factors.c.key == f.key,
+                factors.c.carrier == f.carrier,
+                factors.c.region == f.region,
+                factors.c.edition == f.edition,
+            )
+        )
+    conn.execute(
+        factors.insert(),
+        [
+            {
+                "kind": f.kind.value,
+                "key": f.key,
+                "value": f.value,
+                "ttw": f.ttw,
+                "source": f.source,
+                "edition": f.edition,
+                "region": f.region,
+                "scope": f.scope,
+                "quality": f.quality.value,
+                "carrier": f.carrier,
+                "note": f.note,
+                "loaded_at": at,
+                "loaded_by": by,
+            }
+            for f in rows
+        ],
+    )
+
+
+def loaded_factors(conn: Connection) -> list[Factor]:
+    return [
+        Factor(
+            kind=FactorKind(r.kind),
+            key=r.key,
+            value=r.value,
+            ttw=r.ttw,
+            source=r.source,
+            edition=r.edition,
+            region=r.region,
+            scope=r.scope,
+            quality=DataQuality(r.quality),
+            carrier=r.carrier,
+            note=r.note,
+        )
+        for r in conn.execute(sa.select(factors).order_by(factors.c.kind, factors.c.key))
+    ]

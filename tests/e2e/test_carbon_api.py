@@ -1,0 +1,74 @@
+"""Carbon over HTTP: factor tables loaded all-or-nothing, a carrier's own figures, order footprints."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderhub.inventory import service as inventory
+from tests.conftest import put_stock
+
+GOOD = """kind,key,value,ttw,unit,source,edition,region,scope,quality,note
+product,category:kitchen,3.2,,kg CO2e/unit,Supplier LCA summary,2025,global,cradle-to-gate,modelled,
+packaging,category:kitchen,0.15,,kg CO2e/unit,Packaging supplier,2025,global,cradle-to-gate,modelled,
+hub,hub.parcel,1.8,,kg CO2e/t,Depot energy survey,2025,DE,WTW,primary,
+"""
+
+
+def test_factor_table_loads_all_rows_or_none(client):
+    before = len(client.get("/api/v1/carbon/factors").json()["items"])
+    bad = GOOD + "transport,road.x,99999,,,Someone,2025,global,WTW,default,\n"
+    r = client.post("/api/v1/carbon/factors", content=bad, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/rows/3/value"
+    assert len(client.get("/api/v1/carbon/factors").json()["items"]) == before
+    r = client.post("/api/v1/carbon/factors", content=GOOD, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 201 and r.json() == {"loaded": 3}
+    keys = {(f["kind"], f["key"]) for f in client.get("/api/v1/carbon/factors").json()["items"]}
+    assert ("hub", "hub.parcel") in keys and ("transport", "road.artic.gt33t.diesel") in keys
+
+
+def test_a_carriers_own_figure_wins_for_its_shipments(client):
+    primary = '[{"kind": "transport", "key": "road.artic.gt33t.diesel", "value": 61.0, "ttw": 50.0, "source": "Carrier fuel data", "edition": "2025", "quality": "primary"}]'
+    assert client.post("/api/v1/carbon/factors?format=json&carrier=GreenHaul", content=primary).status_code == 201
+    leg = {"factor": "road.artic.gt33t.diesel", "distance_km": 100, "mass_kg": 10000}
+    default = client.post("/api/v1/carbon/shipments", json={"legs": [leg]}).json()
+    own = client.post("/api/v1/carbon/shipments", json={"legs": [{**leg, "carrier": "GreenHaul"}]}).json()
+    assert default["kg_co2e"] == pytest.approx(102.73) and own["kg_co2e"] == pytest.approx(61.0)
+    assert own["data_quality"] == "primary"
+    r = client.post("/api/v1/carbon/shipments", json={"legs": [{**leg, "factor": "road.unicorn"}]})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/legs/0/factor"
+
+
+def test_order_footprint_short_by_default_itemised_on_request(client, engine):
+    put_stock(engine, {("DC-1", "KIT-1"): 10})
+    inventory.save_items(engine, items=[inventory.Item("KIT-1", "Kettle", "kitchen", 1500, 4999, 2500)])
+    client.post("/api/v1/carbon/factors", content=GOOD, headers={"Content-Type": "text/csv"})
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "c@x.de"},
+            "payment_status": "paid",
+            "shipping_address": {"city": "Berlin", "country": "DE", "lat": 52.52, "lon": 13.40},
+            "lines": [
+                {"sku": "KIT-1", "quantity": 2, "unit_price": "49.99"},
+                {"sku": "NEW-9", "quantity": 1, "unit_price": "5.00"},
+            ],
+        },
+    ).json()
+    short = client.get(f"/api/v1/orders/{order['id']}/footprint").json()
+    assert set(short) == {"order_id", "kg_co2e", "transport_kg", "product_kg", "packaging_kg", "data_quality", "method"}
+    assert short["product_kg"] == pytest.approx(6.4) and short["packaging_kg"] == pytest.approx(0.3)
+    full = client.get(f"/api/v1/orders/{order['id']}/footprint", params={"detail": "true"}).json()
+    [ship] = full["shipments"]
+    assert ship["from"] == "DC-1" and [leg["factor"] for leg in ship["legs"]] == [
+        "road.artic.gt33t.diesel",
+        "road.van.le3_5t.diesel",
+    ]
+    mass = ship["legs"][0]["mass_kg"]
+    assert mass == pytest.approx(3.0)  # 2 × 1.5 kg; NEW-9 is backordered, it is not in this parcel
+    want = (
+        sum(leg["mass_kg"] / 1000 * leg["distance_km"] * leg["g_per_tkm"] / 1000 for leg in ship["legs"]) + 0.003 * 1.8
+    )
+    assert short["transport_kg"] == pytest.approx(want, rel=1e-3)
+    assert short["kg_co2e"] == pytest.approx(want + 6.4 + 0.3, rel=1e-3)
+    assert any("NEW-9" in m for m in full["missing"])
