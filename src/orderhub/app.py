@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_api.router)
     app.include_router(inventory_api.router)
     app.include_router(carbon_api.router)
+    app.include_router(carbon_api.points_router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from orderhub.carbon import service as carbon
 from orderhub.inventory import service as inventory
 from tests.conftest import put_stock
 
@@ -72,3 +73,89 @@ def test_order_footprint_short_by_default_itemised_on_request(client, engine):
     assert short["transport_kg"] == pytest.approx(want, rel=1e-3)
     assert short["kg_co2e"] == pytest.approx(want + 6.4 + 0.3, rel=1e-3)
     assert any("NEW-9" in m for m in full["missing"])
+
+
+def greener_world(engine):
+    put_stock(engine, {("DC-1", "A"): 5, ("DC-2", "B"): 5, ("DC-2", "A"): 5})  # DC-1 Bad Hersfeld, DC-2 Hamburg
+    carbon.load_factors(
+        engine,
+        fmt="csv",
+        actor="test",
+        text="kind,key,value,source,edition,quality\npackaging,parcel,0.35,Mailer box LCA summary,2025,modelled\n",
+    )
+    inventory.save_items(
+        engine,
+        items=[
+            inventory.Item("A", "Mug", "kitchen", 400, 1500, 600),
+            inventory.Item("B", "Pan", "kitchen", 2500, 4500, 2000),
+        ],
+    )
+
+
+KASSEL = {"lat": 51.31, "lon": 9.49}  # next to DC-1; DC-2 is 250 km away
+
+
+def test_options_standard_consolidated_and_wait_with_points(client, engine):
+    greener_world(engine)
+    body = {"lines": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}], "destination": KASSEL}
+    opts = {o["option"]: o for o in client.post("/api/v1/carbon/options", json=body).json()["options"]}
+    assert list(opts) == ["standard", "consolidated", "wait"]
+    assert opts["standard"]["parcels"] == 2 and opts["consolidated"]["parcels"] == 1
+    assert opts["consolidated"]["kg_co2e"] < opts["standard"]["kg_co2e"]
+    assert opts["wait"]["kg_co2e"] < opts["consolidated"]["kg_co2e"]
+    assert opts["wait"]["promised_date"] > opts["consolidated"]["promised_date"] >= opts["standard"]["promised_date"]
+    assert opts["consolidated"]["points"] == round(opts["consolidated"]["kg_saved"] * 20) > 0
+    assert opts["standard"]["price"] == "0.00" and opts["standard"]["points"] == 0  # free from 50.00 (basket 60.00)
+    detail = client.post("/api/v1/carbon/options", json=body, params={"detail": "true"}).json()["options"][0]
+    assert [p["from"] for p in detail["breakdown"]] == ["DC-1", "DC-2"]
+
+
+def test_choosing_consolidation_holds_at_one_node_earns_points_and_is_reported(client, engine):
+    greener_world(engine)
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "green@x.de"},
+            "payment_status": "paid",
+            "delivery_option": "consolidated",
+            "shipping_address": {"city": "Kassel", "country": "DE", **KASSEL},
+            "lines": [
+                {"sku": "A", "quantity": 1, "unit_price": "15.00"},
+                {"sku": "B", "quantity": 1, "unit_price": "45.00"},
+            ],
+        },
+    )
+    assert order.status_code == 201, order.text
+    oid = order.json()["id"]
+    holds = client.get(f"/api/v1/orders/{oid}/stock").json()["holds"]
+    assert {h["node_id"] for h in holds} == {"DC-2"}  # one parcel, from the node that has both
+    events = client.get(f"/api/v1/orders/{oid}").json()["events"]
+    chosen = next(e for e in events if e["type"] == "order.greener_delivery_chosen")["data"]
+    points = client.get("/api/v1/customers/green@x.de/points").json()
+    assert points["balance"] == chosen["points"] > 0
+    report = client.get(
+        "/api/v1/carbon/report", params={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    ).json()
+    assert report["orders"] == 1 and report["parcels_saved"] == 1
+    assert report["kg_co2e_avoided"] == pytest.approx(chosen["kg_saved"], abs=1e-3)
+    spent = client.post("/api/v1/customers/green@x.de/points/redeem", json={"points": 1})
+    assert spent.json()["balance"] == chosen["points"] - 1
+    too_many = client.post("/api/v1/customers/green@x.de/points/redeem", json={"points": 10**6})
+    assert too_many.status_code == 422 and too_many.json()["code"] == "not_enough_points"
+
+
+def test_an_option_not_on_offer_is_refused_and_nothing_written(client, engine):
+    greener_world(engine)
+    r = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "x@x.de"},
+            "delivery_option": "wait",
+            "shipping_address": {"city": "Kassel", "country": "DE"},
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+        },
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/shipping_address/lat"
+    assert client.get("/api/v1/orders").json()["items"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import InvalidInput
-from orderhub.platform.web import Editor, EngineDep, Viewer
+from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
 router = APIRouter(prefix="/api/v1/carbon", tags=["carbon"])
 
@@ -87,3 +88,96 @@ def post_shipment(body: ShipmentIn, engine: EngineDep, _: Viewer) -> dict[str, A
         ],
         "hubs": [{"factor": h.factor.key, "kg_co2e": h.kg} for h in hubs],
     }
+
+
+class BasketLineIn(BaseModel):
+    sku: str = Field(min_length=1)
+    quantity: int = Field(gt=0)
+
+
+class PointIn(BaseModel):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class OptionsIn(BaseModel):
+    lines: list[BasketLineIn] = Field(min_length=1)
+    destination: PointIn
+    channel: str = "web"
+
+
+def option_json(o: Any, *, detail: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "option": o.name,
+        "price": str(o.price),
+        "currency": "EUR",
+        "promised_date": o.promised.isoformat(),
+        "kg_co2e": round(o.kg_co2e, 3),
+        "parcels": len(o.parcels),
+        "points": o.points,
+        "kg_saved": round(o.savings_kg, 3),
+        "note": o.note,
+    }
+    if detail:
+        out["breakdown"] = [
+            {
+                "from": node,
+                "road_km": round(km, 1),
+                "kg_co2e": round(sf.kg, 4),
+                "legs": [
+                    {"factor": leg.factor.key, "distance_km": round(leg.distance_km, 1), "kg_co2e": round(leg.kg, 4)}
+                    for leg in sf.legs
+                ],
+            }
+            for node, km, sf in o.parcels
+        ]
+    return out
+
+
+@router.post("/options", summary="Delivery options for a basket: price, promised date, kg CO2e")
+def post_options(
+    body: OptionsIn, request: Request, engine: EngineDep, _: Viewer, detail: Annotated[bool, Query()] = False
+) -> dict[str, Any]:
+    """Short figures by default; ``detail=true`` itemises each parcel's legs."""
+    opts = carbon.delivery_options(
+        engine,
+        lines=[carbon.BasketItem(line.sku, line.quantity) for line in body.lines],
+        destination=(body.destination.lat, body.destination.lon),
+        channel=body.channel,
+        points_per_kg=request.app.state.settings.points_per_kg,
+    )
+    if not opts:
+        raise InvalidInput("no node can serve this basket now", code="no_delivery_option")
+    return {"options": [option_json(o, detail=detail) for o in opts]}
+
+
+@router.get("/report", summary="Shipments and kg CO2e saved by greener choices over a period")
+def get_report(
+    engine: EngineDep,
+    _: Viewer,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+) -> dict[str, Any]:
+    return carbon.green_report(engine, start=start, end=end)
+
+
+points_router = APIRouter(prefix="/api/v1/customers", tags=["carbon"])
+
+
+class RedeemIn(BaseModel):
+    points: int = Field(gt=0)
+    reason: str = Field(default="redeemed", max_length=80)
+
+
+def _points_json(p: dict[str, Any]) -> dict[str, Any]:
+    return {**p, "entries": [{**e, "at": e["at"].isoformat()} for e in p["entries"]]}
+
+
+@points_router.get("/{email}/points", summary="A customer's reward points ledger and balance")
+def get_points(email: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return _points_json(carbon.get_points(engine, email=email))
+
+
+@points_router.post("/{email}/points/redeem", summary="Spend reward points")
+def post_redeem(email: str, body: RedeemIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
+    return _points_json(carbon.redeem_points(engine, email=email, points=body.points, reason=body.reason))

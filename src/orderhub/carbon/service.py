@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
 
 from orderhub.carbon import factors as tables
+from orderhub.carbon import options as options_mod
 from orderhub.carbon import store
 from orderhub.carbon.model import (
     DataQuality,
@@ -26,6 +28,7 @@ from orderhub.carbon.model import (
 )
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
+from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
 TRUNK = "road.artic.gt33t.diesel"
 LAST_MILE = "road.van.le3_5t.diesel"
 DEPOT = "hub.parcel"
+PARCEL = "parcel"  # packaging factor per parcel shipped (box, label, handling)
 
 
 class FactorSet:
@@ -235,3 +239,113 @@ def factor_rows(engine: Engine) -> list[dict[str, Any]]:
         }
         for f in get_factor_set(engine).rows
     ]
+
+
+# -- delivery options, choices and points -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BasketItem:
+    sku: str
+    quantity: int
+
+
+def delivery_options(
+    engine: Engine,
+    *,
+    lines: list[BasketItem],
+    destination: tuple[float, float],
+    channel: str = "web",
+    points_per_kg: int = options_mod.POINTS_PER_KG,
+    today: Any = None,
+) -> list[options_mod.Option]:
+    """Standard, consolidated and wait-for-the-run options for a basket, priced, dated and
+    with kg CO2e each, from live ATP (the channel's buffer applied)."""
+    items = inventory.get_items(engine, skus=[line.sku for line in lines])
+    nodes = {n.id: n for n in inventory.get_all_nodes(engine) if n.can(inventory.Capability.ships)}
+    atp: dict[str, dict[str, int]] = {node_id: {} for node_id in nodes}
+    for line in lines:
+        for n in inventory.get_atp(engine, sku=line.sku, channel=channel)["nodes"]:
+            if n.node_id in atp:
+                atp[n.node_id][line.sku] = n.atp
+    stocked = [options_mod.Stocked(nid, nodes[nid].lat, nodes[nid].lon, atp[nid]) for nid in sorted(nodes)]
+    basket = [
+        options_mod.BasketLine(line.sku, line.quantity, items[line.sku].weight_g if line.sku in items else 500)
+        for line in lines
+    ]
+    subtotal = sum(
+        (Decimal(items[line.sku].price_minor) / 100 * line.quantity for line in lines if line.sku in items), Decimal(0)
+    )
+    fs = get_factor_set(engine)
+    per_parcel = fs.get(FactorKind.packaging, PARCEL)
+    result = options_mod.build_options(
+        fs.network(),
+        stocked,
+        basket,
+        destination,
+        today=today or utcnow().date(),
+        subtotal=subtotal,
+        parcel_kg=per_parcel.value if per_parcel else 0.0,
+    )
+    for opt in result[1:]:
+        opt.points = round(opt.savings_kg * points_per_kg)
+    return result
+
+
+def record_choice(
+    conn: Any, *, order_id: str, customer_email: str, chosen: options_mod.Option, standard: options_mod.Option, at: Any
+) -> None:
+    """Keep a greener choice (and its reward points) in the order's own transaction."""
+    store.add_choice(
+        conn,
+        order_id=order_id,
+        customer_email=customer_email,
+        option=chosen.name,
+        kg_standard=standard.kg_co2e,
+        kg_chosen=chosen.kg_co2e,
+        parcels_standard=len(standard.parcels),
+        parcels_chosen=len(chosen.parcels),
+        points=chosen.points,
+        at=at,
+    )
+
+
+def get_points(engine: Engine, *, email: str) -> dict[str, Any]:
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.points_of(conn, email.lower())
+    return {"customer_email": email.lower(), "balance": sum(r["points"] for r in rows), "entries": rows}
+
+
+def redeem_points(engine: Engine, *, email: str, points: int, reason: str) -> dict[str, Any]:
+    """Spend points (never below zero)."""
+    if points <= 0:
+        raise InvalidInput("points must be positive", errors=[{"pointer": "/points", "detail": "> 0"}])
+    with unit_of_work(engine) as conn:
+        balance = sum(r["points"] for r in store.points_of(conn, email.lower()))
+        if points > balance:
+            raise InvalidInput(
+                f"only {balance} points available",
+                code="not_enough_points",
+                errors=[{"pointer": "/points", "detail": f"≤ {balance}"}],
+            )
+        store.add_points(conn, customer_email=email.lower(), points=-points, reason=reason, order_id=None, at=utcnow())
+    return get_points(engine, email=email)
+
+
+def green_report(engine: Engine, *, start: Any, end: Any) -> dict[str, Any]:
+    """What greener choices saved over a period: parcels and kg CO2e against standard."""
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.choices_between(conn, start, end)
+    by_option: dict[str, dict[str, float]] = {}
+    for r in rows:
+        agg = by_option.setdefault(r["option"], {"orders": 0, "parcels_saved": 0, "kg_avoided": 0.0, "points": 0})
+        agg["orders"] += 1
+        agg["parcels_saved"] += r["parcels_standard"] - r["parcels_chosen"]
+        agg["kg_avoided"] += r["kg_standard"] - r["kg_chosen"]
+        agg["points"] += r["points"]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "orders": len(rows),
+        "parcels_saved": int(sum(a["parcels_saved"] for a in by_option.values())),
+        "kg_co2e_avoided": round(sum(a["kg_avoided"] for a in by_option.values()), 3),
+        "by_option": {k: {**v, "kg_avoided": round(v["kg_avoided"], 3)} for k, v in sorted(by_option.items())},
+    }

@@ -96,3 +96,46 @@ def loaded_factors(conn: Connection) -> list[Factor]:
         )
         for r in conn.execute(sa.select(factors).order_by(factors.c.kind, factors.c.key))
     ]
+
+
+green_choices = sa.Table(
+    "green_choices",
+    metadata,
+    sa.Column("order_id", sa.String(40), primary_key=True),
+    sa.Column("customer_email", sa.String(254), nullable=False),
+    sa.Column("option", sa.String(20), nullable=False),
+    sa.Column("kg_standard", sa.Float, nullable=False),
+    sa.Column("kg_chosen", sa.Float, nullable=False),
+    sa.Column("parcels_standard", sa.Integer, nullable=False),
+    sa.Column("parcels_chosen", sa.Integer, nullable=False),
+    sa.Column("points", sa.Integer, nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+)
+
+
+def add_choice(conn: Connection, **values: Any) -> None:
+    conn.execute(green_choices.insert().values(**values))
+    if values["points"] and values["customer_email"]:
+        conn.execute(
+            points.insert().values(
+                customer_email=values["customer_email"],
+                points=values["points"],
+                reason=f"greener delivery: {values['option']}",
+                order_id=values["order_id"],
+                at=values["at"],
+            )
+        )
+
+
+def points_of(conn: Connection, email: str) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(points).where(points.c.customer_email == email).order_by(points.c.seq)).mappings()
+    return [dict(r) for r in rows]
+
+
+def add_points(conn: Connection, **values: Any) -> None:
+    conn.execute(points.insert().values(**values))
+
+
+def choices_between(conn: Connection, start: Any, end: Any) -> list[dict[str, Any]]:
+    stmt = sa.select(green_choices).where(green_choices.c.at >= start, green_choices.c.at < end)
+    return [dict(r) for r in conn.execute(stmt).mappings()]

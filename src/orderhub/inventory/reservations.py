@@ -115,6 +115,7 @@ def reserve(
     expires_at: datetime | None = None,
     on_shortage: Literal["backorder", "reject"] = "backorder",
     now: datetime,
+    prefer_node: str | None = None,
 ) -> ReserveResult:
     """Hold stock for an order's lines: at the pickup store if it has one, else at the nearest
     shipping nodes that have it (the plain rule until sourcing decides). What no node has is
@@ -138,6 +139,8 @@ def reserve(
             if not pickup_node and not node.can(Capability.ships):
                 continue
             distance = here.distance_km(GeoPoint(node.lat, node.lon)) if here else 0.0
+            if node_id == prefer_node:  # a consolidated delivery: its node first
+                distance = -1.0
             candidates.append(Candidate(node_id, available, distance))
         plan, short = plan_reservation(line.quantity, candidates)
         for node_id, qty in plan:

@@ -91,6 +91,10 @@ class OrderCreate(_Strict):
     priority: int = Field(default=0, ge=-100, le=100)
     notes: str = Field(default="", max_length=4000)
     placed_at: datetime | None = None
+    delivery_option: Literal["standard", "consolidated", "wait"] = Field(
+        default="standard",
+        description="The delivery option the customer chose at checkout (POST /api/v1/carbon/options)",
+    )
     on_shortage: Literal["backorder", "reject"] = Field(
         default="backorder",
         description="When stock is short: backorder the rest (the order waits) or reject the order (409)",

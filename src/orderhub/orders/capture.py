@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from orderhub.carbon import service as carbon
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import (
     Conflict,
@@ -107,6 +108,7 @@ def build_order(data: OrderCreate) -> Order:
         payment_status=data.payment_status,
         delivery_method=data.delivery_method,
         pickup_node_id=data.pickup_node_id,
+        delivery_option=data.delivery_option,
         tags=sorted(set(data.tags)),
         priority=data.priority,
         notes=data.notes,
@@ -123,6 +125,7 @@ def build_order(data: OrderCreate) -> Order:
                 "total": order.total.to_decimal_string(),
                 "currency": cur,
                 "lines": len(lines),
+                "delivery_option": data.delivery_option,
             },
         )
     )
@@ -155,8 +158,9 @@ def capture(
     asked to be rejected rather than backordered: then nothing is written."""
     order = build_order(data)
     start_lifecycle(order, cancel_reason)
+    green = _green_choice(engine, order) if order.delivery_option != "standard" else None
     try:
-        return _insert(engine, order, actor=actor, idempotency=idempotency, on_shortage=data.on_shortage)
+        return _insert(engine, order, actor=actor, idempotency=idempotency, on_shortage=data.on_shortage, green=green)
     except IntegrityError:
         # A concurrent delivery of the same order or key won the race: answer with its result.
         found = _find_existing(engine, order, idempotency)
@@ -170,8 +174,39 @@ def _find_existing(engine: Engine, order: Order, idem: Idempotency | None) -> Ca
         return _find_existing_in(conn, order, idem)
 
 
+def _green_choice(engine: Engine, order: Order) -> tuple[Any, Any]:
+    """The greener option the customer chose, priced against standard (it must be on offer)."""
+    a = order.shipping_address
+    if a.lat is None or a.lon is None:
+        raise InvalidInput(
+            "a greener delivery option needs the shipping address coordinates",
+            errors=[{"pointer": "/shipping_address/lat", "detail": "required with delivery_option"}],
+        )
+    offered = carbon.delivery_options(
+        engine,
+        lines=[carbon.BasketItem(line.sku, line.quantity) for line in order.lines],
+        destination=(a.lat, a.lon),
+        channel=order.channel,
+    )
+    chosen = next((o for o in offered if o.name == order.delivery_option), None)
+    if chosen is None or not offered:
+        raise InvalidInput(
+            f"delivery option {order.delivery_option} is not on offer for this basket now",
+            errors=[
+                {"pointer": "/delivery_option", "detail": f"offered: {', '.join(o.name for o in offered) or 'none'}"}
+            ],
+        )
+    return chosen, offered[0]
+
+
 def _insert(
-    engine: Engine, order: Order, *, actor: str, idempotency: Idempotency | None, on_shortage: str = "backorder"
+    engine: Engine,
+    order: Order,
+    *,
+    actor: str,
+    idempotency: Idempotency | None,
+    on_shortage: str = "backorder",
+    green: tuple[Any, Any] | None = None,
 ) -> Captured:
     """Insert first, ask later: the idempotency key row and the order row are unique, so a
     repeat fails on a constraint (IntegrityError, handled by ``capture``) instead of costing
@@ -191,7 +226,24 @@ def _insert(
             order.customer.email = order.customer.email.lower()
             order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
         store.insert_order(conn, order, now=now)
-        hold_stock(conn, order, on_shortage=on_shortage, now=now)  # last: row locks held briefly
+        if green is not None:
+            chosen, standard = green
+            carbon.record_choice(
+                conn, order_id=order.id, customer_email=order.customer.email, chosen=chosen, standard=standard, at=now
+            )
+            order.changes.append(
+                Change(
+                    "order.greener_delivery_chosen",
+                    {
+                        "option": chosen.name,
+                        "kg_co2e": round(chosen.kg_co2e, 3),
+                        "kg_saved": round(chosen.savings_kg, 3),
+                        "points": chosen.points,
+                    },
+                )
+            )
+        prefer = next(iter(green[0].lines_from)) if green and len(green[0].lines_from) == 1 else None
+        hold_stock(conn, order, on_shortage=on_shortage, now=now, prefer_node=prefer)  # last: row locks held briefly
         record_changes(conn, order, actor=actor, now=now)
     return Captured(order.id, created=True, order=order)
 

@@ -53,7 +53,9 @@ def _record(order: Order, result: inventory.ReserveResult, expires_at: datetime 
         order.changes.append(Change("order.backordered", {"lines": result.backordered}))
 
 
-def hold_stock(conn: Connection, order: Order, *, on_shortage: str, now: datetime) -> None:
+def hold_stock(
+    conn: Connection, order: Order, *, on_shortage: str, now: datetime, prefer_node: str | None = None
+) -> None:
     """At capture: hold stock for a new order (or take it off the shelf for a till sale)."""
     if order.status == OrderStatus.cancelled:
         return
@@ -80,6 +82,7 @@ def hold_stock(conn: Connection, order: Order, *, on_shortage: str, now: datetim
         expires_at=expires_at,
         on_shortage="reject" if on_shortage == "reject" else "backorder",
         now=now,
+        prefer_node=prefer_node,
         **_where(order),
     )
     _record(order, result, expires_at)

@@ -215,6 +215,7 @@ class Order:
     payment_status: PaymentStatus = PaymentStatus.pending
     delivery_method: DeliveryMethod = DeliveryMethod.ship
     pickup_node_id: str = ""
+    delivery_option: str = "standard"  # standard | consolidated | wait (a greener choice)
     tags: list[str] = field(default_factory=list)
     priority: int = 0
     notes: str = ""

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     session_max_age_s: int = 12 * 3600
     run_jobs: bool = True  # timers (presale-lock expiry) run inside the API process
     job_interval_s: float = 0.25
+    points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:04:00.108030
+Create Date: 2026-11-25 20:08:07.094107
 """
 
 from __future__ import annotations
@@ -85,6 +85,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_emission_factors")),
         sa.UniqueConstraint("kind", "key", "carrier", "region", "edition", name="uq_emission_factors_identity"),
     )
+    op.create_table(
+        "green_choices",
+        sa.Column("order_id", sa.String(length=40), nullable=False),
+        sa.Column("customer_email", sa.String(length=254), nullable=False),
+        sa.Column("option", sa.String(length=20), nullable=False),
+        sa.Column("kg_standard", sa.Float(), nullable=False),
+        sa.Column("kg_chosen", sa.Float(), nullable=False),
+        sa.Column("parcels_standard", sa.Integer(), nullable=False),
+        sa.Column("parcels_chosen", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("order_id", name=op.f("pk_green_choices")),
+    )
+    with op.batch_alter_table("green_choices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_green_choices_at"), ["at"], unique=False)
+
     op.create_table(
         "idempotency_keys",
         sa.Column("principal", sa.String(length=40), nullable=False),
@@ -177,6 +193,7 @@ def upgrade() -> None:
         sa.Column("payment_status", sa.String(length=30), nullable=False),
         sa.Column("delivery_method", sa.String(length=20), nullable=False),
         sa.Column("pickup_node_id", sa.String(length=40), server_default="", nullable=False),
+        sa.Column("delivery_option", sa.String(length=20), server_default="standard", nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("customer_id", sa.String(length=40), nullable=True),
         sa.Column("customer_email", sa.String(length=254), server_default="", nullable=False),
@@ -423,6 +440,10 @@ def downgrade() -> None:
 
     op.drop_table("incoming_supply")
     op.drop_table("idempotency_keys")
+    with op.batch_alter_table("green_choices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_green_choices_at"))
+
+    op.drop_table("green_choices")
     op.drop_table("emission_factors")
     with op.batch_alter_table("dead_letters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dead_letters_status"))

@@ -1,0 +1,169 @@
+"""Delivery options at checkout, each with price, promised date and kg CO2e.
+
+Counted per option: the transport of every parcel (tonne-km by leg, as for orders) plus, where
+a ``packaging:parcel`` factor is loaded, each parcel's own box and handling. By mass alone a
+consolidated parcel from a farther node moves more tonne-km; what one parcel fewer saves is
+the per-parcel part, so consolidation shows a saving only when that factor is loaded.
+
+- ``standard``: every line from the nearest node that has it (possibly several parcels).
+- ``consolidated``: everything in one parcel from the nearest node that has the whole basket,
+  even if it is farther (offered only when one node can).
+- ``wait``: ship with the next consolidated run to the customer's area: the parcel rides a
+  full trunk lorry and a planned multi-drop round, 1–2 days later.
+
+Transit days and the wait run's savings are policy, stated here and in docs/carbon.md:
+road distance ≤ 150 km → 1 day, ≤ 500 km → 2 days, else 3; the wait run adds 2 days and its
+last-mile round serves a full van, modelled as ``WAIT_LAST_MILE_SHARE`` of the van leg.
+Reward points for a greener choice: ``POINTS_PER_KG`` per kg CO2e saved against standard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from orderhub.carbon.model import Leg, ParcelNetwork, ShipmentFootprint, great_circle_km
+
+WAIT_LAST_MILE_SHARE = 0.6
+WAIT_EXTRA_DAYS = 2
+POINTS_PER_KG = 20
+STANDARD_FEE = Decimal("4.95")
+FREE_FROM = Decimal("50.00")
+
+
+@dataclass(frozen=True, slots=True)
+class Stocked:
+    """A node with its coordinates and what it can promise of each SKU."""
+
+    node_id: str
+    lat: float
+    lon: float
+    atp: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class BasketLine:
+    sku: str
+    quantity: int
+    weight_g: int
+
+
+@dataclass(slots=True)
+class Option:
+    name: str
+    parcels: list[tuple[str, float, ShipmentFootprint]]  # (node, road km, footprint)
+    price: Decimal
+    promised: date
+    kg_co2e: float = 0.0
+    points: int = 0
+    savings_kg: float = 0.0
+    note: str = ""
+    lines_from: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def transit_days(road_km: float) -> int:
+    return 1 if road_km <= 150 else 2 if road_km <= 500 else 3
+
+
+def _parcel(
+    net: ParcelNetwork, node: Stocked, dest: tuple[float, float], mass_kg: float
+) -> tuple[float, ShipmentFootprint]:
+    gc = great_circle_km(node.lat, node.lon, *dest)
+    return gc * net.road_factor, net.shipment(gc, mass_kg)
+
+
+def _nearest(nodes: list[Stocked], dest: tuple[float, float]) -> list[Stocked]:
+    return sorted(nodes, key=lambda n: (great_circle_km(n.lat, n.lon, *dest), n.node_id))
+
+
+def standard(
+    net: ParcelNetwork, nodes: list[Stocked], lines: list[BasketLine], dest: tuple[float, float]
+) -> dict[str, list[tuple[str, int]]] | None:
+    """Each line from the nearest node that has all of it (lines are not split)."""
+    plan: dict[str, list[tuple[str, int]]] = {}
+    left = {n.node_id: dict(n.atp) for n in nodes}
+    for line in lines:
+        for node in _nearest(nodes, dest):
+            if left[node.node_id].get(line.sku, 0) >= line.quantity:
+                left[node.node_id][line.sku] -= line.quantity
+                plan.setdefault(node.node_id, []).append((line.sku, line.quantity))
+                break
+        else:
+            return None
+    return plan
+
+
+def consolidated(
+    nodes: list[Stocked], lines: list[BasketLine], dest: tuple[float, float]
+) -> dict[str, list[tuple[str, int]]] | None:
+    for node in _nearest(nodes, dest):
+        if all(node.atp.get(line.sku, 0) >= line.quantity for line in lines):
+            return {node.node_id: [(line.sku, line.quantity) for line in lines]}
+    return None
+
+
+def build_options(
+    net: ParcelNetwork,
+    nodes: list[Stocked],
+    lines: list[BasketLine],
+    dest: tuple[float, float],
+    *,
+    today: date,
+    subtotal: Decimal,
+    parcel_kg: float = 0.0,
+) -> list[Option]:
+    """The options a checkout can offer for this basket, standard first."""
+    weight = {line.sku: line.weight_g for line in lines}
+    by_id = {n.node_id: n for n in nodes}
+    fee = Decimal("0.00") if subtotal >= FREE_FROM else STANDARD_FEE
+
+    def make(
+        name: str, plan: dict[str, list[tuple[str, int]]], extra_days: int = 0, last_mile_share: float = 1.0
+    ) -> Option:
+        parcels = []
+        for node_id, items in sorted(plan.items()):
+            mass = sum(weight[sku] * qty for sku, qty in items) / 1000
+            road, sf = _parcel(net, by_id[node_id], dest, mass)
+            if last_mile_share != 1.0:
+                sf = ShipmentFootprint(
+                    tuple(
+                        Leg(
+                            leg.factor,
+                            leg.distance_km * (last_mile_share if leg.factor is net.last_mile else 1.0),
+                            leg.mass_kg,
+                        )
+                        for leg in sf.legs
+                    ),
+                    sf.hubs,
+                )
+            parcels.append((node_id, road, sf))
+        days = max((transit_days(road) for _, road, _ in parcels), default=1) + extra_days
+        return Option(
+            name=name,
+            parcels=parcels,
+            price=fee,
+            promised=today + timedelta(days=days),
+            kg_co2e=sum(sf.kg for _, _, sf in parcels) + parcel_kg * len(parcels),
+            lines_from=plan,
+        )
+
+    options: list[Option] = []
+    plan = standard(net, nodes, lines, dest)
+    if plan is None:
+        return options
+    base = make("standard", plan)
+    options.append(base)
+    one = consolidated(nodes, lines, dest)
+    if one is not None and len(plan) > 1:
+        options.append(make("consolidated", one))
+    options.append(make("wait", one or plan, extra_days=WAIT_EXTRA_DAYS, last_mile_share=WAIT_LAST_MILE_SHARE))
+    for opt in options[1:]:
+        opt.savings_kg = max(0.0, base.kg_co2e - opt.kg_co2e)
+        opt.points = round(opt.savings_kg * POINTS_PER_KG)
+        opt.note = (
+            f"{len(base.parcels) - len(opt.parcels)} parcel(s) fewer"
+            if len(opt.parcels) < len(base.parcels)
+            else "shared run"
+        )
+    return options
