@@ -17,7 +17,6 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from orderhub import __version__
 from orderhub.carbon import api as carbon_api
-from orderhub.carbon import pages as carbon_pages
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.orders import api as orders_api
@@ -83,7 +82,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
     app.include_router(inventory_pages.router)
-    app.include_router(carbon_pages.router)
     _extend_openapi(app)
     return app
 

@@ -159,3 +159,37 @@ def test_an_option_not_on_offer_is_refused_and_nothing_written(client, engine):
     )
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/shipping_address/lat"
     assert client.get("/api/v1/orders").json()["items"] == []
+
+
+def test_export_csv_and_ileap_json_per_period_and_customer(client, engine):
+    greener_world(engine)
+    for email in ("a@x.de", "b@x.de"):
+        client.post(
+            "/api/v1/orders",
+            json={
+                "currency": "EUR",
+                "customer": {"email": email},
+                "payment_status": "paid",
+                "shipping_address": {"city": "Kassel", "country": "DE", **KASSEL},
+                "lines": [{"sku": "A", "quantity": 2, "unit_price": "15.00"}],
+            },
+        )
+    period = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    csv_text = client.get("/api/v1/carbon/export", params={**period, "format": "csv"}).text
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("order_id,created_at,channel,customer_email,kg_co2e") and len(lines) == 3
+    doc = client.get("/api/v1/carbon/export", params={**period, "customer": "b@x.de"}).json()
+    assert [o["customer"] for o in doc["orderFootprints"]] == ["b@x.de"]
+    [shipment] = doc["shipmentFootprints"]
+    intensity = {"road.van.le3_5t.diesel": 709.78, "road.artic.gt33t.diesel": 102.73}
+    for tce in shipment["tces"]:
+        assert tce["mass"]["value"] == 0.8  # 2 × 400 g
+        g = intensity[tce["transportOperationCategory"]]
+        assert tce["co2eWTW"]["value"] == pytest.approx(
+            0.8 / 1000 * tce["distance"]["value"] * g / 1000, rel=1e-3, abs=1e-5
+        )
+    [order] = doc["orderFootprints"]
+    assert sum(t["co2eWTW"]["value"] for t in shipment["tces"]) == pytest.approx(order["transport_kg"], abs=2e-3)
+    assert doc["method"]["standard"] == "EN ISO 14083:2023"
+    assert {f["key"] for f in doc["factors"]} >= {"road.van.le3_5t.diesel"}
+    assert all(f["source"] for f in doc["factors"])

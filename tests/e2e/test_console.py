@@ -189,3 +189,20 @@ def test_carbon_factors_page_and_order_footprint(page, live):
     expect(page.get_by_test_id("footprint-kg")).to_have_text(f"{footprint['kg_co2e']:.2f} kg CO2e")
     page.click("text=How it was counted")
     expect(page.locator("details", has_text="How it was counted")).to_contain_text("road.van.le3_5t.diesel")
+
+
+def test_carbon_dashboard_charts_the_period(page, live):
+    node = {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"}
+    httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
+    httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
+    post_order(
+        live,
+        shipping_address={"city": "Berlin", "country": "DE", "lat": 52.52, "lon": 13.40},
+        lines=[{"sku": "MUG-1", "quantity": 2, "unit_price": "8.50"}],
+    )
+    login(page, live)
+    page.click("text=Carbon")
+    expect(page.get_by_test_id("carbon-total")).not_to_have_text("0.0")
+    expect(page.get_by_test_id("carbon-chart").locator("rect")).to_have_count(90)  # 30 days × 3 parts
+    expect(page.locator("[data-node='DC-K']")).to_be_visible()
+    page.screenshot(path=str(live_artifact("carbon.png")), full_page=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from orderhub.carbon import service as carbon
 from orderhub.core.errors import InvalidInput
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
@@ -304,6 +305,32 @@ def seed_stock(engine: Engine, rng: random.Random, nodes: list[inventory.Node], 
     return f"stock: {len(rows)} positions reported, 40 purchase orders on the way, channel policies set"
 
 
+#: Product, packaging and hub factors for the demo world. Illustrative values made up for the
+#: demo and labelled so: OrderHub ships no product factors; load your suppliers' or an LCA database's.
+DEMO_FACTORS = "kind,key,value,source,edition,quality,note\n" + "\n".join(
+    f"{kind},{key},{value},OrderHub demo data: illustrative value,demo,modelled,not a measured or published figure"
+    for kind, key, value in [
+        ("product", "category:apparel", 9.0),
+        ("product", "category:footwear", 14.0),
+        ("product", "category:kitchen", 6.0),
+        ("product", "category:electronics", 25.0),
+        ("product", "category:beauty", 1.5),
+        ("product", "category:home", 8.0),
+        ("product", "category:outdoor", 12.0),
+        ("product", "category:toys", 3.0),
+        ("packaging", "category:apparel", 0.05),
+        ("packaging", "category:footwear", 0.25),
+        ("packaging", "category:kitchen", 0.2),
+        ("packaging", "category:electronics", 0.3),
+        ("packaging", "category:beauty", 0.05),
+        ("packaging", "category:home", 0.3),
+        ("packaging", "category:outdoor", 0.2),
+        ("packaging", "category:toys", 0.15),
+        ("packaging", "parcel", 0.35),
+        ("hub", "hub.parcel", 1.8),
+    ]
+)
+
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_ADAPTERS = {
     "shopify_order": "shopify",
@@ -395,6 +422,7 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
     if batch:
         total += orders.import_history(engine, orders=batch, actor="demo:history")
     stocked = seed_stock(engine, rng, nodes, items)
+    carbon.load_factors(engine, text=DEMO_FACTORS, fmt="csv", actor="demo")
     live = capture_samples(engine)
     return (
         f"{live}\n{stocked}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "

@@ -437,6 +437,16 @@ def holds_of(conn: Connection, *, order_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def holds_for(conn: Connection, *, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Holds of many orders at once, by order id."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i in range(0, len(order_ids), 1000):
+        chunk = order_ids[i : i + 1000]
+        for r in conn.execute(sa.select(R).where(R.c.order_id.in_(chunk)).order_by(R.c.created_at, R.c.id)).mappings():
+            out.setdefault(r["order_id"], []).append(dict(r))
+    return out
+
+
 def backorders_of(conn: Connection, *, order_id: str) -> list[dict[str, Any]]:
     B = store.backorders
     rows = conn.execute(sa.select(B).where(B.c.order_id == order_id).order_by(B.c.created_at)).mappings()

@@ -41,6 +41,7 @@ from orderhub.inventory.reservations import (
     clear_expiry,
     due_orders,
     extend,
+    holds_for,
     holds_of,
     policy_for,
     release_order,
@@ -107,6 +108,11 @@ def get_node(engine: Engine, *, node_id: str) -> Node:
 def get_all_items(engine: Engine) -> list[Item]:
     with unit_of_work(engine, write=False) as conn:
         return store.list_items(conn)
+
+
+def get_holds(engine: Engine, *, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    with unit_of_work(engine, write=False) as conn:
+        return holds_for(conn, order_ids=order_ids)
 
 
 def get_items(engine: Engine, *, skus: list[str]) -> dict[str, Item]:

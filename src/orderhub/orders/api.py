@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -11,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from orderhub.core.money import Money
-from orderhub.orders import capture, service
+from orderhub.orders import capture, footprints, service
 from orderhub.orders.canonical import AddressIn, OrderCreate
 from orderhub.orders.model import Order
 from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
@@ -392,7 +394,59 @@ def get_order_footprint(
 ) -> dict[str, Any]:
     """Short by default (kg CO2e with its split and data quality); ``detail=true`` adds every
     leg with its factor and source, and what was not counted for want of a factor."""
-    return {"order_id": order_id, **service.get_footprint(engine, order_id=order_id).as_dict(detail=detail)}
+    return {"order_id": order_id, **footprints.get_footprint(engine, order_id=order_id).as_dict(detail=detail)}
+
+
+@router.get("/carbon/export", tags=["carbon"], summary="Footprints of a period, as CSV or iLEAP-style JSON")
+def get_carbon_export(
+    engine: EngineDep,
+    _: Viewer,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+    customer: str | None = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """Per order (and per customer with ``customer``): kg CO2e with transport / product /
+    packaging parts and data quality. JSON follows the iLEAP shape (shipment footprints made of
+    transport chain elements with mass, distance, t·km, WTW and TTW), with method and factors."""
+    rows = footprints.get_footprints(engine, start=start, end=end, customer=customer)
+    if format == "csv":
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(
+            [
+                "order_id",
+                "created_at",
+                "channel",
+                "customer_email",
+                "kg_co2e",
+                "transport_kg",
+                "product_kg",
+                "packaging_kg",
+                "data_quality",
+            ]
+        )
+        for order, fp in rows:
+            d = fp.as_dict(detail=False)
+            w.writerow(
+                [
+                    order.id,
+                    order.created_at.isoformat(),
+                    order.channel,
+                    order.customer.email,
+                    d["kg_co2e"],
+                    d["transport_kg"],
+                    d["product_kg"],
+                    d["packaging_kg"],
+                    d["data_quality"],
+                ]
+            )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": "attachment; filename=footprints.csv"},
+        )
+    return JSONResponse(footprints.ileap_document(engine, rows, start=start, end=end))
 
 
 @router.post("/orders/{order_id}/hold-extension", summary="Payment started: keep the stock held longer")

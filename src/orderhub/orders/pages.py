@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from orderhub.carbon import service as carbon
+from orderhub.core.clock import utcnow
 from orderhub.core.errors import DomainError, Forbidden
-from orderhub.orders import capture, service
+from orderhub.orders import capture, footprints, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform.auth.model import Principal, Role
@@ -99,7 +101,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "nav": "orders",
             "o": order_json(view.order, view.events),
             "editable": view.order.is_editable,
-            "footprint": service.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
+            "footprint": footprints.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
             "can_operate": user.role >= Role.operator,
         },
     )
@@ -251,7 +253,7 @@ def line_add(
     )
 
 
-def _bars(counts: dict[str, int], order: list[str] | None = None) -> list[dict[str, Any]]:
+def _bars(counts: dict[str, int] | dict[str, float], order: list[str] | None = None) -> list[dict[str, Any]]:
     keys = [k for k in (order or sorted(counts, key=lambda k: -counts[k])) if counts.get(k)]
     top = max(counts.values(), default=0) or 1
     return [{"label": k, "count": counts[k], "pct": round(100 * counts[k] / top, 1)} for k in keys]
@@ -276,6 +278,36 @@ def dashboard(request: Request, user: User) -> Response:
         "orders/dashboard.html",
         {"user": user, "nav": "dashboard", **_dashboard_context(request)},
         fragment="orders/_dashboard_counts.html",
+    )
+
+
+@router.get("/carbon", response_class=HTMLResponse)
+def carbon_page(request: Request, user: User, days: int = 30) -> Response:
+    """Footprint by day, channel, node, transport mode and product category; the greener
+    choices and points; the factor table with provenance."""
+    engine = request.app.state.engine
+    days = max(1, min(days, 365))
+    dash = footprints.carbon_dashboard(engine, days=days)
+    peak = max((sum(v) for _, v in dash["per_day"]), default=0.0) or 1.0
+    end = utcnow()
+    report = carbon.green_report(engine, start=end - timedelta(days=days), end=end)
+    rows = carbon.factor_rows(engine)
+    transport = sorted((r for r in rows if r["kind"] == "transport"), key=lambda r: r["value"])
+    return render(
+        request,
+        "carbon/factors.html",
+        {
+            "user": user,
+            "nav": "carbon",
+            "rows": rows,
+            "transport": transport,
+            "peak_factor": max((r["value"] for r in transport), default=1.0),
+            "dash": dash,
+            "peak_day": peak,
+            "bars": {k: _bars({kk: round(vv, 3) for kk, vv in v.items()}) for k, v in dash["by"].items()},
+            "report": report,
+            "days": days,
+        },
     )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from orderhub.bus import service as bus
-from orderhub.carbon import service as carbon
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.core.events import DomainEvent
@@ -98,59 +97,6 @@ def extend_hold(engine: Engine, *, order_id: str, minutes: int, actor: str) -> d
         store.update_order(conn, order, now=utcnow())
         record_changes(conn, order, actor=actor, now=utcnow())
     return until
-
-
-#: Weight assumed for a SKU missing from the item master (and said so in the footprint).
-UNKNOWN_WEIGHT_G = 500
-
-
-def get_footprint(engine: Engine, *, order_id: str) -> carbon.OrderFootprint:
-    """The order's carbon footprint: one parcel per node that holds or ships its lines (the
-    nearest shipping node when none does yet), products and packaging by SKU or category."""
-    view = get(engine, order_id=order_id)
-    order = view.order
-    stock = get_stock(engine, order_id=order_id)
-    items = inventory.get_items(engine, skus=[line.sku for line in order.lines])
-    nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
-    line_of = {line.id: line for line in order.lines}
-    by_node: dict[str, dict[str, int]] = {}
-    for h in stock["holds"]:
-        if h["status"] in ("active", "allocated", "fulfilled") and h["node_id"] in nodes:
-            by_node.setdefault(h["node_id"], {}).setdefault(h["line_id"], 0)
-            by_node[h["node_id"]][h["line_id"]] += h["quantity"]
-    a = order.shipping_address
-    destination = (a.lat, a.lon) if a.lat is not None and a.lon is not None else None
-    missing: list[str] = []
-    if not by_node and destination and order.delivery_method.value != "in_store":
-        shipping = [n for n in nodes.values() if n.can(inventory.Capability.ships)]
-        if shipping:
-            near = min(shipping, key=lambda n: carbon.great_circle_km(n.lat, n.lon, *destination))
-            by_node[near.id] = {line.id: line.open_quantity for line in order.lines if line.open_quantity}
-            missing.append(f"origin estimated: nearest shipping node {near.id} (the order holds no stock yet)")
-    if destination is None:
-        missing.append("no coordinates for the shipping address: transport not counted")
-
-    def item_qty(sku: str, qty: int) -> carbon.ItemQty:
-        item = items.get(sku)
-        if item is None:
-            missing.append(f"item master has no {sku}: {UNKNOWN_WEIGHT_G} g assumed")
-            return carbon.ItemQty(sku, "unknown", UNKNOWN_WEIGHT_G, qty)
-        return carbon.ItemQty(sku, item.category, item.weight_g, qty)
-
-    specs = []
-    if destination is not None and order.delivery_method.value != "in_store":
-        for node_id, lines in sorted(by_node.items()):
-            node = nodes[node_id]
-            parcel = [item_qty(line_of[lid].sku, qty) for lid, qty in lines.items() if lid in line_of]
-            specs.append(
-                carbon.ShipmentSpec(
-                    origin=node_id, origin_at=(node.lat, node.lon), destination=destination, items=parcel
-                )
-            )
-    products = [item_qty(line.sku, line.open_quantity) for line in order.lines if line.open_quantity]
-    result = carbon.order_footprint(engine, shipments=specs, items=products)
-    result.missing = sorted(set(result.missing + missing))
-    return result
 
 
 def get_stock(engine: Engine, *, order_id: str) -> dict[str, Any]:

@@ -368,6 +368,25 @@ def get_order(conn: Connection, order_id: str, *, for_update: bool = False) -> O
     return _to_order(row, lines, fos)
 
 
+def orders_between(
+    conn: Connection, *, start: datetime, end: datetime, customer: str | None, limit: int
+) -> list[Order]:
+    """Whole orders (with lines) created in [start, end), oldest first: two queries."""
+    stmt = sa.select(orders).where(orders.c.created_at >= start, orders.c.created_at < end)
+    if customer:
+        stmt = stmt.where(orders.c.customer_email == customer.lower())
+    rows = conn.execute(stmt.order_by(orders.c.created_at, orders.c.id).limit(limit)).all()
+    lines: dict[str, list[Any]] = {}
+    ids = [r.id for r in rows]
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i : i + 1000]
+        for li in conn.execute(
+            sa.select(order_lines).where(order_lines.c.order_id.in_(chunk)).order_by(order_lines.c.position)
+        ):
+            lines.setdefault(li.order_id, []).append(li)
+    return [_to_order(r, lines.get(r.id, []), []) for r in rows]
+
+
 def encode_cursor(created_at: datetime, order_id: str) -> str:
     return base64.urlsafe_b64encode(f"{as_utc(created_at).isoformat()}|{order_id}".encode()).decode()
 
