@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -88,10 +89,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 async def _run_jobs(engine: Engine, interval_s: float) -> None:
     """Timers of the embedded deployment: presale locks that ran out are released within
-    ``interval_s`` of their deadline. A failing round is logged and the next one runs."""
+    ``interval_s`` of their deadline; consolidated runs are checked every minute. A failing
+    round is logged and the next one runs."""
+    next_runs = 0.0
     while True:
         try:
             await run_in_threadpool(orders_service.expire_unpaid, engine)
+            if time.monotonic() >= next_runs:
+                await run_in_threadpool(orders_service.release_due_wait_runs, engine)
+                next_runs = time.monotonic() + 60
         except Exception:
             log.exception("expiring presale locks failed; retrying")
         await asyncio.sleep(interval_s)

@@ -193,3 +193,57 @@ def test_export_csv_and_ileap_json_per_period_and_customer(client, engine):
     assert doc["method"]["standard"] == "EN ISO 14083:2023"
     assert {f["key"] for f in doc["factors"]} >= {"road.van.le3_5t.diesel"}
     assert all(f["source"] for f in doc["factors"])
+
+
+def test_waiting_for_the_run_holds_the_order_until_the_area_run_releases_them_together(client, engine):
+    greener_world(engine)
+    ids = []
+    for i in range(2):
+        r = client.post(
+            "/api/v1/orders",
+            json={
+                "currency": "EUR",
+                "customer": {"email": f"w{i}@x.de"},
+                "payment_status": "paid",
+                "delivery_option": "wait",
+                "shipping_address": {"city": "Kassel", "postal_code": "34117", "country": "DE", **KASSEL},
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+        assert r.json()["status"] == "on_hold"
+    runs = client.get("/api/v1/carbon/runs").json()["areas"]
+    assert [(a["area"], a["orders"]) for a in runs] == [("34", 2)]
+    released = client.post("/api/v1/carbon/runs/34/release").json()["released"]
+    assert sorted(released) == sorted(ids)
+    assert {client.get(f"/api/v1/orders/{i}").json()["status"] for i in ids} == {"paid"}
+    assert client.get("/api/v1/carbon/runs").json()["areas"] == []
+
+
+def test_a_run_leaves_on_its_own_once_the_oldest_order_has_waited_a_day(client, engine):
+    from datetime import UTC, datetime, timedelta
+
+    from orderhub.orders import service
+
+    greener_world(engine)
+    for i, age_h in enumerate((30, 2)):
+        placed = (datetime.now(UTC) - timedelta(hours=age_h)).isoformat()
+        for postcode in ("34117", "20095"):  # Kassel has a day-old order; Hamburg has not
+            if postcode == "20095" and age_h == 30:
+                continue
+            client.post(
+                "/api/v1/orders",
+                json={
+                    "currency": "EUR",
+                    "customer": {"email": f"d{i}{postcode}@x.de"},
+                    "payment_status": "paid",
+                    "delivery_option": "wait",
+                    "placed_at": placed,
+                    "shipping_address": {"city": "x", "postal_code": postcode, "country": "DE", **KASSEL},
+                    "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+                },
+            ).raise_for_status()
+    released = service.release_due_wait_runs(engine)
+    assert list(released) == ["34"] and len(released["34"]) == 2
+    assert [a["area"] for a in client.get("/api/v1/carbon/runs").json()["areas"]] == ["20"]

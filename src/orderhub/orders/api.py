@@ -449,6 +449,27 @@ def get_carbon_export(
     return JSONResponse(footprints.ileap_document(engine, rows, start=start, end=end))
 
 
+@router.get("/carbon/runs", tags=["carbon"], summary="Orders waiting for their area's consolidated run")
+def get_runs(engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    runs = service.get_wait_runs(engine)
+    return {
+        "areas": [
+            {
+                "area": area,
+                "orders": len(rows),
+                "oldest": rows[0]["created_at"].isoformat(),
+                "order_ids": [r["id"] for r in rows],
+            }
+            for area, rows in sorted(runs.items())
+        ]
+    }
+
+
+@router.post("/carbon/runs/{area}/release", tags=["carbon"], summary="The consolidated run to an area leaves now")
+def post_run_release(area: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    return {"area": area, "released": service.release_wait_run(engine, area=area, actor=who.actor)}
+
+
 @router.post("/orders/{order_id}/hold-extension", summary="Payment started: keep the stock held longer")
 def post_hold_extension(order_id: str, body: HoldExtension, engine: EngineDep, who: Operator) -> dict[str, Any]:
     until = service.extend_hold(engine, order_id=order_id, minutes=body.minutes, actor=who.actor)

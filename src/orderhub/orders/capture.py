@@ -138,6 +138,7 @@ def start_lifecycle(order: Order, cancel_reason: str | None = None) -> None:
         order.transition_to(order.status.paid, reason="payment received by the channel")
         if order.delivery_method == DeliveryMethod.in_store:
             order.hand_over_in_store()
+        order.wait_for_run()
     elif order.payment_status == PaymentStatus.pending:
         order.transition_to(order.status.awaiting_payment)
     if cancel_reason and order.status != order.status.delivered:

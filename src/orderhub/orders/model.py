@@ -316,6 +316,20 @@ class Order:
         self.changes.append(Change("order.payment_changed", {"payment_status": "paid"}))
         if self.status in (S.created, S.awaiting_payment):
             self.transition_to(S.paid)
+            self.wait_for_run()
+
+    @property
+    def run_area(self) -> str:
+        """The delivery area a consolidated run serves: the postcode's leading two digits, or
+        the region or city when there is no postcode."""
+        a = self.shipping_address
+        return a.postal_code[:2] if a.postal_code else (a.region or a.city or "?")
+
+    def wait_for_run(self) -> None:
+        """A paid order whose customer chose to wait for the area's consolidated run is held
+        until that run leaves (``release_hold``, for every order of the area together)."""
+        if self.delivery_option == "wait" and self.status == S.paid:
+            self.hold(reason=f"waiting for the consolidated run to area {self.run_area}")
 
     def hold(self, *, reason: str) -> None:
         if self.status not in HOLDABLE:

@@ -99,6 +99,42 @@ def extend_hold(engine: Engine, *, order_id: str, minutes: int, actor: str) -> d
     return until
 
 
+#: A consolidated run leaves for an area once its oldest waiting order has waited this long.
+WAIT_RUN_EVERY = timedelta(hours=24)
+
+
+def get_wait_runs(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Orders held for their area's consolidated run, by area (oldest first)."""
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.waiting_for_run(conn)
+    areas: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        areas.setdefault(row["area"], []).append(row)
+    return areas
+
+
+def release_wait_run(engine: Engine, *, area: str, actor: str) -> list[str]:
+    """The run to ``area`` leaves: release every order waiting for it, together."""
+    released = []
+    for row in get_wait_runs(engine).get(area, []):
+        try:
+            release_hold(engine, order_id=row["id"], actor=actor, reason=f"consolidated run to area {area}")
+        except Conflict:
+            continue  # changed meanwhile (cancelled, edited): not ours to release
+        released.append(row["id"])
+    return released
+
+
+def release_due_wait_runs(engine: Engine) -> dict[str, list[str]]:
+    """Release the areas whose oldest waiting order has waited ``WAIT_RUN_EVERY``."""
+    due = utcnow() - WAIT_RUN_EVERY
+    out = {}
+    for area, rows in get_wait_runs(engine).items():
+        if rows and rows[0]["created_at"] <= due:
+            out[area] = release_wait_run(engine, area=area, actor="system:consolidated-run")
+    return out
+
+
 def get_stock(engine: Engine, *, order_id: str) -> dict[str, Any]:
     """What an order holds or has allocated, and what it waits for."""
     with unit_of_work(engine, write=False) as conn:

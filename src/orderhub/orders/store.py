@@ -387,6 +387,21 @@ def orders_between(
     return [_to_order(r, lines.get(r.id, []), []) for r in rows]
 
 
+def waiting_for_run(conn: Connection) -> list[dict[str, Any]]:
+    """On-hold orders whose customer chose to wait for the consolidated run, with their area."""
+    stmt = (
+        sa.select(orders.c.id, orders.c.created_at, orders.c.shipping_address, orders.c.customer_email)
+        .where(orders.c.status == OrderStatus.on_hold.value, orders.c.delivery_option == "wait")
+        .order_by(orders.c.created_at)
+    )
+    out = []
+    for r in conn.execute(stmt):
+        a = r.shipping_address or {}
+        area = (a.get("postal_code") or "")[:2] or a.get("region") or a.get("city") or "?"
+        out.append({"id": r.id, "created_at": r.created_at, "area": area, "customer_email": r.customer_email})
+    return out
+
+
 def encode_cursor(created_at: datetime, order_id: str) -> str:
     return base64.urlsafe_b64encode(f"{as_utc(created_at).isoformat()}|{order_id}".encode()).decode()
 
