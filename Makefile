@@ -37,6 +37,8 @@ contracts: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.capture
+	$(BIN)/python -m bench.inventory
+	$(BIN)/python -m bench.carbon
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
