@@ -415,10 +415,7 @@ class Order:
             line.quantity_shipped += qty
         self.changes.append(Change("order.shipment_recorded", {"lines": quantities}))
         done = all(line.quantity_shipped >= line.open_quantity for line in self.lines)
-        target = S.shipped if done else S.partially_shipped
-        if target != self.status:
-            previous, self.status = self.status, target
-            self._status_changed(previous, reason)
+        self._settle(S.shipped if done else S.partially_shipped, reason)
 
     def record_delivery(self, quantities: dict[str, int], *, reason: str = "") -> None:
         """Units reached the customer: partially delivered or delivered."""
@@ -435,7 +432,10 @@ class Order:
             line.quantity_delivered += qty
         self.changes.append(Change("order.delivery_recorded", {"lines": quantities}))
         done = all(line.quantity_delivered >= line.open_quantity for line in self.lines)
-        target = S.delivered if done else S.partially_delivered
+        self._settle(S.delivered if done else S.partially_delivered, reason)
+
+    def _settle(self, target: OrderStatus, reason: str) -> None:
+        """After a shipment or delivery record: the status the line quantities now imply."""
         if target != self.status:
             previous, self.status = self.status, target
             self._status_changed(previous, reason)
