@@ -205,6 +205,18 @@ class ParcelNetwork:
     direct_within_km: float = 60.0
     last_mile_km: float = 25.0
 
+    def kg_per_kg(self, road_km: float) -> float:
+        """kg CO2e per kg shipped over ``road_km`` (the same legs as ``shipment``, as plain
+        arithmetic: the planner calls it for every candidate node)."""
+        depot = self.depot.value * 1e-3 if self.depot is not None else 0.0
+        if road_km <= self.direct_within_km:
+            return road_km * self.last_mile.value * 1e-6
+        return (
+            (road_km - self.last_mile_km) * self.trunk.value * 1e-6
+            + self.last_mile_km * self.last_mile.value * 1e-6
+            + depot
+        )
+
     def shipment(self, gc_km: float, mass_kg: float) -> ShipmentFootprint:
         road = gc_km * self.road_factor
         if road <= self.direct_within_km:

@@ -1,0 +1,1 @@
+"""Sourcing: which nodes fulfil which lines, by cost, speed and carbon, with an explanation."""

@@ -1,0 +1,76 @@
+"""The sourcing planner: exact within its space, explained, and never worse than the plain rule
+on its own objective."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderhub.sourcing import synthetic
+from orderhub.sourcing.exact import plan_exact
+from orderhub.sourcing.model import STRATEGIES, Line, Offer, Request, Weights, plan_fast, plan_nearest
+
+
+def co2(road_km: float) -> float:
+    return road_km * 0.0002  # kg CO2e per kg shipped: 200 g per tonne-km
+
+
+KASSEL = (51.31, 9.49)
+NEAR = Offer("NEAR", 51.30, 9.50, {"A": 5}, handling=1.0)  # has A only
+FAR = Offer("FAR", 53.55, 9.99, {"A": 5, "B": 5}, handling=1.0)  # Hamburg, has both
+
+
+def req(**kw) -> Request:
+    base = {"lines": (Line("l1", "A", 1, 1.0), Line("l2", "B", 1, 1.0)), "lat": KASSEL[0], "lon": KASSEL[1]}
+    base.update(kw)
+    return Request(**base)
+
+
+def test_split_penalty_decides_between_one_far_parcel_and_two():
+    heavy = (Line("l1", "A", 1, 60.0), Line("l2", "B", 1, 1.0))  # 60 kg of A: shipping it far costs
+    one = plan_fast(req(lines=heavy, weights=Weights(split=10.0)), [NEAR, FAR], co2).plan
+    two = plan_fast(req(lines=heavy, weights=Weights(split=0.0)), [NEAR, FAR], co2).plan
+    assert one.nodes == ("FAR",)
+    assert sorted(two.nodes) == ["FAR", "NEAR"] and len(two.shipments) == 2
+
+
+def test_decision_is_explained_candidates_exclusions_alternatives():
+    closed = Offer("CLOSED", 51.3, 9.5, {"A": 9, "B": 9}, capacity_left=0)
+    banned = Offer("BANNED", 51.3, 9.5, {"A": 9, "B": 9}, eligible=False)
+    empty = Offer("EMPTY", 51.3, 9.5, {"Z": 9})
+    d = plan_fast(req(), [NEAR, FAR, closed, banned, empty], co2)
+    assert d.excluded == {
+        "CLOSED": "no capacity left today",
+        "BANNED": "not eligible for this order",
+        "EMPTY": "has none of the lines",
+    }
+    assert {c["node_id"] for c in d.candidates} == {"NEAR", "FAR"}
+    assert d.alternatives and all(alt.objective >= d.plan.objective for alt in d.alternatives)
+    assert d.method == "enumeration" and d.weights == Weights()
+
+
+def test_promise_required_excludes_slow_nodes():
+    slow = Offer("SLOW", 51.3, 9.5, {"A": 5, "B": 5}, delay_days=5)
+    d = plan_fast(req(promise_required=True, promise_days=2), [slow, FAR], co2)
+    assert d.excluded["SLOW"].startswith("cannot deliver") and d.plan.nodes == ("FAR",)
+
+
+def test_no_plan_when_stock_is_short_everywhere():
+    assert plan_fast(req(lines=(Line("l1", "A", 50, 1.0),)), [NEAR, FAR], co2).plan is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_path_matches_the_exact_optimum_on_small_networks(seed):
+    net = synthetic.network(30, skus=200, seed=seed)
+    for r in synthetic.orders(15, lines=(1, 6), skus=200, seed=seed + 100, weights=STRATEGIES["balanced"]):
+        fast, exact = plan_fast(r, net, co2, keep=30).plan, plan_exact(r, net, co2).plan
+        assert (fast is None) == (exact is None) or exact is not None
+        if fast is not None and exact is not None:
+            assert fast.objective == pytest.approx(exact.objective, rel=1e-6, abs=1e-6) or len(exact.shipments) > 2
+
+
+def test_the_plan_never_costs_more_than_the_nearest_node_rule_on_its_objective():
+    net = synthetic.network(60, skus=300, seed=9)
+    for r in synthetic.orders(40, lines=(1, 4), skus=300, seed=19):
+        fast, near = plan_fast(r, net, co2, keep=60).plan, plan_nearest(r, net, co2).plan
+        if fast is not None and near is not None and len(near.shipments) <= 2:
+            assert fast.objective <= near.objective + 1e-9
