@@ -41,8 +41,13 @@ def test_capture_writes_order_lines_events_and_outbox_in_one_go(engine):
     assert order.status.value == "paid"
     assert order.total.to_decimal_string() == "30.45"
     assert order.customer.email == "ann@example.com" and order.customer.id.startswith("cus_")
-    assert [e["type"] for e in view.events] == ["order.captured", "order.status_changed", "order.stock_reserved"]
-    assert count(engine, "outbox") == 3
+    assert [e["type"] for e in view.events] == [
+        "order.captured",
+        "order.status_changed",
+        "order.stock_reserved",
+        "order.sourced",
+    ]
+    assert count(engine, "outbox") == 4
     assert count(engine, "order_lines") == 2
 
 
@@ -52,7 +57,7 @@ def test_same_channel_order_twice_is_one_order(engine):
     second = capture.receive(engine, adapter="canonical", body=body(), actor="test")
     assert second.order_id == first.order_id and not second.created
     assert count(engine, "orders") == 1
-    assert count(engine, "outbox") == 3
+    assert count(engine, "outbox") == 4
     assert count(engine, "reservations") == 2
 
 

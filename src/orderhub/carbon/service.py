@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -78,18 +79,27 @@ class FactorSet:
         return ParcelNetwork(trunk=trunk, last_mile=last, depot=self.get(FactorKind.hub, DEPOT, carrier=carrier))
 
 
-_cache: dict[int, tuple[float, FactorSet]] = {}
+# Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
+_cache: weakref.WeakKeyDictionary[Engine, tuple[float, FactorSet]] = weakref.WeakKeyDictionary()
 
 
 def get_factor_set(engine: Engine) -> FactorSet:
     """The shipped default table plus every loaded table (cached for a few seconds)."""
-    hit = _cache.get(id(engine))
+    hit = _cache.get(engine)
     if hit and hit[0] > time.monotonic():
         return hit[1]
     with unit_of_work(engine, write=False) as conn:
-        loaded = store.loaded_factors(conn)
-    fs = FactorSet(tables.default_factors() + loaded)
-    _cache[id(engine)] = (time.monotonic() + 5.0, fs)
+        return factor_set_on(conn)
+
+
+def factor_set_on(conn: Any) -> FactorSet:
+    """The factor set read on the caller's connection (inside its transaction: a second
+    connection per request could exhaust the pool under load)."""
+    hit = _cache.get(conn.engine)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    fs = FactorSet(tables.default_factors() + store.loaded_factors(conn))
+    _cache[conn.engine] = (time.monotonic() + 5.0, fs)
     return fs
 
 
@@ -103,7 +113,7 @@ def load_factors(engine: Engine, *, text: str, fmt: str, actor: str, carrier: st
         raise InvalidInput("the table has no rows", errors=[{"pointer": "/rows", "detail": "empty"}])
     with unit_of_work(engine) as conn:
         store.replace_factors(conn, rows, at=utcnow(), by=actor)
-    _cache.pop(id(engine), None)
+    _cache.pop(engine, None)
     return len(rows)
 
 

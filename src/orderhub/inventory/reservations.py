@@ -7,8 +7,11 @@ one row per position it moves, with the counters after the move.
 
 from __future__ import annotations
 
+import logging
 import time
+import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -31,6 +34,7 @@ from orderhub.inventory.model import (
 )
 
 R = store.reservations
+log = logging.getLogger("orderhub.inventory")
 
 
 class OutOfStock(Conflict):
@@ -59,27 +63,39 @@ class Held:
 class ReserveResult:
     held: list[Held] = field(default_factory=list)
     backordered: dict[str, int] = field(default_factory=dict)
+    routed: bool = False  # the planner chose the nodes (else the nearest-node rule did)
+
+
+#: ``planner(free, nodes) -> {line_id: node_id}``: free stock by (node, sku) under the locks
+#: of the reservation, and the nodes; an empty answer means "no opinion".
+Planner = Callable[[dict[tuple[str, str], int], dict[str, Node]], dict[str, str] | None]
 
 
 # -- read models cached per database (nodes and policies change rarely) ---------------------
 _CACHE_S = 5.0
-_cache: dict[tuple[int, str], tuple[float, Any]] = {}
+# Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
+_cache: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
 
 
 def _cached(conn: Connection, name: str, load: Any) -> Any:
-    key = (id(conn.engine), name)
-    hit = _cache.get(key)
+    per_engine = _cache.setdefault(conn.engine, {})
+    hit = per_engine.get(name)
     now = time.monotonic()
     if hit and hit[0] > now:
         return hit[1]
     value = load(conn)
-    _cache[key] = (now + _CACHE_S, value)
+    per_engine[name] = (now + _CACHE_S, value)
     return value
 
 
 def forget_cached() -> None:
     """Drop the cached nodes and policies (after they change)."""
     _cache.clear()
+
+
+def items_by_sku(conn: Connection) -> dict[str, Any]:
+    """The item master, cached like the nodes (weights for routing and carbon)."""
+    return dict(_cached(conn, "items", lambda c: {i.sku: i for i in store.list_items(c)}))
 
 
 def nodes_by_id(conn: Connection) -> dict[str, Node]:
@@ -116,10 +132,13 @@ def reserve(
     on_shortage: Literal["backorder", "reject"] = "backorder",
     now: datetime,
     prefer_node: str | None = None,
+    planner: Planner | None = None,
 ) -> ReserveResult:
-    """Hold stock for an order's lines: at the pickup store if it has one, else at the nearest
-    shipping nodes that have it (the plain rule until sourcing decides). What no node has is
-    backordered, or refused with ``OutOfStock`` (409) and nothing written."""
+    """Hold stock for an order's lines: at the pickup store if it has one; else where the
+    ``planner`` (the sourcing engine) routes each line, given the free stock it reads under the
+    same locks; else — and whenever the planner has no answer or fails — at the nearest
+    shipping nodes that have it. What no node has is backordered, or refused with
+    ``OutOfStock`` (409) and nothing written."""
     rows = stock.lock_available(conn, (line.sku for line in lines))
     nodes = nodes_by_id(conn)
     free: dict[tuple[str, str], int] = {}
@@ -128,6 +147,14 @@ def reserve(
         free[(row.node_id, row.sku)] = channel_atp(stock.position_from(row).atp, buffer)
     here = GeoPoint(*destination) if destination else None
     result = ReserveResult()
+    routed: dict[str, str] = {}
+    if planner is not None and not pickup_node and not prefer_node:
+        try:
+            routed = planner(dict(free), nodes) or {}
+        except Exception:  # the plain rule below takes over; the caller records the fallback
+            log.exception("sourcing planner failed for order %s; nearest-node rule used", order_id)
+            routed = {}
+        result.routed = bool(routed)
     for line in lines:
         candidates = []
         for (node_id, sku), available in free.items():
@@ -139,7 +166,7 @@ def reserve(
             if not pickup_node and not node.can(Capability.ships):
                 continue
             distance = here.distance_km(GeoPoint(node.lat, node.lon)) if here else 0.0
-            if node_id == prefer_node:  # a consolidated delivery: its node first
+            if node_id == prefer_node or routed.get(line.line_id) == node_id:  # chosen: first
                 distance = -1.0
             candidates.append(Candidate(node_id, available, distance))
         plan, short = plan_reservation(line.quantity, candidates)

@@ -43,6 +43,7 @@ from orderhub.inventory.reservations import (
     extend,
     holds_for,
     holds_of,
+    items_by_sku,
     policy_for,
     release_order,
     rereserve,
@@ -70,6 +71,7 @@ __all__ = [
     "extend",
     "holds_of",
     "ingest",
+    "items_by_sku",
     "policy_for",
     "release_order",
     "rereserve",
@@ -91,6 +93,7 @@ def save_items(engine: Engine, *, items: list[Item]) -> None:
     """Create or update items by SKU (idempotent)."""
     with unit_of_work(engine) as conn:
         store.upsert_items(conn, items)
+    reservations.forget_cached()
 
 
 def get_all_nodes(engine: Engine) -> list[Node]:

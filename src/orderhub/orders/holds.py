@@ -15,6 +15,8 @@ from sqlalchemy import Connection
 
 from orderhub.inventory import service as inventory
 from orderhub.orders.model import Change, DeliveryMethod, Order, OrderStatus
+from orderhub.sourcing import service as sourcing
+from orderhub.sourcing.model import Line
 
 #: Unpaid orders hold stock this long unless a stock policy says otherwise (``*`` / ``*``).
 DEFAULT_HOLD_TTL_S = 30 * 60
@@ -53,6 +55,21 @@ def _record(order: Order, result: inventory.ReserveResult, expires_at: datetime 
         order.changes.append(Change("order.backordered", {"lines": result.backordered}))
 
 
+def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand]) -> sourcing.LivePlanner | None:
+    """The sourcing engine for a shipped order with coordinates (pickup orders go to their store)."""
+    a = order.shipping_address
+    if order.delivery_method != DeliveryMethod.ship or a.lat is None or a.lon is None or not demand:
+        return None
+    items = inventory.items_by_sku(conn)
+    lines = [
+        Line(d.line_id, d.sku, d.quantity, (items[d.sku].weight_g if d.sku in items else 500) * d.quantity / 1000)
+        for d in demand
+    ]
+    return sourcing.live_planner_for(
+        conn, destination=(a.lat, a.lon), lines=lines, tier=order.customer.tier.value, channel=order.channel
+    )
+
+
 def hold_stock(
     conn: Connection, order: Order, *, on_shortage: str, now: datetime, prefer_node: str | None = None
 ) -> None:
@@ -69,6 +86,7 @@ def hold_stock(
             )
         return
     demand = _demand(order)
+    planner = _planner(conn, order, demand)
     expires_at = None
     if order.status in UNPAID:
         expires_at = inventory.hold_deadline(
@@ -83,9 +101,13 @@ def hold_stock(
         on_shortage="reject" if on_shortage == "reject" else "backorder",
         now=now,
         prefer_node=prefer_node,
+        planner=planner,
         **_where(order),
     )
     _record(order, result, expires_at)
+    if planner is not None and result.held:
+        explanation = planner.explanation() if result.routed else {"method": "fallback: nearest node with stock"}
+        order.changes.append(Change("order.sourced", explanation))
 
 
 def follow(

@@ -46,7 +46,8 @@ def optional_principal(request: Request) -> Principal | None:
 async def current_principal(request: Request) -> Principal:
     """Dependency: the authenticated caller; a recently seen API key needs no database read."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    principal = auth.cached_principal(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    engine: Engine = request.app.state.engine
+    principal = auth.cached_principal(engine, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
     if principal is None:
         principal = await run_in_threadpool(optional_principal, request)
     if principal is None:

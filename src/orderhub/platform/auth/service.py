@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine
@@ -22,7 +23,8 @@ from orderhub.platform.auth.model import (
 from orderhub.platform.db import unit_of_work
 
 _KEY_CACHE_TTL_S = 30.0
-_key_cache: dict[str, tuple[float, Principal]] = {}
+# Per engine (weakly keyed): the same key string may name different users in two databases.
+_key_cache: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Principal]]] = weakref.WeakKeyDictionary()
 
 
 def _principal(row: dict[str, Any], via: str) -> Principal:
@@ -66,16 +68,16 @@ def create_api_key(engine: Engine, *, user_id: str, name: str, key: str | None =
     return key
 
 
-def cached_principal(key: str) -> Principal | None:
+def cached_principal(engine: Engine, key: str) -> Principal | None:
     """The principal for an API key if it was looked up in the last few seconds (no I/O)."""
-    hit = _key_cache.get(hash_api_key(key))
+    hit = _key_cache.get(engine, {}).get(hash_api_key(key))
     return hit[1] if hit and hit[0] > time.monotonic() else None
 
 
 def authenticate_key(engine: Engine, key: str) -> Principal:
     """The principal behind an API key, or ``Unauthorized``. Cached for a few seconds."""
     key_hash = hash_api_key(key)
-    hit = _key_cache.get(key_hash)
+    hit = _key_cache.get(engine, {}).get(key_hash)
     now = time.monotonic()
     if hit and hit[0] > now:
         return hit[1]
@@ -84,7 +86,7 @@ def authenticate_key(engine: Engine, key: str) -> Principal:
     if row is None:
         raise Unauthorized("unknown API key", code="bad_api_key")
     principal = _principal(row, "key")
-    _key_cache[key_hash] = (now + _KEY_CACHE_TTL_S, principal)
+    _key_cache.setdefault(engine, {})[key_hash] = (now + _KEY_CACHE_TTL_S, principal)
     return principal
 
 
