@@ -42,12 +42,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_admin_key:
             auth.ensure_bootstrap_admin(engine, settings.bootstrap_admin_key)
-        jobs = asyncio.create_task(_run_jobs(engine, settings.job_interval_s)) if settings.run_jobs else None
+        stopping = asyncio.Event()
+        jobs = asyncio.create_task(_run_jobs(engine, settings.job_interval_s, stopping)) if settings.run_jobs else None
         yield
         if jobs:
-            jobs.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await jobs
+            # let a round in progress finish (it holds a connection in a worker thread) and stop
+            stopping.set()
+            await jobs
 
     app = FastAPI(
         title="OrderHub",
@@ -87,20 +88,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return app
 
 
-async def _run_jobs(engine: Engine, interval_s: float) -> None:
+async def _run_jobs(engine: Engine, interval_s: float, stopping: asyncio.Event) -> None:
     """Timers of the embedded deployment: presale locks that ran out are released within
     ``interval_s`` of their deadline; consolidated runs are checked every minute. A failing
     round is logged and the next one runs."""
     next_runs = 0.0
-    while True:
+    while not stopping.is_set():
         try:
             await run_in_threadpool(orders_service.expire_unpaid, engine)
             if time.monotonic() >= next_runs:
                 await run_in_threadpool(orders_service.release_due_wait_runs, engine)
                 next_runs = time.monotonic() + 60
         except Exception:
-            log.exception("expiring presale locks failed; retrying")
-        await asyncio.sleep(interval_s)
+            log.exception("a timer round failed; the next one runs")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval_s)
 
 
 def _extend_openapi(app: FastAPI) -> None:
