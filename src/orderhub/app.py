@@ -28,6 +28,7 @@ from orderhub.platform.auth import api as auth_api
 from orderhub.platform.auth import service as auth
 from orderhub.platform.db import create_db_engine
 from orderhub.platform.settings import Settings
+from orderhub.sourcing import api as sourcing_api
 from orderhub.web import pages as web_pages
 
 log = logging.getLogger("orderhub.jobs")
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(inventory_api.router)
     app.include_router(carbon_api.router)
     app.include_router(carbon_api.points_router)
+    app.include_router(sourcing_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)

@@ -187,6 +187,8 @@ def test_carbon_factors_page_and_order_footprint(page, live):
     page.goto(f"{live.url}/console/orders/{order['id']}")
     footprint = httpx.get(f"{live.url}/api/v1/orders/{order['id']}/footprint", headers=ADMIN).json()
     expect(page.get_by_test_id("footprint-kg")).to_have_text(f"{footprint['kg_co2e']:.2f} kg CO2e")
+    expect(page.get_by_test_id("sourcing")).to_contain_text("chosen")
+    expect(page.get_by_test_id("sourcing")).to_contain_text("DC-K")
     page.click("text=How it was counted")
     expect(page.locator("details", has_text="How it was counted")).to_contain_text("road.van.le3_5t.diesel")
 

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from orderhub.core.errors import NotFound
 from orderhub.core.money import Money
 from orderhub.orders import capture, footprints, service
 from orderhub.orders.canonical import AddressIn, OrderCreate
@@ -395,6 +396,19 @@ def get_order_footprint(
     """Short by default (kg CO2e with its split and data quality); ``detail=true`` adds every
     leg with its factor and source, and what was not counted for want of a factor."""
     return {"order_id": order_id, **footprints.get_footprint(engine, order_id=order_id).as_dict(detail=detail)}
+
+
+@router.get("/orders/{order_id}/sourcing", tags=["sourcing"], summary="Why the order's stock is where it is")
+def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    """The sourcing engine's latest decision for the order: chosen plan and its terms next to
+    the best alternatives, candidates, exclusions, strategy and weights (404 if none yet)."""
+    decision = service.get_sourcing(engine, order_id=order_id)
+    if decision is None:
+        raise NotFound(
+            f"order {order_id} has no sourcing decision (pickup, in store, or no coordinates)",
+            code="no_sourcing_decision",
+        )
+    return {"order_id": order_id, **decision}
 
 
 @router.get("/carbon/export", tags=["carbon"], summary="Footprints of a period, as CSV or iLEAP-style JSON")

@@ -102,6 +102,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "o": order_json(view.order, view.events),
             "editable": view.order.is_editable,
             "footprint": footprints.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
+            "sourcing": service.get_sourcing(request.app.state.engine, order_id=order_id),
             "can_operate": user.role >= Role.operator,
         },
     )

@@ -135,6 +135,13 @@ def release_due_wait_runs(engine: Engine) -> dict[str, list[str]]:
     return out
 
 
+def get_sourcing(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
+    """The latest sourcing decision recorded for an order (its ``order.sourced`` event)."""
+    events = get(engine, order_id=order_id).events
+    decided = [e for e in events if e["type"] == "order.sourced"]
+    return {**decided[-1]["data"], "decided_at": decided[-1]["occurred_at"].isoformat()} if decided else None
+
+
 def get_stock(engine: Engine, *, order_id: str) -> dict[str, Any]:
     """What an order holds or has allocated, and what it waits for."""
     with unit_of_work(engine, write=False) as conn:

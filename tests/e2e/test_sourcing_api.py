@@ -1,0 +1,84 @@
+"""Sourcing over HTTP: the decision kept with the order, what-if plans, the console table."""
+
+from __future__ import annotations
+
+from orderhub.inventory import service as inventory
+from tests.conftest import put_stock
+
+BERLIN = {"lat": 52.52, "lon": 13.40}
+
+
+def world(engine):
+    put_stock(engine, {("DC-1", "A"): 10, ("DC-1", "B"): 10, ("ST-9", "A"): 2})  # ST-9 is in Berlin
+    inventory.save_items(
+        engine,
+        items=[
+            inventory.Item("A", "Mug", "kitchen", 400, 1500, 600),
+            inventory.Item("B", "Pan", "kitchen", 2500, 4500, 2000),
+        ],
+    )
+
+
+def test_capture_keeps_the_decision_and_explains_it(client, engine):
+    world(engine)
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "s@x.de"},
+            "payment_status": "paid",
+            "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+            "lines": [
+                {"sku": "A", "quantity": 1, "unit_price": "15.00"},
+                {"sku": "B", "quantity": 1, "unit_price": "45.00"},
+            ],
+        },
+    ).json()
+    d = client.get(f"/api/v1/orders/{order['id']}/sourcing").json()
+    assert d["method"] == "enumeration" and d["strategy"] == "balanced"
+    chosen = d["chosen"]
+    holds = client.get(f"/api/v1/orders/{order['id']}/stock").json()["holds"]
+    assert sorted({h["node_id"] for h in holds}) == sorted(chosen["nodes"])  # stock is where the plan says
+    assert {c["node_id"] for c in d["candidates"]} == {"DC-1", "ST-9"}
+    assert all(alt["objective"] >= chosen["objective"] for alt in d["alternatives"])
+    assert set(chosen) >= {"cost_eur", "days", "kg_co2e", "objective", "shipments"}
+
+
+def test_vip_orders_use_the_fastest_strategy_and_pickup_has_no_decision(client, engine):
+    world(engine)
+    vip = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "v@x.de", "tier": "vip"},
+            "payment_status": "paid",
+            "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+        },
+    ).json()
+    assert client.get(f"/api/v1/orders/{vip['id']}/sourcing").json()["strategy"] == "fastest"
+    pickup = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "p@x.de"},
+            "payment_status": "paid",
+            "delivery_method": "pickup",
+            "pickup_node_id": "ST-9",
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+        },
+    ).json()
+    r = client.get(f"/api/v1/orders/{pickup['id']}/sourcing")
+    assert r.status_code == 404 and r.json()["code"] == "no_sourcing_decision"
+
+
+def test_what_if_plan_reserves_nothing(client, engine):
+    world(engine)
+    body = {
+        "lines": [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 2}],
+        "destination": BERLIN,
+        "strategy": "greenest",
+    }
+    plan = client.post("/api/v1/sourcing/plan", json=body).json()
+    assert plan["strategy"] == "greenest" and plan["chosen"]["nodes"]
+    assert client.get("/api/v1/atp", params={"sku": "B"}).json()["total"] == 10
