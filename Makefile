@@ -38,6 +38,7 @@ contracts: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.capture
 	$(BIN)/python -m bench.inventory
+	$(BIN)/python -m bench.sourcing
 	$(BIN)/python -m bench.carbon
 
 clean:
