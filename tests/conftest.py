@@ -150,7 +150,9 @@ def put_stock(engine: Engine, positions: dict[tuple[str, str], int]) -> None:
                 lon=lon,
                 region="BY" if lat < 49 else "HE",
                 city=node_id,
-                capabilities=list(inventory.Capability) if is_store else [inventory.Capability.ships],
+                capabilities=list(inventory.Capability)
+                if is_store
+                else [inventory.Capability.ships, inventory.Capability.returns],
             )
         )
     known = {n.id for n in inventory.get_all_nodes(engine)}

@@ -82,3 +82,51 @@ def test_what_if_plan_reserves_nothing(client, engine):
     plan = client.post("/api/v1/sourcing/plan", json=body).json()
     assert plan["strategy"] == "greenest" and plan["chosen"]["nodes"]
     assert client.get("/api/v1/atp", params={"sku": "B"}).json()["total"] == 10
+
+
+def test_pickup_points_rank_stores_that_have_the_whole_basket(client, engine):
+    put_stock(engine, {("ST-9", "A"): 3, ("ST-MUC", "A"): 5, ("ST-MUC", "B"): 1, ("DC-1", "A"): 50, ("DC-1", "B"): 50})
+    r = client.get("/api/v1/pickup-points", params={"lat": 52.5, "lon": 13.4, "sku": ["A"], "qty": [2]}).json()["items"]
+    assert [p["node_id"] for p in r] == ["ST-9", "ST-MUC"]  # nearest first; the DC is no pickup point
+    both = client.get("/api/v1/pickup-points", params={"lat": 52.5, "lon": 13.4, "sku": ["A", "B"]}).json()["items"]
+    assert [p["node_id"] for p in both] == ["ST-MUC"] and both[0]["distance_km"] > 400
+    bad = client.get("/api/v1/pickup-points", params={"lat": 52.5, "lon": 13.4, "sku": ["A"], "qty": [1, 2]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["parameter"] == "qty"
+
+
+def test_return_anywhere_puts_the_stock_back_where_it_arrived(client, engine):
+    world(engine)
+    oid = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "r@x.de"},
+            "payment_status": "paid",
+            "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+            "lines": [{"sku": "B", "quantity": 2, "unit_price": "45.00"}],
+        },
+    ).json()["id"]
+    line = client.get(f"/api/v1/orders/{oid}").json()["lines"][0]["id"]
+    for to in ("released", "shipped", "delivered"):
+        if to == "released":
+            client.post(
+                f"/api/v1/orders/{oid}/allocation",
+                json={"fulfilment_orders": [{"node_id": "DC-1", "lines": [{"line_id": line, "quantity": 2}]}]},
+            )
+        client.post(f"/api/v1/orders/{oid}/transitions", json={"to": to}).raise_for_status()
+    assert client.get("/api/v1/atp", params={"sku": "B"}).json()["total"] == 8
+    r = client.post(
+        f"/api/v1/orders/{oid}/returns", json={"node_id": "DC-1", "lines": [{"line_id": line, "quantity": 1}]}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "return_requested"
+    no = client.post(
+        f"/api/v1/orders/{oid}/returns", json={"node_id": "NOPE", "lines": [{"line_id": line, "quantity": 1}]}
+    )
+    assert no.status_code == 422 and no.json()["code"] == "node_takes_no_returns"
+    r = client.post(
+        f"/api/v1/orders/{oid}/returns", json={"node_id": "ST-9", "lines": [{"line_id": line, "quantity": 1}]}
+    )
+    assert r.json()["status"] == "returned"
+    nodes = {n["node_id"]: n["on_hand"] for n in client.get("/api/v1/atp", params={"sku": "B"}).json()["nodes"]}
+    assert nodes == {"DC-1": 9, "ST-9": 1}  # each unit back where it arrived
+    assert client.get("/api/v1/inventory-ledger-check").json() == {"differences": []}

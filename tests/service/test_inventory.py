@@ -223,3 +223,22 @@ def test_till_sale_takes_stock_off_the_store_shelf(engine):
     assert tuple(position(engine, "ST-MUC", "CAP-WOOL")) == (0, 0, 0)
     events = service.get(engine, order_id=oid).events
     assert events[-1]["type"] == "order.stock_count_due" and events[-1]["data"]["missing_units"] == 1
+
+
+def test_operator_override_moves_an_allocation_checked_against_stock(engine):
+    put_stock(engine, {("DC-1", "A"): 5, ("DC-2", "A"): 1})
+    oid = order(engine, lines=[("A", 2)], ref="o1", paid=True, lat=50.9, lon=9.7)
+    [line] = service.get(engine, order_id=oid).order.lines
+    service.allocate(engine, order_id=oid, actor="ops", assignments={"DC-1": {line.id: 2}})
+    with pytest.raises(Conflict):  # DC-2 has 1: refused, nothing moves
+        service.allocate(engine, order_id=oid, actor="ops", assignments={"DC-2": {line.id: 2}}, reason="DC-1 flooded")
+    assert tuple(position(engine, "DC-1", "A")) == (5, 0, 2)
+    put_stock(engine, {("DC-2", "A"): 4})
+    moved = service.allocate(
+        engine, order_id=oid, actor="ops", assignments={"DC-2": {line.id: 2}}, reason="DC-1 flooded"
+    )
+    assert moved.status.value == "allocated" and [f.node_id for f in moved.fulfilment_orders] == ["DC-2"]
+    assert tuple(position(engine, "DC-1", "A")) == (5, 0, 0) and tuple(position(engine, "DC-2", "A")) == (4, 0, 2)
+    rerouted = [e for e in service.get(engine, order_id=oid).events if e["type"] == "order.rerouted"]
+    assert rerouted[0]["data"]["reason"] == "DC-1 flooded" and rerouted[0]["actor"] == "ops"
+    assert inventory.check_ledger(engine) == []

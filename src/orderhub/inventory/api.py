@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
 from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
@@ -143,6 +144,28 @@ def get_atp(
             }
             for n in atp["nodes"]
         ],
+    }
+
+
+@router.get("/pickup-points", summary="Stores near a place that can hand over the whole basket now")
+def get_pickup_points(
+    engine: EngineDep,
+    _: Viewer,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    sku: Annotated[list[str], Query(min_length=1)],
+    qty: Annotated[list[int] | None, Query(description="one per sku, default 1")] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> dict[str, Any]:
+    quantities = qty or [1] * len(sku)
+    if len(quantities) != len(sku) or any(q <= 0 for q in quantities):
+        raise InvalidInput(
+            "give one positive qty per sku", errors=[{"parameter": "qty", "detail": "one positive quantity per sku"}]
+        )
+    return {
+        "items": inventory.pickup_points(
+            engine, basket=list(zip(sku, quantities, strict=True)), near=(lat, lon), limit=limit
+        )
     }
 
 

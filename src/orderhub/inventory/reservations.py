@@ -19,7 +19,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from orderhub.core.errors import Conflict
+from orderhub.core.errors import Conflict, InvalidInput
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.inventory import stock, store
@@ -340,15 +340,23 @@ def allocate(
     Units held at the chosen node move from reserved to allocated; others are released there
     and taken from the chosen node's free stock, or the whole allocation is refused."""
     held = _rows(conn, order_id, ReservationStatus.active)
+    prior = _rows(conn, order_id, ReservationStatus.allocated)  # an override moves these too
     moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    own: dict[tuple[str, str], int] = defaultdict(int)  # units the order already has there
     for r in held:
         moves[(r.node_id, r.sku)][1] -= r.quantity
+        own[(r.node_id, r.sku)] += r.quantity
+    for r in prior:
+        moves[(r.node_id, r.sku)][2] -= r.quantity
+        own[(r.node_id, r.sku)] += r.quantity
+    assigned: dict[tuple[str, str], int] = defaultdict(int)
     for node, lines in assignments.items():
         for line_id, qty in lines.items():
-            m = moves[(node, skus[line_id])]
-            m[2] += qty
-    for m in moves.values():
-        m[3] = max(0, m[2] + m[1])  # units not covered by the order's own hold there
+            moves[(node, skus[line_id])][2] += qty
+            assigned[(node, skus[line_id])] += qty
+    for key, m in moves.items():
+        m[3] = max(0, assigned[key] - own[key])  # units not covered by what the order had there
+    held = held + prior
     stock.lock_positions(conn, moves)
     after = stock.move_many(conn, {k: (v[0], v[1], v[2], v[3]) for k, v in moves.items()})
     refused = sorted(set(moves) - set(after))
@@ -428,6 +436,26 @@ def sell_from_shelf(conn: Connection, *, node_id: str, lines: list[LineDemand], 
         after = stock.move_many(conn, {k: (v[0], 0, 0, 0) for k, v in moves.items()})
         _ledger(conn, moves, after, LedgerReason.delta, source=f"pos:{node_id}", reference=order_id, now=now)
     return missing
+
+
+def receive_return(conn: Connection, *, node_id: str, lines: list[LineDemand], order_id: str, now: datetime) -> None:
+    """Returned units go back on hand at the node that received them (it must take returns)."""
+    node = nodes_by_id(conn).get(node_id)
+    if node is None or not node.can(Capability.returns):
+        raise InvalidInput(
+            f"{node_id} does not take returns",
+            code="node_takes_no_returns",
+            errors=[{"pointer": "/node_id", "detail": "a node with the returns capability"}],
+        )
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for line in lines:
+        moves[(node_id, line.sku)][0] += line.quantity
+    existing = stock.lock_positions(conn, moves)
+    for key in moves:
+        if key not in existing:
+            conn.execute(stock.positions.insert().values(node_id=key[0], sku=key[1], on_hand=0))
+    after = stock.move_many(conn, {k: (v[0], 0, 0, 0) for k, v in moves.items()})
+    _ledger(conn, moves, after, LedgerReason.returned, source=f"return:{node_id}", reference=order_id, now=now)
 
 
 def clear_expiry(conn: Connection, *, order_id: str) -> None:

@@ -228,6 +228,47 @@ def get_atp(
     }
 
 
+# -- click & collect --------------------------------------------------------------------------
+#: Hours from order to "ready for pickup" when the store has every unit on its shelf.
+PICKUP_READY_H = 2
+
+
+def pickup_points(
+    engine: Engine, *, basket: list[tuple[str, int]], near: tuple[float, float], limit: int = 5
+) -> list[dict[str, Any]]:
+    """Stores near a place that can hand over the whole basket now (live ATP), nearest first,
+    with the distance and when the order would be ready."""
+    need: dict[str, int] = defaultdict(int)
+    for sku, qty in basket:
+        need[sku] += qty
+    with unit_of_work(engine, write=False) as conn:
+        nodes = reservations.nodes_by_id(conn)
+        free: dict[str, dict[str, int]] = defaultdict(dict)
+        for sku in need:
+            for row in stock.positions_for(conn, sku=sku):
+                free[row.node_id][sku] = stock.position_from(row).atp
+    here = GeoPoint(*near)
+    ready = utcnow() + timedelta(hours=PICKUP_READY_H)
+    out = []
+    for node_id, atp in free.items():
+        node = nodes.get(node_id)
+        if node is None or not node.can(Capability.pickup):
+            continue
+        if all(atp.get(sku, 0) >= qty for sku, qty in need.items()):
+            out.append(
+                {
+                    "node_id": node.id,
+                    "name": node.name,
+                    "city": node.city,
+                    "lat": node.lat,
+                    "lon": node.lon,
+                    "distance_km": round(here.distance_km(GeoPoint(node.lat, node.lon)), 1),
+                    "ready_at": ready.isoformat(),
+                }
+            )
+    return sorted(out, key=lambda p: (p["distance_km"], p["node_id"]))[:limit]
+
+
 # -- supply -----------------------------------------------------------------------------------
 def add_supply(
     engine: Engine,

@@ -249,6 +249,7 @@ class FulfilmentIn(BaseModel):
 
 class AllocationIn(BaseModel):
     fulfilment_orders: list[FulfilmentIn] = Field(min_length=1)
+    reason: str = Field(default="", max_length=500, description="why, when overriding an allocation")
 
 
 class OrderPatch(BaseModel):
@@ -310,14 +311,16 @@ def post_payment(order_id: str, engine: EngineDep, who: Operator) -> dict[str, A
     return _view(engine, service.mark_paid(engine, order_id=order_id, actor=who.actor))
 
 
-@router.post("/orders/{order_id}/allocation", summary="Split a paid order into fulfilment orders")
+@router.post(
+    "/orders/{order_id}/allocation", summary="Split a paid order into fulfilment orders, or move them (override)"
+)
 def post_allocation(order_id: str, body: AllocationIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     assignments: dict[str, dict[str, int]] = {}
     for fo in body.fulfilment_orders:
         node = assignments.setdefault(fo.node_id, {})
         for item in fo.lines:
             node[item.line_id] = node.get(item.line_id, 0) + item.quantity
-    order = service.allocate(engine, order_id=order_id, actor=who.actor, assignments=assignments)
+    order = service.allocate(engine, order_id=order_id, actor=who.actor, assignments=assignments, reason=body.reason)
     return _view(engine, order)
 
 
@@ -329,6 +332,19 @@ def post_shipment(order_id: str, body: LinesIn, engine: EngineDep, who: Operator
 @router.post("/orders/{order_id}/deliveries", summary="Record delivered units")
 def post_delivery(order_id: str, body: LinesIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.record_delivery(engine, order_id=order_id, actor=who.actor, lines=_lines(body)))
+
+
+class ReturnIn(LinesIn):
+    node_id: str = Field(min_length=1, description="the node that received the parcel (any node that takes returns)")
+    reason: str = ""
+
+
+@router.post("/orders/{order_id}/returns", summary="Returned units received at a node (return anywhere)")
+def post_return(order_id: str, body: ReturnIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    order = service.receive_return(
+        engine, order_id=order_id, actor=who.actor, node_id=body.node_id, lines=_lines(body), reason=body.reason
+    )
+    return _view(engine, order)
 
 
 @router.patch("/orders/{order_id}", summary="Edit address or tags (before release)")

@@ -135,6 +135,16 @@ def follow(
     }
     if shipped:
         inventory.ship(conn, order_id=order.id, lines=shipped, now=now)
+    for change in changes:
+        if change.type == "order.return_received":
+            skus = {line.id: line.sku for line in order.lines}
+            inventory.receive_return(
+                conn,
+                node_id=change.data["node_id"],
+                order_id=order.id,
+                now=now,
+                lines=[inventory.LineDemand(lid, skus[lid], qty) for lid, qty in change.data["lines"].items()],
+            )
     if "order.payment_changed" in types and order.status not in UNPAID:
         inventory.clear_expiry(conn, order_id=order.id)
 

@@ -365,11 +365,19 @@ class Order:
         self._status_changed(previous, "handed over in store")
 
     # -- fulfilment -------------------------------------------------------------------------
-    def allocate(self, assignments: dict[str, dict[str, int]], *, new_id: Any) -> None:
-        """Split the order into fulfilment orders: ``{node_id: {line_id: qty}}``.
+    def allocate(self, assignments: dict[str, dict[str, int]], *, new_id: Any, reason: str = "") -> None:
+        """Split the order into fulfilment orders: ``{node_id: {line_id: qty}}``. On an order
+        already allocated this is an operator's override: the fulfilment orders move, and the
+        move is recorded with its reason.
 
         Every open unit must be assigned exactly once.
         """
+        if self.status == S.allocated:
+            before = {f.node_id: dict(f.lines) for f in self.fulfilment_orders}
+            self.changes.append(Change("order.rerouted", {"from": before, "to": assignments, "reason": reason}))
+            self.fulfilment_orders = []
+            previous, self.status = self.status, S.paid
+            self._status_changed(previous, reason or "allocation overridden")
         if self.status != S.paid:
             raise self._illegal(S.allocated.value)
         assigned: dict[str, int] = {}
@@ -439,6 +447,28 @@ class Order:
         if target != self.status:
             previous, self.status = self.status, target
             self._status_changed(previous, reason)
+
+    def receive_return(self, quantities: dict[str, int], *, node_id: str, reason: str = "") -> None:
+        """Returned units arrived at ``node_id`` (any node that takes returns): the order is
+        return_requested until every delivered unit is back, then returned."""
+        if self.status not in (S.delivered, S.partially_delivered, S.return_requested):
+            raise self._illegal(S.returned.value)
+        for line_id, qty in quantities.items():
+            line = self.line(line_id)
+            if qty <= 0 or line.quantity_returned + qty > line.quantity_delivered:
+                raise InvalidInput(
+                    f"line {line_id}: cannot return {qty}; {line.quantity_delivered - line.quantity_returned} delivered and not returned",
+                    code="over_return",
+                )
+            line.quantity_returned += qty
+        self.changes.append(
+            Change("order.return_received", {"node_id": node_id, "lines": quantities, "reason": reason})
+        )
+        if self.status != S.return_requested:
+            previous, self.status = self.status, S.return_requested
+            self._status_changed(previous, reason or "return received")
+        if all(line.quantity_returned >= line.quantity_delivered for line in self.lines if line.quantity_delivered):
+            self._settle(S.returned, reason)
 
     # -- editing before release -------------------------------------------------------------
     def _check_editable(self, what: str) -> None:

@@ -281,13 +281,23 @@ def mark_paid(engine: Engine, *, order_id: str, actor: str) -> Order:
     return _change(engine, order_id, actor, lambda o: o.mark_paid())
 
 
-def allocate(engine: Engine, *, order_id: str, actor: str, assignments: dict[str, dict[str, int]]) -> Order:
-    """Split a paid order into fulfilment orders, one per node (manual until sourcing decides)."""
-    return _change(engine, order_id, actor, lambda o: o.allocate(assignments, new_id=new_id))
+def allocate(
+    engine: Engine, *, order_id: str, actor: str, assignments: dict[str, dict[str, int]], reason: str = ""
+) -> Order:
+    """Split a paid order into fulfilment orders, one per node; on an allocated order, an
+    override that moves them (checked against free stock, logged with its reason)."""
+    return _change(engine, order_id, actor, lambda o: o.allocate(assignments, new_id=new_id, reason=reason))
 
 
 def record_shipment(engine: Engine, *, order_id: str, actor: str, lines: dict[str, int]) -> Order:
     return _change(engine, order_id, actor, lambda o: o.record_shipment(lines))
+
+
+def receive_return(
+    engine: Engine, *, order_id: str, actor: str, node_id: str, lines: dict[str, int], reason: str = ""
+) -> Order:
+    """Returned units arrived at any node that takes returns; the stock goes back there."""
+    return _change(engine, order_id, actor, lambda o: o.receive_return(lines, node_id=node_id, reason=reason))
 
 
 def record_delivery(engine: Engine, *, order_id: str, actor: str, lines: dict[str, int]) -> Order:
