@@ -242,3 +242,29 @@ def test_operator_override_moves_an_allocation_checked_against_stock(engine):
     rerouted = [e for e in service.get(engine, order_id=oid).events if e["type"] == "order.rerouted"]
     assert rerouted[0]["data"]["reason"] == "DC-1 flooded" and rerouted[0]["actor"] == "ops"
     assert inventory.check_ledger(engine) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "first"),
+    [("fifo", "early"), ("vip_first", "vip"), ("profit", "rich")],
+)
+def test_scarce_stock_goes_to_the_backlog_by_policy(engine, policy, first):
+    put_stock(engine, {("DC-1", "A"): 0})
+    inventory.save_items(engine, items=[inventory.Item("A", "Mug", "kitchen", 400, 1000, 600)])
+
+    def place(ref, *, tier="standard", price="1.00"):
+        doc = {
+            "external_ref": ref,
+            "currency": "EUR",
+            "customer": {"email": f"{ref}@x.de", "tier": tier},
+            "shipping_address": {"lat": 50.9, "lon": 9.7},
+            "payment_status": "paid",
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": price}],
+        }
+        return capture.receive(engine, adapter="canonical", body=json.dumps(doc).encode(), actor="t").order_id
+
+    ids = {"early": place("early"), "vip": place("vip", tier="vip"), "rich": place("rich", price="25.00")}
+    inventory.ingest(engine, source="wms", sequence=5, mode="snapshot", rows=[Row("DC-1", "A", on_hand=1)])
+    assert inventory.serve_backorders(engine, policy=policy) == 1
+    served = [name for name, oid in ids.items() if service.get_stock(engine, order_id=oid)["holds"]]
+    assert served == [first]

@@ -201,6 +201,13 @@ def post_supply(body: SupplyIn, engine: EngineDep, _: Operator) -> dict[str, Any
     return {"id": inventory.add_supply(engine, **body.model_dump())}
 
 
+@router.post("/inventory/backorders/serve", summary="Allocate scarce stock to the waiting backlog by policy")
+def post_serve_backorders(
+    engine: EngineDep, _: Operator, policy: Annotated[str, Query(description="vip_first, profit or fifo")] = "vip_first"
+) -> dict[str, Any]:
+    return {"policy": policy, "units_served": inventory.serve_backorders(engine, policy=policy)}
+
+
 @router.post("/inventory/supply/{supply_id}/receive", summary="Incoming supply arrived")
 def post_receive(supply_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     inventory.receive_supply(engine, supply_id=supply_id, actor=who.actor)

@@ -133,6 +133,8 @@ def reserve(
     now: datetime,
     prefer_node: str | None = None,
     planner: Planner | None = None,
+    priority: int = 0,
+    values: dict[str, int] | None = None,
 ) -> ReserveResult:
     """Hold stock for an order's lines: at the pickup store if it has one; else where the
     ``planner`` (the sourcing engine) routes each line, given the free stock it reads under the
@@ -196,6 +198,8 @@ def reserve(
                     "quantity": qty,
                     "status": "waiting",
                     "channel": channel,
+                    "priority": priority,
+                    "value_minor": (values or {}).get(line_id, 0),
                     "lat": destination[0] if destination else None,
                     "lon": destination[1] if destination else None,
                     "created_at": now,

@@ -340,17 +340,40 @@ def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> None:
 
 
 # -- backorders -------------------------------------------------------------------------------
-def serve_backorders(engine: Engine, *, skus: set[str] | None = None) -> int:
-    """Hold stock for waiting backorders, first come first served, at the nearest nodes with
-    free stock. Returns the units served."""
+#: How scarce stock goes to waiting orders: ``vip_first`` (customer tier, then first come),
+#: ``profit`` (the line's contribution per unit, then first come) or ``fifo``.
+BACKORDER_POLICIES = ("vip_first", "profit", "fifo")
+DEFAULT_BACKORDER_POLICY = "vip_first"
+
+
+def backlog_order(waiting: list[Any], *, policy: str, costs: dict[str, int]) -> list[Any]:
+    """The order in which the waiting lines get stock under ``policy``."""
+    if policy == "fifo":
+        return sorted(waiting, key=lambda w: (w.created_at, w.id))
+    if policy == "profit":
+        return sorted(
+            waiting, key=lambda w: (-(w.value_minor / max(w.quantity, 1) - costs.get(w.sku, 0)), w.created_at, w.id)
+        )
+    return sorted(waiting, key=lambda w: (-w.priority, w.created_at, w.id))
+
+
+def serve_backorders(engine: Engine, *, skus: set[str] | None = None, policy: str = DEFAULT_BACKORDER_POLICY) -> int:
+    """Hold stock for waiting backorders in the order ``policy`` gives (VIP first by default),
+    at the nearest nodes with free stock; the whole backlog at once, not order by order.
+    Returns the units served."""
+    if policy not in BACKORDER_POLICIES:
+        raise InvalidInput(
+            f"policy is one of {', '.join(BACKORDER_POLICIES)}", errors=[{"parameter": "policy", "detail": "unknown"}]
+        )
     now = utcnow()
     B = store.backorders
     served = 0
     with unit_of_work(engine) as conn:
-        stmt = sa.select(B).where(B.c.status == "waiting").order_by(B.c.created_at, B.c.id)
+        stmt = sa.select(B).where(B.c.status == "waiting")
         if skus:
             stmt = stmt.where(B.c.sku.in_(sorted(skus)))
-        waiting = conn.execute(stmt).all()
+        costs = {sku: item.cost_minor for sku, item in reservations.items_by_sku(conn).items()}
+        waiting = backlog_order(list(conn.execute(stmt)), policy=policy, costs=costs)
         if not waiting:
             return 0
         rows = stock.lock_available(conn, {w.sku for w in waiting})

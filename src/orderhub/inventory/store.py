@@ -133,6 +133,8 @@ backorders = sa.Table(
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("channel", sa.String(40), nullable=False, server_default=""),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),  # customer tier rank
+    sa.Column("value_minor", sa.BigInteger, nullable=False, server_default="0"),  # the line's price
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),

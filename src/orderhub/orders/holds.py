@@ -21,6 +21,8 @@ from orderhub.sourcing.model import Line
 #: Unpaid orders hold stock this long unless a stock policy says otherwise (``*`` / ``*``).
 DEFAULT_HOLD_TTL_S = 30 * 60
 UNPAID = (OrderStatus.created, OrderStatus.awaiting_payment)
+#: A backordered line's rank when scarce stock arrives (``vip_first`` policy).
+TIER_RANK = {"vip": 3, "gold": 2, "silver": 1, "standard": 0}
 EDITS = {"order.edited", "order.line_cancelled"}
 
 
@@ -102,6 +104,8 @@ def hold_stock(
         now=now,
         prefer_node=prefer_node,
         planner=planner,
+        priority=TIER_RANK.get(order.customer.tier.value, 0),
+        values={line.id: line.total.minor for line in order.lines},
         **_where(order),
     )
     _record(order, result, expires_at)
