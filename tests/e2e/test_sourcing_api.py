@@ -130,3 +130,49 @@ def test_return_anywhere_puts_the_stock_back_where_it_arrived(client, engine):
     nodes = {n["node_id"]: n["on_hand"] for n in client.get("/api/v1/atp", params={"sku": "B"}).json()["nodes"]}
     assert nodes == {"DC-1": 9, "ST-9": 1}  # each unit back where it arrived
     assert client.get("/api/v1/inventory-ledger-check").json() == {"differences": []}
+
+
+def test_shadow_mode_applies_the_rule_and_reports_both_policies(client, engine):
+    put_stock(engine, {("DC-1", "A"): 10, ("DC-1", "B"): 10, ("ST-9", "A"): 5})  # Berlin store has A only
+    inventory.save_items(
+        engine,
+        items=[
+            inventory.Item("A", "Mug", "kitchen", 400, 1500, 600),
+            inventory.Item("B", "Pan", "kitchen", 2500, 4500, 2000),
+        ],
+    )
+    assert client.put("/api/v1/sourcing/pilot", json={"mode": "pilot", "channels": ["shopify"]}).status_code == 200
+
+    def place(channel):
+        return client.post(
+            "/api/v1/orders",
+            json={
+                "channel": channel,
+                "currency": "EUR",
+                "customer": {"email": f"{channel}@x.de"},
+                "payment_status": "paid",
+                "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+                "lines": [
+                    {"sku": "A", "quantity": 1, "unit_price": "15.00"},
+                    {"sku": "B", "quantity": 1, "unit_price": "45.00"},
+                ],
+            },
+        ).json()["id"]
+
+    web, shop = place("web"), place("shopify")
+    web_d, shop_d = (client.get(f"/api/v1/orders/{i}/sourcing").json() for i in (web, shop))
+    assert (web_d["mode"], web_d["applied"]) == ("shadow", "rule") and (shop_d["mode"], shop_d["applied"]) == (
+        "live",
+        "optimiser",
+    )
+    web_nodes = {h["node_id"] for h in client.get(f"/api/v1/orders/{web}/stock").json()["holds"]}
+    assert web_nodes == {"ST-9", "DC-1"}  # the rule: each line from the nearest node with stock
+    assert web_d["compare"]["rule"]["shipments"] == 2 and web_d["compare"]["optimiser"]["shipments"] == 1
+    report = client.get(
+        "/api/v1/sourcing/shadow-report", params={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+    ).json()
+    assert report["orders"] == 2 and report["by_mode"] == {"shadow": 1, "live": 1}
+    assert report["rule"]["shipments"] == 4 and report["optimiser"]["shipments"] == 2
+    assert report["saving_pct"]["shipments"] == 50.0
+    bad = client.put("/api/v1/sourcing/pilot", json={"mode": "sometimes"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/mode"

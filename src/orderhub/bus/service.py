@@ -30,3 +30,8 @@ def get_history(conn: Connection, *, aggregate_type: str, aggregate_id: str) -> 
         {"id": r["id"], "type": r["type"], "actor": r["actor"], "occurred_at": r["occurred_at"], "data": r["payload"]}
         for r in store.get_events(conn, aggregate_type, aggregate_id)
     ]
+
+
+def get_events_of_type(conn: Connection, *, type: str, start: Any, end: Any) -> list[dict[str, Any]]:
+    """The payloads of every event of one type in a period (for reports)."""
+    return store.events_of_type(conn, type, start, end)

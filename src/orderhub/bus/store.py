@@ -62,3 +62,12 @@ def insert_events(conn: Connection, events: list[DomainEvent], *, published_at: 
 
 def get_events(conn: Connection, aggregate_type: str, aggregate_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(_history, {"type": aggregate_type, "id": aggregate_id}).mappings()]
+
+
+def events_of_type(conn: Connection, type: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    stmt = (
+        sa.select(outbox.c.payload)
+        .where(outbox.c.type == type, outbox.c.occurred_at >= start, outbox.c.occurred_at < end)
+        .order_by(outbox.c.seq)
+    )
+    return [dict(r) for r in conn.execute(stmt).scalars()]

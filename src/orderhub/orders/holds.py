@@ -68,7 +68,12 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         for d in demand
     ]
     return sourcing.live_planner_for(
-        conn, destination=(a.lat, a.lon), lines=lines, tier=order.customer.tier.value, channel=order.channel
+        conn,
+        destination=(a.lat, a.lon),
+        lines=lines,
+        tier=order.customer.tier.value,
+        channel=order.channel,
+        region=a.region,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from orderhub.platform.web import EngineDep, Viewer
+from orderhub.platform.web import Editor, EngineDep, Viewer
 from orderhub.sourcing import service as sourcing
 from orderhub.sourcing.model import STRATEGIES
 
@@ -44,3 +45,33 @@ def post_plan(body: PlanIn, engine: EngineDep, _: Viewer) -> dict[str, Any]:
         tier=body.tier,
         strategy=body.strategy,
     )
+
+
+class PilotIn(BaseModel):
+    mode: str = Field(description="live (the optimiser decides everywhere), pilot (only in scope), shadow (nowhere)")
+    channels: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    skus: list[str] = Field(default_factory=list)
+
+
+@router.put("/pilot", summary="Where the optimiser decides; elsewhere it runs in shadow")
+def put_pilot(body: PilotIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
+    pilot = sourcing.set_pilot(engine, mode=body.mode, channels=body.channels, regions=body.regions, skus=body.skus)
+    return {
+        "mode": pilot.mode,
+        "channels": list(pilot.channels),
+        "regions": list(pilot.regions),
+        "skus": list(pilot.skus),
+    }
+
+
+@router.get("/shadow-report", summary="Optimiser versus the plain rule on the same orders")
+def get_shadow_report(
+    engine: EngineDep,
+    _: Viewer,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+) -> dict[str, Any]:
+    """Cost, delivery days, kg CO2e and shipments of both policies, summed over the orders
+    decided in the period, and what the optimiser saves (the ROI case before a rollout)."""
+    return sourcing.shadow_report(engine, start=start, end=end)

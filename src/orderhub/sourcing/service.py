@@ -7,13 +7,20 @@ distance), and its decision is kept as an explanation.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import time
+import weakref
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from orderhub.bus import service as bus
 from orderhub.carbon import service as carbon
+from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
+from orderhub.platform.db import unit_of_work
+from orderhub.sourcing import store
 from orderhub.sourcing.model import STRATEGIES, Decision, Line, Offer, Plan, Request, Weights, plan_fast, plan_nearest
 
 #: Cost of a shipment leaving a node, by node type (picking, packing, labour): a store's is
@@ -42,13 +49,16 @@ class LivePlanner:
         lines: list[Line],
         strategy: str,
         weights: Weights,
+        live: bool = True,
     ) -> None:
         self.destination = destination
         self.lines = tuple(lines)
         self.strategy = strategy
         self.weights = weights
         self.network = engine_or_network
+        self.live = live  # False: shadow mode — the plain rule decides, the optimiser's plan is recorded
         self.decision: Decision | None = None
+        self.rule: Decision | None = None
 
     def __call__(self, free: dict[tuple[str, str], int], nodes: dict[str, inventory.Node]) -> dict[str, str]:
         offers: dict[str, dict[str, int]] = {}
@@ -68,28 +78,134 @@ class LivePlanner:
         ]
         req = Request(lines=self.lines, lat=self.destination[0], lon=self.destination[1], weights=self.weights)
         decision = plan_fast(req, candidates, self.network.kg_per_kg)
+        self.rule = plan_nearest(req, candidates, self.network.kg_per_kg)
         if decision.plan is None:
-            decision = plan_nearest(req, candidates, self.network.kg_per_kg)
+            decision = self.rule
         self.decision = decision
-        if decision.plan is None:
+        applied = decision if self.live else self.rule
+        if applied.plan is None:
             return {}
-        return {line_id: s.node_id for s in decision.plan.shipments for line_id in s.line_ids}
+        return {line_id: s.node_id for s in applied.plan.shipments for line_id in s.line_ids}
 
     def explanation(self) -> dict[str, Any]:
-        return (
-            explain(self.decision, self.strategy)
-            if self.decision
-            else {"method": "nearest-node rule", "reason": "no plan"}
-        )
+        if self.decision is None:
+            return {"method": "nearest-node rule", "reason": "no plan"}
+        out = explain(self.decision, self.strategy)
+        out["mode"] = "live" if self.live else "shadow"
+        out["applied"] = "optimiser" if self.live else "rule"
+        # both policies on the same order, for the shadow-mode report
+        out["compare"] = {
+            "optimiser": _summary(self.decision.plan),
+            "rule": _summary(self.rule.plan if self.rule else None),
+        }
+        return out
+
+
+def _summary(plan: Plan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {
+        "cost_eur": round(plan.cost, 4),
+        "days": plan.days,
+        "kg_co2e": round(plan.kg_co2e, 5),
+        "shipments": len(plan.shipments),
+    }
 
 
 def live_planner_for(
-    conn: Any, *, destination: tuple[float, float], lines: list[Line], tier: str, channel: str
+    conn: Any, *, destination: tuple[float, float], lines: list[Line], tier: str, channel: str, region: str = ""
 ) -> LivePlanner:
-    """The planner for an order being captured on ``conn`` (factors read from the cache)."""
+    """The planner for an order being captured on ``conn`` (factors and pilot scope cached)."""
     strategy, weights = strategy_for(tier=tier, channel=channel)
     network = carbon.factor_set_on(conn).network()
-    return LivePlanner(network, destination=destination, lines=lines, strategy=strategy, weights=weights)
+    live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
+    return LivePlanner(network, destination=destination, lines=lines, strategy=strategy, weights=weights, live=live)
+
+
+# -- pilot scope and shadow mode --------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Pilot:
+    """Where the optimiser decides; everywhere else it runs in shadow (the plain rule decides,
+    the optimiser's plan is recorded). Empty lists mean "all"; ``mode`` live covers all."""
+
+    mode: str = "live"  # live | pilot | shadow
+    channels: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+
+    def covers(self, *, channel: str, region: str, skus: list[str]) -> bool:
+        if self.mode == "live":
+            return True
+        if self.mode == "shadow":
+            return False
+        return (
+            (not self.channels or channel in self.channels)
+            and (not self.regions or region in self.regions)
+            and (not self.skus or all(s in self.skus for s in skus))
+        )
+
+
+_pilot_cache: weakref.WeakKeyDictionary[Any, tuple[float, Pilot]] = weakref.WeakKeyDictionary()
+
+
+def pilot_scope(conn: Any) -> Pilot:
+    hit = _pilot_cache.get(conn.engine)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    row = conn.execute(sa.select(store.settings.c.value).where(store.settings.c.key == "pilot")).scalar()
+    pilot = (
+        Pilot(str(row["mode"]), tuple(row["channels"]), tuple(row["regions"]), tuple(row["skus"])) if row else Pilot()
+    )
+    _pilot_cache[conn.engine] = (time.monotonic() + 5.0, pilot)
+    return pilot
+
+
+def set_pilot(engine: Engine, *, mode: str, channels: list[str], regions: list[str], skus: list[str]) -> Pilot:
+    """Switch the optimiser on for a scope (``pilot``), everywhere (``live``) or nowhere (``shadow``)."""
+    if mode not in ("live", "pilot", "shadow"):
+        raise InvalidInput(
+            "mode is live, pilot or shadow", errors=[{"pointer": "/mode", "detail": "live, pilot or shadow"}]
+        )
+    value = {"mode": mode, "channels": channels, "regions": regions, "skus": skus}
+    with unit_of_work(engine) as conn:
+        conn.execute(store.settings.delete().where(store.settings.c.key == "pilot"))
+        conn.execute(store.settings.insert().values(key="pilot", value=value))
+    _pilot_cache.pop(engine, None)
+    return Pilot(mode, tuple(channels), tuple(regions), tuple(skus))
+
+
+def shadow_report(engine: Engine, *, start: Any, end: Any) -> dict[str, Any]:
+    """Both policies on the same orders: cost, delivery days, kg CO2e and shipments of the
+    optimiser's plans and the plain rule's, summed over the decisions made in the period."""
+    with unit_of_work(engine, write=False) as conn:
+        rows = bus.get_events_of_type(conn, type="order.sourced", start=start, end=end)
+    totals = {
+        p: {"orders": 0, "cost_eur": 0.0, "days": 0, "kg_co2e": 0.0, "shipments": 0} for p in ("optimiser", "rule")
+    }
+    modes: dict[str, int] = {}
+    for data in rows:
+        compare = data.get("compare") or {}
+        if not compare.get("optimiser") or not compare.get("rule"):
+            continue
+        mode = data.get("mode", "live")
+        modes[mode] = modes.get(mode, 0) + 1
+        for policy, t in totals.items():
+            c = compare[policy]
+            t["orders"] += 1
+            for key in ("cost_eur", "days", "kg_co2e", "shipments"):
+                t[key] += c[key]
+
+    def saving(key: str) -> float | None:
+        rule = totals["rule"][key]
+        return round(100 * (1 - totals["optimiser"][key] / rule), 2) if rule else None
+
+    return {
+        "orders": totals["rule"]["orders"],
+        "by_mode": modes,
+        "optimiser": {k: round(v, 3) for k, v in totals["optimiser"].items()},
+        "rule": {k: round(v, 3) for k, v in totals["rule"].items()},
+        "saving_pct": {k: saving(k) for k in ("cost_eur", "days", "kg_co2e", "shipments")},
+    }
 
 
 def _plan_json(plan: Plan) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:41:24.439731
+Create Date: 2026-11-25 20:43:23.636189
 """
 
 from __future__ import annotations
@@ -277,6 +277,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_reward_points_customer_email"), ["customer_email"], unique=False)
 
     op.create_table(
+        "sourcing_settings",
+        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sourcing_settings")),
+    )
+    op.create_table(
         "stock_policies",
         sa.Column("channel", sa.String(length=40), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
@@ -402,6 +408,7 @@ def downgrade() -> None:
 
     op.drop_table("stock_positions")
     op.drop_table("stock_policies")
+    op.drop_table("sourcing_settings")
     with op.batch_alter_table("reward_points", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reward_points_customer_email"))
 
