@@ -29,6 +29,7 @@ from orderhub.platform.auth import service as auth
 from orderhub.platform.db import create_db_engine
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
+from orderhub.sourcing import pages as sourcing_pages
 from orderhub.web import pages as web_pages
 
 log = logging.getLogger("orderhub.jobs")
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
     app.include_router(inventory_pages.router)
+    app.include_router(sourcing_pages.router)
     _extend_openapi(app)
     return app
 

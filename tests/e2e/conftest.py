@@ -67,7 +67,7 @@ def live(tmp_path: Path, sqlite_template: Path) -> Iterator[LiveServer]:
     path = tmp_path / "live.db"
     shutil.copy(sqlite_template, path)
     engine = create_db_engine(f"sqlite:///{path}")
-    for role in ("operator", "viewer"):
+    for role in ("operator", "viewer", "editor"):
         auth.create_user(engine, email=f"{role}@shop.test", name=role.title(), role=role, password="secret-pw")
     settings = Settings(env="test", bootstrap_admin_key="live-admin-key")
     with LiveServer(engine, settings) as server:

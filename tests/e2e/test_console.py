@@ -208,3 +208,38 @@ def test_carbon_dashboard_charts_the_period(page, live):
     expect(page.get_by_test_id("carbon-chart").locator("rect")).to_have_count(90)  # 30 days × 3 parts
     expect(page.locator("[data-node='DC-K']")).to_be_visible()
     page.screenshot(path=str(live_artifact("carbon.png")), full_page=True)
+
+
+def test_sourcing_page_switches_to_shadow_and_shows_the_board(page, live):
+    node = {
+        "id": "DC-K",
+        "name": "DC Kassel",
+        "type": "distribution_centre",
+        "lat": 51.31,
+        "lon": 9.49,
+        "region": "HE",
+        "daily_capacity": 10,
+    }
+    httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
+    httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
+    post_order(
+        live,
+        shipping_address={"city": "Berlin", "country": "DE", "lat": 52.52, "lon": 13.40},
+        lines=[{"sku": "MUG-1", "quantity": 1, "unit_price": "8.50"}],
+    )
+    login(page, live, email="editor@shop.test")
+    page.click("text=Sourcing")
+    expect(page.get_by_test_id("shadow-orders")).to_have_text("1")
+    expect(page.locator("[data-testid=dispatch] tr[data-node=DC-K]")).to_contain_text("1")
+    expect(page.get_by_test_id("sourcing-map").locator("circle")).to_have_count(2)  # one node, one destination
+    page.get_by_label("mode").select_option("shadow")
+    page.click("button:has-text('Save')")
+    expect(page.get_by_role("status")).to_have_text("Optimiser mode: shadow")
+    assert (
+        httpx.get(
+            f"{live.url}/api/v1/sourcing/shadow-report",
+            params={"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"},
+            headers=ADMIN,
+        ).json()["orders"]
+        == 1
+    )

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from orderhub.bus import service as bus
 from orderhub.carbon import service as carbon
+from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
@@ -92,6 +93,7 @@ class LivePlanner:
             return {"method": "nearest-node rule", "reason": "no plan"}
         out = explain(self.decision, self.strategy)
         out["mode"] = "live" if self.live else "shadow"
+        out["destination"] = [round(self.destination[0], 4), round(self.destination[1], 4)]
         out["applied"] = "optimiser" if self.live else "rule"
         # both policies on the same order, for the shadow-mode report
         out["compare"] = {
@@ -172,6 +174,23 @@ def set_pilot(engine: Engine, *, mode: str, channels: list[str], regions: list[s
         conn.execute(store.settings.insert().values(key="pilot", value=value))
     _pilot_cache.pop(engine, None)
     return Pilot(mode, tuple(channels), tuple(regions), tuple(skus))
+
+
+def get_pilot(engine: Engine) -> Pilot:
+    with unit_of_work(engine, write=False) as conn:
+        return pilot_scope(conn)
+
+
+def destinations_since(engine: Engine, *, since: Any) -> list[tuple[float, float]]:
+    """Delivery coordinates of the orders routed since ``since`` (for the map)."""
+    with unit_of_work(engine, write=False) as conn:
+        rows = bus.get_events_of_type(conn, type="order.sourced", start=since, end=utcnow())
+    out = []
+    for data in rows:
+        dest = data.get("destination")
+        if dest:
+            out.append((float(dest[0]), float(dest[1])))
+    return out
 
 
 def shadow_report(engine: Engine, *, start: Any, end: Any) -> dict[str, Any]:

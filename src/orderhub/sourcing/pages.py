@@ -1,0 +1,75 @@
+"""Console page for sourcing: pilot scope, shadow report, strategies, dispatch board, map."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from orderhub.core.clock import utcnow
+from orderhub.core.errors import DomainError
+from orderhub.inventory import service as inventory
+from orderhub.platform.auth.model import Principal, Role
+from orderhub.sourcing import service as sourcing
+from orderhub.sourcing.model import STRATEGIES
+from orderhub.web.templating import check_csrf, console_user, flash, redirect, render
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+User = Annotated[Principal, Depends(console_user)]
+
+
+@router.get("/sourcing", response_class=HTMLResponse)
+def sourcing_page(request: Request, user: User, days: int = 7) -> Response:
+    engine = request.app.state.engine
+    now = utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    nodes = inventory.get_all_nodes(engine)
+    load = inventory.node_load(engine, since=today)
+    board = [
+        {
+            "node": n,
+            "orders": load.get(n.id, 0),
+            "pct": round(100 * load.get(n.id, 0) / n.daily_capacity, 1) if n.daily_capacity else 0,
+        }
+        for n in sorted(nodes, key=lambda n: -load.get(n.id, 0))
+    ]
+    return render(
+        request,
+        "sourcing/sourcing.html",
+        {
+            "user": user,
+            "nav": "sourcing",
+            "days": days,
+            "pilot": sourcing.get_pilot(engine),
+            "report": sourcing.shadow_report(engine, start=now - timedelta(days=days), end=now),
+            "strategies": STRATEGIES,
+            "board": board,
+            "nodes": nodes,
+            "destinations": sourcing.destinations_since(engine, since=today),
+        },
+    )
+
+
+@router.post("/sourcing/pilot", dependencies=[Depends(check_csrf)])
+def sourcing_pilot(
+    request: Request,
+    user: User,
+    mode: Annotated[str, Form()],
+    channels: Annotated[str, Form()] = "",
+    regions: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        user.require(Role.editor)
+        sourcing.set_pilot(
+            request.app.state.engine,
+            mode=mode,
+            channels=[c.strip() for c in channels.split(",") if c.strip()],
+            regions=[r.strip() for r in regions.split(",") if r.strip()],
+            skus=[],
+        )
+        flash(request, f"Optimiser mode: {mode}")
+    except DomainError as exc:
+        flash(request, exc.detail, "error")
+    return redirect("/console/sourcing", request)
