@@ -4,9 +4,11 @@ next to raw SQL doing the same writes (one transaction per order) in the same ru
     python -m bench.capture [--orders 3000] [--concurrency 16] [--backends sqlite,postgres]
 
 The API side is ``orderhub serve`` in its own process, loaded by an asyncio client on the
-other core: each order is a canonical 3-line order with a unique external reference. The raw
-side writes the very same rows (customer upsert, order, 3 lines, 2 order events, 2 outbox
-rows) with the bare DB-API driver from as many threads. It also counts the SQL statements one
+other core: each order is a canonical 3-line paid order with a unique external reference, for
+SKUs no node stocks (so it is captured and backordered; ``bench/inventory`` S1 measures
+capture with stock holds). The raw side writes the very same rows with the bare DB-API driver
+from as many threads: customer upsert, order, 3 lines, the stock look-up (locking on
+PostgreSQL), 3 backorder rows and 4 outbox events. It also counts the SQL statements one
 capture issues.
 """
 
@@ -156,12 +158,10 @@ def raw_rows(
         now,
         1,
     )
-    events = [
-        (new_id("evt"), oid, "order.captured", "user:bench", now, json.dumps({"channel": "web", "lines": 3})),
-        (new_id("evt"), oid, "order.status_changed", "user:bench", now, json.dumps({"from": "created", "to": "paid"})),
-    ]
-    outbox = [(e[0], "order", oid, e[2], e[5], now) for e in events]
-    return order, lines, events, outbox
+    types = ("order.captured", "order.status_changed", "order.stock_reserved", "order.backordered")
+    outbox = [(new_id("evt"), "order", oid, t, "user:bench", json.dumps({"n": 1}), now) for t in types]
+    backorders = [(new_id("bo"), oid, line[0], line[3], line[6], "waiting", "web", now) for line in lines]
+    return order, lines, backorders, outbox
 
 
 def raw_sqlite_worker(path: str, orders: list[dict[str, Any]]) -> None:
@@ -184,17 +184,23 @@ def raw_sqlite_worker(path: str, orders: list[dict[str, Any]]) -> None:
                 datetime.now(UTC).replace(tzinfo=None),
             ),
         ).fetchone()[0]
-        order, lines, events, outbox = raw_rows(o, cid)
+        order, lines, backorders, outbox = raw_rows(o, cid)
         conn.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({','.join('?' * 27)})", order)
         conn.executemany(
             "INSERT INTO order_lines (id, order_id, position, sku, name, external_line_id, quantity, unit_price_minor) VALUES (?,?,?,?,?,?,?,?)",
             lines,
         )
+        skus = [li["sku"] for li in o["lines"]]
+        conn.execute(
+            "SELECT * FROM stock_positions WHERE sku IN (?,?,?) AND on_hand - reserved - allocated - safety_stock > 0 ORDER BY node_id, sku",
+            skus,
+        ).fetchall()
         conn.executemany(
-            "INSERT INTO order_events (id, order_id, type, actor, occurred_at, data) VALUES (?,?,?,?,?,?)", events
+            "INSERT INTO backorders (id, order_id, line_id, sku, quantity, status, channel, created_at) VALUES (?,?,?,?,?,?,?,?)",
+            backorders,
         )
         conn.executemany(
-            "INSERT INTO outbox (id, aggregate_type, aggregate_id, type, payload, occurred_at) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO outbox (id, aggregate_type, aggregate_id, type, actor, payload, occurred_at) VALUES (?,?,?,?,?,?,?)",
             outbox,
         )
         conn.execute("COMMIT")
@@ -214,22 +220,27 @@ def raw_pg_worker(url: str, orders: list[dict[str, Any]]) -> None:
                     (new_id("cus"), o["customer"]["email"], o["customer"]["name"], "standard", "", ""),
                 )
                 cid = cur.fetchone()[0]  # type: ignore[index]
-                order, lines, events, outbox = raw_rows(o, cid)
-                order = (*order[:24], datetime.now(UTC), datetime.now(UTC), 1)
+                order, lines, backorders, outbox = raw_rows(o, cid)
+                now = datetime.now(UTC)
+                order = (*order[:24], now, now, 1)
                 cur.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({','.join(['%s'] * 27)})", order)
                 cur.executemany(
                     "INSERT INTO order_lines (id, order_id, position, sku, name, external_line_id, quantity, unit_price_minor) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
                     lines,
                 )
-                events = [(*e[:4], datetime.now(UTC), e[5]) for e in events]
-                cur.executemany(
-                    "INSERT INTO order_events (id, order_id, type, actor, occurred_at, data) VALUES (%s,%s,%s,%s,%s,%s)",
-                    events,
+                cur.execute(
+                    "SELECT * FROM stock_positions WHERE sku = ANY(%s) AND on_hand - reserved - allocated - safety_stock > 0 "
+                    "ORDER BY node_id, sku FOR UPDATE",
+                    ([li["sku"] for li in o["lines"]],),
                 )
-                outbox = [(*e[:5], datetime.now(UTC)) for e in outbox]
+                cur.fetchall()
                 cur.executemany(
-                    "INSERT INTO outbox (id, aggregate_type, aggregate_id, type, payload, occurred_at) VALUES (%s,%s,%s,%s,%s,%s)",
-                    outbox,
+                    "INSERT INTO backorders (id, order_id, line_id, sku, quantity, status, channel, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                    [(*b[:7], now) for b in backorders],
+                )
+                cur.executemany(
+                    "INSERT INTO outbox (id, aggregate_type, aggregate_id, type, actor, payload, occurred_at) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                    [(*e[:6], now) for e in outbox],
                 )
 
 
