@@ -176,3 +176,44 @@ def test_shadow_mode_applies_the_rule_and_reports_both_policies(client, engine):
     assert report["saving_pct"]["shipments"] == 50.0
     bad = client.put("/api/v1/sourcing/pilot", json={"mode": "sometimes"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/mode"
+
+
+def test_batch_reoptimisation_consolidates_split_orders_when_stock_arrives(client, engine):
+    put_stock(engine, {("ST-9", "A"): 5, ("DC-1", "B"): 5})  # A only in the Berlin store, B only at DC-1
+    inventory.save_items(
+        engine,
+        items=[
+            inventory.Item("A", "Mug", "kitchen", 400, 1500, 600),
+            inventory.Item("B", "Pan", "kitchen", 2500, 4500, 2000),
+        ],
+    )
+    ids = [
+        client.post(
+            "/api/v1/orders",
+            json={
+                "currency": "EUR",
+                "customer": {"email": f"b{i}@x.de"},
+                "payment_status": "paid",
+                "shipping_address": {"city": "Kassel", "country": "DE", "lat": 51.31, "lon": 9.49},
+                "lines": [
+                    {"sku": "A", "quantity": 1, "unit_price": "15.00"},
+                    {"sku": "B", "quantity": 1, "unit_price": "45.00"},
+                ],
+            },
+        ).json()["id"]
+        for i in range(2)
+    ]
+    assert all(len({h["node_id"] for h in client.get(f"/api/v1/orders/{i}/stock").json()["holds"]}) == 2 for i in ids)
+    put_stock(engine, {("DC-1", "A"): 10})  # DC-1 now has both
+    report = client.post("/api/v1/sourcing/reoptimise").json()
+    assert report["examined"] == 2 and report["replanned"] == 2
+    assert (report["shipments_before"], report["shipments_after"]) == (4, 2) and report["cost_after_eur"] < report[
+        "cost_before_eur"
+    ]
+    for i in ids:
+        holds = [h for h in client.get(f"/api/v1/orders/{i}/stock").json()["holds"] if h["status"] == "active"]
+        assert {h["node_id"] for h in holds} == {"DC-1"}
+        assert any(e["type"] == "order.rerouted" for e in client.get(f"/api/v1/orders/{i}").json()["events"])
+    again = client.post("/api/v1/sourcing/reoptimise").json()
+    assert again["replanned"] == 0  # nothing better left: nothing moved
+    assert client.get("/api/v1/inventory-ledger-check").json() == {"differences": []}

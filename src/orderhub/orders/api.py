@@ -427,6 +427,17 @@ def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str,
     return {"order_id": order_id, **decision}
 
 
+@router.post(
+    "/sourcing/reoptimise", tags=["sourcing"], summary="Re-plan the unreleased backlog together; report the savings"
+)
+def post_reoptimise(
+    engine: EngineDep, who: Operator, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
+) -> dict[str, Any]:
+    """Paid orders not yet allocated are re-planned against today's stock; those the planner
+    serves better (fewer shipments, lower cost) move their holds. Answers what it saved."""
+    return service.reoptimise(engine, limit=limit, actor=who.actor)
+
+
 @router.get("/carbon/export", tags=["carbon"], summary="Footprints of a period, as CSV or iLEAP-style JSON")
 def get_carbon_export(
     engine: EngineDep,

@@ -170,3 +170,46 @@ def expire(conn: Connection, order: Order, *, now: datetime) -> None:
         inventory.release_order(conn, order_id=order.id, now=now, expired=True)
     else:
         inventory.clear_expiry(conn, order_id=order.id)
+
+
+class NoGain(Exception):
+    """Re-planning found nothing better: the transaction is rolled back, nothing moves."""
+
+
+def reroute(conn: Connection, order: Order, *, now: datetime) -> tuple[Any, Any] | None:
+    """Re-plan a paid, unallocated order against today's stock: if the planner finds a better
+    plan (including the stock the order holds), move its holds there and record why.
+    Returns (before, after) plans, or None when the order is not re-plannable. Raises
+    ``NoGain`` (caller rolls back) when the current holds are already as good."""
+    if order.status != OrderStatus.paid or order.fulfilment_orders:
+        return None
+    held = [h for h in inventory.holds_of(conn, order_id=order.id) if h["status"] == "active"]
+    demand = _demand(order)
+    if not held or sum(h["quantity"] for h in held) != sum(d.quantity for d in demand):
+        return None  # nothing held, or part of it is backordered: leave it to the backlog policy
+    planner = _planner(conn, order, demand)
+    if planner is None:
+        return None
+    nodes = inventory.nodes_by_id(conn)
+    before = sourcing.score(planner, nodes, {h["line_id"]: h["node_id"] for h in held})
+    if before is None:
+        return None
+    result = inventory.rereserve(
+        conn, order_id=order.id, channel=order.channel, lines=demand, now=now, planner=planner, **_where(order)
+    )
+    after = planner.decision.plan if planner.decision and result.routed and not result.backordered else None
+    if after is None or after.objective >= before.objective - 1e-6:
+        raise NoGain()
+    order.changes.append(
+        Change(
+            "order.rerouted",
+            {
+                "reason": "batch re-optimisation",
+                "from": list(before.nodes),
+                "to": list(after.nodes),
+                "objective": [round(before.objective, 4), round(after.objective, 4)],
+            },
+        )
+    )
+    order.changes.append(Change("order.sourced", planner.explanation()))
+    return before, after

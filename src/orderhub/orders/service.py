@@ -8,6 +8,7 @@ Capture lives in ``capture.py``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,6 +141,49 @@ def get_sourcing(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
     events = get(engine, order_id=order_id).events
     decided = [e for e in events if e["type"] == "order.sourced"]
     return {**decided[-1]["data"], "decided_at": decided[-1]["occurred_at"].isoformat()} if decided else None
+
+
+def reoptimise(engine: Engine, *, limit: int = 10_000, actor: str = "system:re-optimisation") -> dict[str, Any]:
+    """Re-plan the paid, unallocated orders (oldest first) against today's stock and move the
+    holds of those the planner can serve better; report what it saved."""
+    started = time.perf_counter()
+    with unit_of_work(engine, write=False) as conn:
+        ids = store.unallocated_paid(conn, limit=limit)
+    report = {
+        "examined": len(ids),
+        "replanned": 0,
+        "shipments_before": 0,
+        "shipments_after": 0,
+        "cost_before_eur": 0.0,
+        "cost_after_eur": 0.0,
+        "kg_before": 0.0,
+        "kg_after": 0.0,
+    }
+    for order_id in ids:
+        now = utcnow()
+        try:
+            with unit_of_work(engine) as conn:
+                order = store.get_order(conn, order_id, for_update=True)
+                if order is None:
+                    continue
+                moved = holds.reroute(conn, order, now=now)
+                if moved is None:
+                    continue
+                store.update_order(conn, order, now=now)
+                record_changes(conn, order, actor=actor, now=now)
+        except holds.NoGain:
+            continue
+        before, after = moved
+        report["replanned"] += 1
+        report["shipments_before"] += len(before.shipments)
+        report["shipments_after"] += len(after.shipments)
+        report["cost_before_eur"] += before.cost
+        report["cost_after_eur"] += after.cost
+        report["kg_before"] += before.kg_co2e
+        report["kg_after"] += after.kg_co2e
+    report = {k: round(v, 3) if isinstance(v, float) else v for k, v in report.items()}
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return report
 
 
 def get_stock(engine: Engine, *, order_id: str) -> dict[str, Any]:

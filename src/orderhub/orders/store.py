@@ -387,6 +387,17 @@ def orders_between(
     return [_to_order(r, lines.get(r.id, []), []) for r in rows]
 
 
+def unallocated_paid(conn: Connection, *, limit: int) -> list[str]:
+    """Paid orders not yet split into fulfilment orders, oldest first (the re-plannable backlog)."""
+    stmt = (
+        sa.select(orders.c.id)
+        .where(orders.c.status == OrderStatus.paid.value, orders.c.delivery_method == "ship")
+        .order_by(orders.c.created_at, orders.c.id)
+        .limit(limit)
+    )
+    return [str(x) for x in conn.execute(stmt).scalars()]
+
+
 def waiting_for_run(conn: Connection) -> list[dict[str, Any]]:
     """On-hold orders whose customer chose to wait for the consolidated run, with their area."""
     stmt = (

@@ -22,7 +22,20 @@ from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 from orderhub.sourcing import store
-from orderhub.sourcing.model import STRATEGIES, Decision, Line, Offer, Plan, Request, Weights, plan_fast, plan_nearest
+from orderhub.sourcing.model import (
+    STRATEGIES,
+    Decision,
+    Line,
+    Offer,
+    Plan,
+    Request,
+    Weights,
+    objective,
+    plan_fast,
+    plan_nearest,
+    shipment,
+    terms,
+)
 
 #: Cost of a shipment leaving a node, by node type (picking, packing, labour): a store's is
 #: dearer than a distribution centre's.
@@ -101,6 +114,30 @@ class LivePlanner:
             "rule": _summary(self.rule.plan if self.rule else None),
         }
         return out
+
+
+def score(planner: LivePlanner, nodes: dict[str, inventory.Node], assignment: dict[str, str]) -> Plan | None:
+    """The objective terms of an existing assignment (where an order's stock is held now)."""
+    by_node: dict[str, list[Line]] = {}
+    lines = {ln.line_id: ln for ln in planner.lines}
+    for line_id, node_id in assignment.items():
+        if line_id in lines and node_id in nodes:
+            by_node.setdefault(node_id, []).append(lines[line_id])
+    if not by_node or sum(len(v) for v in by_node.values()) != len(lines):
+        return None
+    req = Request(lines=planner.lines, lat=planner.destination[0], lon=planner.destination[1], weights=planner.weights)
+    parts = [
+        (
+            terms(
+                Offer(n, nodes[n].lat, nodes[n].lon, {}, handling=HANDLING.get(nodes[n].type.value, 2.0)),
+                req,
+                planner.network.kg_per_kg,
+            ),
+            ls,
+        )
+        for n, ls in sorted(by_node.items())
+    ]
+    return Plan(tuple(shipment(t, ls) for t, ls in parts), objective(req, parts))
 
 
 def _summary(plan: Plan | None) -> dict[str, Any] | None:
