@@ -217,3 +217,42 @@ def test_batch_reoptimisation_consolidates_split_orders_when_stock_arrives(clien
     again = client.post("/api/v1/sourcing/reoptimise").json()
     assert again["replanned"] == 0  # nothing better left: nothing moved
     assert client.get("/api/v1/inventory-ledger-check").json() == {"differences": []}
+
+
+def test_conditions_steer_the_planner_until_they_expire(client, engine):
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    world(engine)  # DC-1 has A and B; ST-9 (Berlin) has 2 × A
+
+    def place(i):
+        oid = client.post(
+            "/api/v1/orders",
+            json={
+                "currency": "EUR",
+                "customer": {"email": f"c{i}@x.de"},
+                "payment_status": "paid",
+                "shipping_address": {"city": "Kassel", "country": "DE", "lat": 51.31, "lon": 9.49},
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+            },
+        ).json()["id"]
+        return client.get(f"/api/v1/orders/{oid}/sourcing").json()
+
+    assert place(0)["chosen"]["nodes"] == ["DC-1"]  # next door
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    r = client.post(
+        "/api/v1/sourcing/conditions",
+        json={"kind": "outage", "scope": "node", "target": "DC-1", "reason": "flood", "expires_at": soon},
+    )
+    assert r.status_code == 201
+    during = place(1)
+    assert during["chosen"]["nodes"] == ["ST-9"] and during["excluded"]["DC-1"] == "not eligible for this order"
+    assert during["conditions"]["DC-1"] == "outage: flood"
+    assert [c["target"] for c in client.get("/api/v1/sourcing/conditions").json()["items"]] == ["DC-1"]
+    time.sleep(2.2)
+    assert place(2)["chosen"]["nodes"] == ["DC-1"]  # the outage expired on its own
+    bad = client.post(
+        "/api/v1/sourcing/conditions",
+        json={"kind": "delay", "scope": "region", "target": "HE", "value": 0, "expires_at": soon},
+    )
+    assert bad.status_code == 422 and {e["pointer"] for e in bad.json()["errors"]} == {"/value", "/expires_at"}

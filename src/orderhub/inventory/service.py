@@ -237,14 +237,18 @@ def get_atp(
 
 def node_load(engine: Engine, *, since: datetime) -> dict[str, int]:
     """Orders each node took on (held or allocated for) since ``since``: the dispatch load."""
-    R = store.reservations
     with unit_of_work(engine, write=False) as conn:
-        rows = conn.execute(
-            sa.select(R.c.node_id, sa.func.count(sa.distinct(R.c.order_id)))
-            .where(R.c.created_at >= since, R.c.status.in_(["active", "allocated", "fulfilled"]))
-            .group_by(R.c.node_id)
-        )
-        return {str(n): int(c) for n, c in rows}
+        return node_load_on(conn, since=since)
+
+
+def node_load_on(conn: Any, *, since: datetime) -> dict[str, int]:
+    R = store.reservations
+    rows = conn.execute(
+        sa.select(R.c.node_id, sa.func.count(sa.distinct(R.c.order_id)))
+        .where(R.c.created_at >= since, R.c.status.in_(["active", "allocated", "fulfilled"]))
+        .group_by(R.c.node_id)
+    )
+    return {str(n): int(c) for n, c in rows}
 
 
 # -- click & collect --------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from orderhub.platform.web import Editor, EngineDep, Viewer
+from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
 from orderhub.sourcing.model import STRATEGIES
 
@@ -75,3 +76,30 @@ def get_shadow_report(
     """Cost, delivery days, kg CO2e and shipments of both policies, summed over the orders
     decided in the period, and what the optimiser saves (the ROI case before a rollout)."""
     return sourcing.shadow_report(engine, start=start, end=end)
+
+
+class ConditionIn(BaseModel):
+    kind: str = Field(description="delay (days added), outage (node closed) or capacity (% lost)")
+    scope: str = Field(description="node or region")
+    target: str = Field(min_length=1, description="a node id or a region code")
+    value: float = 0
+    reason: str = Field(default="", max_length=200)
+    expires_at: datetime
+
+
+@router.post(
+    "/conditions", status_code=201, summary="Set a dynamic condition (delay, outage, capacity) until it expires"
+)
+def post_condition(body: ConditionIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
+    return conditions.add(engine, **body.model_dump())
+
+
+@router.get("/conditions", summary="The conditions in force")
+def get_conditions(engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return {"items": conditions.active(engine)}
+
+
+@router.delete("/conditions/{condition_id}", status_code=204, summary="Lift a condition before it expires")
+def delete_condition(condition_id: str, engine: EngineDep, _: Editor) -> Response:
+    conditions.remove(engine, condition_id=condition_id)
+    return Response(status_code=204)

@@ -21,7 +21,7 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
-from orderhub.sourcing import store
+from orderhub.sourcing import conditions, store
 from orderhub.sourcing.model import (
     STRATEGIES,
     Decision,
@@ -73,12 +73,15 @@ class LivePlanner:
         self.live = live  # False: shadow mode — the plain rule decides, the optimiser's plan is recorded
         self.decision: Decision | None = None
         self.rule: Decision | None = None
+        self.states: dict[str, conditions.NodeState] = {}
 
     def __call__(self, free: dict[tuple[str, str], int], nodes: dict[str, inventory.Node]) -> dict[str, str]:
         offers: dict[str, dict[str, int]] = {}
         for (node_id, sku), qty in free.items():
             if qty > 0:
                 offers.setdefault(node_id, {})[sku] = qty
+        state = self.states
+        none = conditions.NodeState()
         candidates = [
             Offer(
                 node_id,
@@ -86,6 +89,9 @@ class LivePlanner:
                 nodes[node_id].lon,
                 atp,
                 handling=HANDLING.get(nodes[node_id].type.value, 2.0),
+                capacity_left=state.get(node_id, none).capacity_left,
+                eligible=state.get(node_id, none).eligible,
+                delay_days=state.get(node_id, none).delay_days,
             )
             for node_id, atp in sorted(offers.items())
             if node_id in nodes and nodes[node_id].can(inventory.Capability.ships)
@@ -105,6 +111,7 @@ class LivePlanner:
         if self.decision is None:
             return {"method": "nearest-node rule", "reason": "no plan"}
         out = explain(self.decision, self.strategy)
+        out["conditions"] = {n: st.why for n, st in self.states.items() if st.why}
         out["mode"] = "live" if self.live else "shadow"
         out["destination"] = [round(self.destination[0], 4), round(self.destination[1], 4)]
         out["applied"] = "optimiser" if self.live else "rule"
@@ -158,7 +165,9 @@ def live_planner_for(
     strategy, weights = strategy_for(tier=tier, channel=channel)
     network = carbon.factor_set_on(conn).network()
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
-    return LivePlanner(network, destination=destination, lines=lines, strategy=strategy, weights=weights, live=live)
+    planner = LivePlanner(network, destination=destination, lines=lines, strategy=strategy, weights=weights, live=live)
+    planner.states = conditions.node_states(conn, inventory.nodes_by_id(conn))
+    return planner
 
 
 # -- pilot scope and shadow mode --------------------------------------------------------------
