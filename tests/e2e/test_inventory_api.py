@@ -98,3 +98,10 @@ def test_order_stock_and_hold_extension(client):
         },
     )
     assert out.status_code == 409 and out.json()["code"] == "out_of_stock" and out.json()["available"] == 2
+
+
+def test_node_calendar_and_cutoff_round_trip(client):
+    r = client.post("/api/v1/nodes", json={**NODE, "closed_dates": ["2026-12-25"], "cutoff_hour_utc": 16})
+    assert r.status_code == 201 and r.json()["closed_dates"] == ["2026-12-25"] and r.json()["cutoff_hour_utc"] == 16
+    bad = client.post("/api/v1/nodes", json={**NODE, "cutoff_hour_utc": 24})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/cutoff_hour_utc"

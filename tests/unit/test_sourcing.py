@@ -74,3 +74,26 @@ def test_the_plan_never_costs_more_than_the_nearest_node_rule_on_its_objective()
         fast, near = plan_fast(r, net, co2, keep=60).plan, plan_nearest(r, net, co2).plan
         if fast is not None and near is not None and len(near.shipments) <= 2:
             assert fast.objective <= near.objective + 1e-9
+
+
+def test_days_until_dispatch_counts_the_cutoff_and_closed_days():
+    from datetime import UTC, datetime
+
+    from orderhub.inventory.model import Node, NodeType
+
+    node = Node(
+        "DC",
+        "DC",
+        NodeType.distribution_centre,
+        50.0,
+        9.0,
+        "HE",
+        cutoff_hour_utc=15,
+        closed_dates=["2026-12-25", "2026-12-26"],
+    )
+    assert node.days_until_dispatch(datetime(2026, 12, 23, 10, tzinfo=UTC)) == 0
+    assert node.days_until_dispatch(datetime(2026, 12, 23, 16, tzinfo=UTC)) == 1  # past the cut-off
+    assert node.days_until_dispatch(datetime(2026, 12, 24, 16, tzinfo=UTC)) == 3  # 25th and 26th closed
+    assert (
+        Node("S", "S", NodeType.store, 50.0, 9.0, "HE").days_until_dispatch(datetime(2026, 12, 25, 23, tzinfo=UTC)) == 0
+    )

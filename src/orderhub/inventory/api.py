@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +27,10 @@ class NodeIn(BaseModel):
     city: str = ""
     capabilities: list[inventory.Capability] = Field(default_factory=lambda: [inventory.Capability.ships])
     daily_capacity: int = Field(default=0, ge=0, description="orders per day; 0 = not limited")
+    closed_dates: list[date] = Field(default_factory=list, description="days the node does not ship")
+    cutoff_hour_utc: int | None = Field(
+        default=None, ge=0, le=23, description="orders after this hour ship the next open day"
+    )
 
 
 def node_json(n: inventory.Node) -> dict[str, Any]:
@@ -40,12 +44,14 @@ def node_json(n: inventory.Node) -> dict[str, Any]:
         "city": n.city,
         "capabilities": [c.value for c in n.capabilities],
         "daily_capacity": n.daily_capacity,
+        "closed_dates": n.closed_dates,
+        "cutoff_hour_utc": n.cutoff_hour_utc,
     }
 
 
 @router.post("/nodes", status_code=201, summary="Create or update a node")
 def post_node(body: NodeIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
-    node = inventory.Node(**body.model_dump())
+    node = inventory.Node(**{**body.model_dump(), "closed_dates": [d.isoformat() for d in body.closed_dates]})
     inventory.save_nodes(engine, nodes=[node])
     return node_json(node)
 

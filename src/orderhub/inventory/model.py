@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -33,9 +34,22 @@ class Node:
     city: str = ""
     capabilities: list[Capability] = field(default_factory=list)
     daily_capacity: int = 0  # orders per day; 0 = not limited
+    closed_dates: list[str] = field(default_factory=list)  # ISO dates the node does not ship
+    cutoff_hour_utc: int | None = None  # orders after this hour ship the next open day
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
+
+    def days_until_dispatch(self, now: datetime) -> int:
+        """0 when an order placed ``now`` leaves today; else how many days until the next
+        open day (closed dates and the cut-off hour both count; at most two weeks)."""
+        day = now.date()
+        if self.cutoff_hour_utc is not None and now.hour >= self.cutoff_hour_utc:
+            day += timedelta(days=1)
+        for extra in range(15):
+            if (day + timedelta(days=extra)).isoformat() not in self.closed_dates:
+                return (day - now.date()).days + extra
+        return 15
 
 
 @dataclass(slots=True)

@@ -22,6 +22,8 @@ nodes = sa.Table(
     sa.Column("city", sa.String(100), nullable=False, server_default=""),
     sa.Column("capabilities", sa.JSON, nullable=False),
     sa.Column("daily_capacity", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("closed_dates", sa.JSON, nullable=False),
+    sa.Column("cutoff_hour_utc", sa.Integer, nullable=True),
 )
 
 items = sa.Table(
@@ -51,6 +53,8 @@ def upsert_nodes(conn: Connection, rows: list[Node]) -> None:
             "city": n.city,
             "capabilities": [c.value for c in n.capabilities],
             "daily_capacity": n.daily_capacity,
+            "closed_dates": sorted(n.closed_dates),
+            "cutoff_hour_utc": n.cutoff_hour_utc,
         }
         for n in rows
     ]
@@ -90,6 +94,8 @@ def _node(row: Any) -> Node:
         city=row.city,
         capabilities=[Capability(c) for c in row.capabilities],
         daily_capacity=row.daily_capacity,
+        closed_dates=list(row.closed_dates or []),
+        cutoff_hour_utc=row.cutoff_hour_utc,
     )
 
 

@@ -71,6 +71,10 @@ def node_states(conn: Any, nodes: dict[str, inventory.Node]) -> dict[str, NodeSt
     out = {}
     for node in nodes.values():
         delay, eligible, lost, why = 0, True, 0.0, []
+        wait = node.days_until_dispatch(now)
+        if wait:
+            delay += wait
+            why.append(f"+{wait} day(s): closed or past its cut-off")
         for c in conditions:
             if not c.applies(node, now):
                 continue

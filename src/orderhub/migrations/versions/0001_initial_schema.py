@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:43:23.636189
+Create Date: 2026-11-25 21:03:42.082188
 """
 
 from __future__ import annotations
@@ -181,6 +181,8 @@ def upgrade() -> None:
         sa.Column("city", sa.String(length=100), server_default="", nullable=False),
         sa.Column("capabilities", sa.JSON(), nullable=False),
         sa.Column("daily_capacity", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("closed_dates", sa.JSON(), nullable=False),
+        sa.Column("cutoff_hour_utc", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nodes")),
     )
     with op.batch_alter_table("nodes", schema=None) as batch_op:
