@@ -243,3 +243,27 @@ def test_sourcing_page_switches_to_shadow_and_shows_the_board(page, live):
         ).json()["orders"]
         == 1
     )
+
+
+def test_sourcing_page_sets_strategy_and_condition_and_reoptimises_with_progress(page, live):
+    node = {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"}
+    httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
+    httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
+    post_order(
+        live,
+        shipping_address={"city": "Berlin", "country": "DE", "lat": 52.52, "lon": 13.40},
+        lines=[{"sku": "MUG-1", "quantity": 1, "unit_price": "8.50"}],
+    )
+    login(page, live, email="editor@shop.test")
+    page.click("text=Sourcing")
+    page.get_by_label("strategy for").fill("shopify")
+    page.get_by_label("strategy", exact=True).select_option("greenest")
+    page.click("button:has-text('Choose')")
+    expect(page.get_by_role("status")).to_have_text("channel shopify: greenest")
+    page.get_by_label("condition kind").select_option("outage")
+    page.get_by_label("condition target").fill("DC-K")
+    page.get_by_label("condition reason").fill("storm")
+    page.click("button:has-text('Set')")
+    expect(page.get_by_test_id("conditions")).to_contain_text("storm")
+    page.click("button:has-text('Re-optimise the backlog')")
+    expect(page.get_by_test_id("reopt-done")).to_contain_text("1 orders examined", timeout=15_000)

@@ -256,3 +256,36 @@ def test_conditions_steer_the_planner_until_they_expire(client, engine):
         json={"kind": "delay", "scope": "region", "target": "HE", "value": 0, "expires_at": soon},
     )
     assert bad.status_code == 422 and {e["pointer"] for e in bad.json()["errors"]} == {"/value", "/expires_at"}
+
+
+def test_business_users_choose_strategies_per_channel_and_tier(client, engine):
+    world(engine)
+    assert (
+        client.put(
+            "/api/v1/sourcing/strategies", json={"scope": "channel", "name": "shopify", "strategy": "greenest"}
+        ).status_code
+        == 200
+    )
+    client.put("/api/v1/sourcing/strategies", json={"scope": "tier", "name": "vip", "strategy": "cheapest"})
+    assert client.get("/api/v1/sourcing/strategies").json()["chosen"] == {
+        "channel:shopify": "greenest",
+        "tier:vip": "cheapest",
+    }
+
+    def strategy(channel, tier="standard"):
+        oid = client.post(
+            "/api/v1/orders",
+            json={
+                "channel": channel,
+                "currency": "EUR",
+                "customer": {"email": f"{channel}{tier}@x.de", "tier": tier},
+                "payment_status": "paid",
+                "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+            },
+        ).json()["id"]
+        return client.get(f"/api/v1/orders/{oid}/sourcing").json()["strategy"]
+
+    assert (strategy("shopify"), strategy("web"), strategy("shopify", "vip")) == ("greenest", "balanced", "cheapest")
+    bad = client.put("/api/v1/sourcing/strategies", json={"scope": "region", "name": "x", "strategy": "fastest"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/scope"

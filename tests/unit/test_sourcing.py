@@ -97,3 +97,23 @@ def test_days_until_dispatch_counts_the_cutoff_and_closed_days():
     assert (
         Node("S", "S", NodeType.store, 50.0, 9.0, "HE").days_until_dispatch(datetime(2026, 12, 25, 23, tzinfo=UTC)) == 0
     )
+
+
+def test_live_planner_calls_the_exact_solver_when_two_shipments_cannot_serve():
+    from orderhub.inventory.model import Capability, Node, NodeType
+    from orderhub.sourcing.service import LivePlanner
+
+    class Net:
+        @staticmethod
+        def kg_per_kg(road_km: float) -> float:
+            return road_km * 0.0002
+
+    nodes = {
+        n: Node(n, n, NodeType.distribution_centre, 50.0 + i, 9.0, "HE", capabilities=[Capability.ships])
+        for i, n in enumerate(["N1", "N2", "N3"])
+    }
+    free = {("N1", "A"): 1, ("N2", "B"): 1, ("N3", "C"): 1}  # three SKUs, one per node
+    lines = [Line("a", "A", 1, 1.0), Line("b", "B", 1, 1.0), Line("c", "C", 1, 1.0)]
+    planner = LivePlanner(Net(), destination=(50.5, 9.0), lines=lines, strategy="balanced", weights=Weights())
+    assert planner(free, nodes) == {"a": "N1", "b": "N2", "c": "N3"}
+    assert planner.decision is not None and planner.decision.method == "exact"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from orderhub.carbon import service as carbon
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import DomainError, Forbidden
+from orderhub.core.ids import new_id
 from orderhub.orders import capture, footprints, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
@@ -310,6 +312,42 @@ def carbon_page(request: Request, user: User, days: int = 30) -> Response:
             "days": days,
         },
     )
+
+
+# -- batch re-optimisation, started from the sourcing page (long work shows its progress) -------
+_jobs: dict[str, dict[str, Any]] = {}
+
+
+@router.post("/sourcing/reoptimise", dependencies=[Csrf])
+def reoptimise_start(request: Request, user: User) -> Response:
+    try:
+        user.require(Role.operator)
+    except Forbidden as exc:
+        flash(request, exc.detail, "error")
+        return redirect("/console/sourcing", request)
+    engine = request.app.state.engine
+    job_id = new_id("job")
+    job: dict[str, Any] = {"done": 0, "total": 0, "report": None, "error": None}
+    _jobs[job_id] = job
+
+    def progress(done: int, total: int) -> None:
+        job["done"], job["total"] = done, total
+
+    def run() -> None:
+        try:
+            job["report"] = service.reoptimise(engine, actor=user.actor, progress=progress)
+            job["done"] = job["total"] = job["report"]["examined"]
+        except Exception as exc:  # shown on the page; the orders already moved stay moved
+            job["error"] = str(exc)
+
+    threading.Thread(target=run, name=f"reoptimise-{job_id}", daemon=True).start()
+    return redirect(f"/console/sourcing?job={job_id}", request)
+
+
+@router.get("/sourcing/reoptimise/{job_id}", response_class=HTMLResponse)
+def reoptimise_status(request: Request, job_id: str, user: User) -> Response:
+    job = _jobs.get(job_id)
+    return render(request, "sourcing/_job.html", {"user": user, "job": job, "job_id": job_id})
 
 
 # -- dead letters -------------------------------------------------------------------------

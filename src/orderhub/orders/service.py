@@ -143,7 +143,13 @@ def get_sourcing(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
     return {**decided[-1]["data"], "decided_at": decided[-1]["occurred_at"].isoformat()} if decided else None
 
 
-def reoptimise(engine: Engine, *, limit: int = 10_000, actor: str = "system:re-optimisation") -> dict[str, Any]:
+def reoptimise(
+    engine: Engine,
+    *,
+    limit: int = 10_000,
+    actor: str = "system:re-optimisation",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Re-plan the paid, unallocated orders (oldest first) against today's stock and move the
     holds of those the planner can serve better; report what it saved."""
     started = time.perf_counter()
@@ -159,7 +165,9 @@ def reoptimise(engine: Engine, *, limit: int = 10_000, actor: str = "system:re-o
         "kg_before": 0.0,
         "kg_after": 0.0,
     }
-    for order_id in ids:
+    for done, order_id in enumerate(ids):
+        if progress is not None and done % 25 == 0:
+            progress(done, len(ids))
         now = utcnow()
         try:
             with unit_of_work(engine) as conn:

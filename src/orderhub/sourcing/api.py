@@ -103,3 +103,23 @@ def get_conditions(engine: EngineDep, _: Viewer) -> dict[str, Any]:
 def delete_condition(condition_id: str, engine: EngineDep, _: Editor) -> Response:
     conditions.remove(engine, condition_id=condition_id)
     return Response(status_code=204)
+
+
+class StrategyIn(BaseModel):
+    scope: str = Field(description="channel or tier")
+    name: str = Field(min_length=1, description="the channel (web, shopify …) or tier (vip, gold …)")
+    strategy: str | None = Field(default=None, description=f"one of {', '.join(STRATEGIES)}; null removes the choice")
+
+
+@router.get("/strategies", summary="Strategies chosen per channel and customer tier")
+def get_strategies(engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return {"chosen": sourcing.get_strategies(engine), "strategies": {k: vars_of(w) for k, w in STRATEGIES.items()}}
+
+
+@router.put("/strategies", summary="Choose the strategy for a channel or a customer tier")
+def put_strategy(body: StrategyIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
+    return {"chosen": sourcing.set_strategy(engine, scope=body.scope, name=body.name, strategy=body.strategy)}
+
+
+def vars_of(w: Any) -> dict[str, float]:
+    return {"cost": w.cost, "late": w.late, "carbon": w.carbon, "split": w.split}

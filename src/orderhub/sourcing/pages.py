@@ -12,6 +12,7 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import DomainError
 from orderhub.inventory import service as inventory
 from orderhub.platform.auth.model import Principal, Role
+from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
 from orderhub.sourcing.model import STRATEGIES
 from orderhub.web.templating import check_csrf, console_user, flash, redirect, render
@@ -21,7 +22,7 @@ User = Annotated[Principal, Depends(console_user)]
 
 
 @router.get("/sourcing", response_class=HTMLResponse)
-def sourcing_page(request: Request, user: User, days: int = 7) -> Response:
+def sourcing_page(request: Request, user: User, days: int = 7, job: str = "") -> Response:
     engine = request.app.state.engine
     now = utcnow()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -48,8 +49,56 @@ def sourcing_page(request: Request, user: User, days: int = 7) -> Response:
             "board": board,
             "nodes": nodes,
             "destinations": sourcing.destinations_since(engine, since=today),
+            "chosen": sourcing.get_strategies(engine),
+            "conditions": conditions.active(engine),
+            "job_id": job,
         },
     )
+
+
+@router.post("/sourcing/strategies", dependencies=[Depends(check_csrf)])
+def sourcing_strategy(
+    request: Request,
+    user: User,
+    scope: Annotated[str, Form()],
+    name: Annotated[str, Form()],
+    strategy: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        user.require(Role.editor)
+        sourcing.set_strategy(request.app.state.engine, scope=scope, name=name.strip(), strategy=strategy or None)
+        flash(request, f"{scope} {name}: {strategy or 'default'}")
+    except DomainError as exc:
+        flash(request, exc.detail, "error")
+    return redirect("/console/sourcing", request)
+
+
+@router.post("/sourcing/conditions", dependencies=[Depends(check_csrf)])
+def sourcing_condition(
+    request: Request,
+    user: User,
+    kind: Annotated[str, Form()],
+    scope: Annotated[str, Form()],
+    target: Annotated[str, Form()],
+    value: Annotated[float, Form()] = 0,
+    reason: Annotated[str, Form()] = "",
+    hours: Annotated[float, Form()] = 4,
+) -> Response:
+    try:
+        user.require(Role.editor)
+        conditions.add(
+            request.app.state.engine,
+            kind=kind,
+            scope=scope,
+            target=target.strip(),
+            value=value,
+            reason=reason,
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+        flash(request, f"{kind} on {target} for {hours:g} h")
+    except DomainError as exc:
+        flash(request, exc.detail, "error")
+    return redirect("/console/sourcing", request)
 
 
 @router.post("/sourcing/pilot", dependencies=[Depends(check_csrf)])

@@ -22,6 +22,7 @@ from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 from orderhub.sourcing import conditions, store
+from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import (
     STRATEGIES,
     Decision,
@@ -43,13 +44,63 @@ HANDLING = {"distribution_centre": 1.2, "dark_store": 1.8, "store": 2.8, "drop_s
 #: Strategy by customer tier unless the channel names one; VIPs get the fastest.
 TIER_STRATEGY = {"vip": "fastest"}
 DEFAULT_STRATEGY = "balanced"
+#: The exact solver's time cap on the live path (orders the fast path cannot settle).
+EXACT_TIME_CAP_S = 0.05
 
 
-def strategy_for(*, tier: str = "standard", channel: str = "", override: str | None = None) -> tuple[str, Weights]:
-    name = override or TIER_STRATEGY.get(tier, DEFAULT_STRATEGY)
+def strategy_for(
+    *, tier: str = "standard", channel: str = "", override: str | None = None, chosen: dict[str, str] | None = None
+) -> tuple[str, Weights]:
+    """The strategy for an order: an explicit override, else what business users chose for the
+    customer tier, else for the channel (``chosen``: ``tier:vip`` / ``channel:web`` keys), else
+    the built-in tier default (VIP → fastest), else balanced."""
+    chosen = chosen or {}
+    name = (
+        override
+        or chosen.get(f"tier:{tier}")
+        or chosen.get(f"channel:{channel}")
+        or TIER_STRATEGY.get(tier, DEFAULT_STRATEGY)
+    )
     if name not in STRATEGIES:
         name = DEFAULT_STRATEGY
     return name, STRATEGIES[name]
+
+
+_strategy_cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def chosen_strategies(conn: Any) -> dict[str, str]:
+    hit = _strategy_cache.get(conn.engine)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    row = conn.execute(sa.select(store.settings.c.value).where(store.settings.c.key == "strategies")).scalar()
+    _strategy_cache[conn.engine] = (time.monotonic() + 5.0, dict(row or {}))
+    return dict(row or {})
+
+
+def get_strategies(engine: Engine) -> dict[str, str]:
+    with unit_of_work(engine, write=False) as conn:
+        return chosen_strategies(conn)
+
+
+def set_strategy(engine: Engine, *, scope: str, name: str, strategy: str | None) -> dict[str, str]:
+    """Choose a strategy for a channel (``scope`` channel) or a customer tier (``scope`` tier);
+    ``strategy`` None removes the choice."""
+    if scope not in ("channel", "tier"):
+        raise InvalidInput("scope is channel or tier", errors=[{"pointer": "/scope", "detail": "channel or tier"}])
+    if strategy is not None and strategy not in STRATEGIES:
+        raise InvalidInput(
+            f"strategy is one of {', '.join(STRATEGIES)}", errors=[{"pointer": "/strategy", "detail": "unknown"}]
+        )
+    chosen = get_strategies(engine)
+    chosen.pop(f"{scope}:{name}", None)
+    if strategy:
+        chosen[f"{scope}:{name}"] = strategy
+    with unit_of_work(engine) as conn:
+        conn.execute(store.settings.delete().where(store.settings.c.key == "strategies"))
+        conn.execute(store.settings.insert().values(key="strategies", value=chosen))
+    _strategy_cache.pop(engine, None)
+    return chosen
 
 
 class LivePlanner:
@@ -99,6 +150,13 @@ class LivePlanner:
         req = Request(lines=self.lines, lat=self.destination[0], lon=self.destination[1], weights=self.weights)
         decision = plan_fast(req, candidates, self.network.kg_per_kg)
         self.rule = plan_nearest(req, candidates, self.network.kg_per_kg)
+        if decision.plan is None and candidates:
+            # no plan of one or two shipments: the exact solver, allowed more, under a time cap
+            wide = Request(lines=req.lines, lat=req.lat, lon=req.lon, weights=req.weights, max_shipments=len(req.lines))
+            exact = plan_exact(wide, candidates, self.network.kg_per_kg, time_limit_s=EXACT_TIME_CAP_S)
+            if exact.plan is not None:
+                exact.candidates, exact.excluded = decision.candidates, decision.excluded
+                decision = exact
         if decision.plan is None:
             decision = self.rule
         self.decision = decision
@@ -162,7 +220,7 @@ def live_planner_for(
     conn: Any, *, destination: tuple[float, float], lines: list[Line], tier: str, channel: str, region: str = ""
 ) -> LivePlanner:
     """The planner for an order being captured on ``conn`` (factors and pilot scope cached)."""
-    strategy, weights = strategy_for(tier=tier, channel=channel)
+    strategy, weights = strategy_for(tier=tier, channel=channel, chosen=chosen_strategies(conn))
     network = carbon.factor_set_on(conn).network()
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
     planner = LivePlanner(network, destination=destination, lines=lines, strategy=strategy, weights=weights, live=live)
@@ -325,7 +383,7 @@ def what_if(
         Line(f"line-{i + 1}", sku, qty, (items[sku].weight_g if sku in items else 500) * qty / 1000)
         for i, (sku, qty) in enumerate(lines)
     ]
-    name, weights = strategy_for(tier=tier, channel=channel, override=strategy)
+    name, weights = strategy_for(tier=tier, channel=channel, override=strategy, chosen=get_strategies(engine))
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     free: dict[tuple[str, str], int] = {}
     for sku, _ in lines:
