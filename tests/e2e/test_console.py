@@ -267,3 +267,27 @@ def test_sourcing_page_sets_strategy_and_condition_and_reoptimises_with_progress
     expect(page.get_by_test_id("conditions")).to_contain_text("storm")
     page.click("button:has-text('Re-optimise the backlog')")
     expect(page.get_by_test_id("reopt-done")).to_contain_text("1 orders examined", timeout=15_000)
+
+
+def test_operator_pins_an_order_to_another_node_with_a_reason(page, live):
+    for node in (
+        {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"},
+        {"id": "DC-H", "name": "DC Hamburg", "type": "distribution_centre", "lat": 53.49, "lon": 10.13, "region": "HH"},
+    ):
+        httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
+        httpx.put(f"{live.url}/api/v1/inventory/{node['id']}/MUG-1", json={"on_hand": 5}, headers=ADMIN)
+    order = post_order(
+        live,
+        shipping_address={"city": "Kassel", "country": "DE", "lat": 51.3, "lon": 9.5},
+        lines=[{"sku": "MUG-1", "quantity": 2, "unit_price": "8.50"}],
+    )
+    login(page, live)
+    page.goto(f"{live.url}/console/orders/{order['id']}")
+    page.get_by_label("pin node").select_option("DC-H")
+    page.get_by_label("pin reason").fill("Kassel short of staff")
+    page.click("button:has-text('Pin')")
+    expect(page.get_by_role("status")).to_have_text("Fulfilment pinned to DC-H")
+    expect(page.get_by_test_id("order-status")).to_have_text("allocated")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Kassel short of staff")
+    atp = httpx.get(f"{live.url}/api/v1/atp", params={"sku": "MUG-1"}, headers=ADMIN).json()
+    assert {n["node_id"]: n["allocated"] for n in atp["nodes"]} == {"DC-H": 2, "DC-K": 0}

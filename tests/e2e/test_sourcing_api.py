@@ -289,3 +289,95 @@ def test_business_users_choose_strategies_per_channel_and_tier(client, engine):
     assert (strategy("shopify"), strategy("web"), strategy("shopify", "vip")) == ("greenest", "balanced", "cheapest")
     bad = client.put("/api/v1/sourcing/strategies", json={"scope": "region", "name": "x", "strategy": "fastest"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/scope"
+
+
+def test_channel_eligibility_promise_dates_and_unreliable_inputs(client, engine):
+    from datetime import UTC, datetime, timedelta
+
+    world(engine)  # DC-1 (near Kassel) has A and B; ST-9 (Berlin) has A
+    client.post(
+        "/api/v1/nodes",
+        json={
+            "id": "DC-1",
+            "name": "DC-1",
+            "type": "distribution_centre",
+            "lat": 50.87,
+            "lon": 9.71,
+            "region": "HE",
+            "capabilities": ["ships", "returns"],
+            "channels": ["web"],
+        },
+    )
+
+    def place(channel, **extra):
+        oid = client.post(
+            "/api/v1/orders",
+            json={
+                "channel": channel,
+                "currency": "EUR",
+                "customer": {"email": f"{channel}{len(extra)}@x.de"},
+                "payment_status": "paid",
+                "shipping_address": {"city": "Kassel", "country": "DE", "region": "HE", "lat": 51.31, "lon": 9.49},
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+                **extra,
+            },
+        ).json()["id"]
+        return client.get(f"/api/v1/orders/{oid}/sourcing").json()
+
+    assert place("web")["chosen"]["nodes"] == ["DC-1"]
+    social = place("social")  # DC-1 serves the web shop only
+    assert social["chosen"]["nodes"] == ["ST-9"] and social["excluded"]["DC-1"] == "not eligible for this order"
+    client.post(
+        "/api/v1/sourcing/conditions",
+        json={
+            "kind": "delay",
+            "scope": "node",
+            "target": "ST-9",
+            "value": 5,
+            "reason": "strike",
+            "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        },
+    )
+    promised = place("web", promise_days=2)
+    assert promised["chosen"]["nodes"] == ["DC-1"] and promised["excluded"]["ST-9"].startswith("cannot deliver")
+    client.post(
+        "/api/v1/sourcing/conditions",
+        json={
+            "kind": "unreliable",
+            "scope": "all",
+            "target": "*",
+            "reason": "demand shock",
+            "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        },
+    )
+    off = place("web", tags=["x"])
+    assert off["method"] == "fallback" and off["excluded"]["*"] == "optimiser off: demand shock"
+
+
+def test_custom_weights_become_a_strategy_to_choose(client, engine):
+    world(engine)
+    r = client.put(
+        "/api/v1/sourcing/strategies/custom",
+        json={"name": "eco-fast", "cost": 0.5, "late": 20, "carbon": 10, "split": 3},
+    )
+    assert r.status_code == 200
+    assert (
+        client.put(
+            "/api/v1/sourcing/strategies", json={"scope": "channel", "name": "web", "strategy": "eco-fast"}
+        ).status_code
+        == 200
+    )
+    oid = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "e@x.de"},
+            "payment_status": "paid",
+            "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "15.00"}],
+        },
+    ).json()["id"]
+    d = client.get(f"/api/v1/orders/{oid}/sourcing").json()
+    assert d["strategy"] == "eco-fast" and d["weights"] == {"cost": 0.5, "late": 20.0, "carbon": 10.0, "split": 3.0}
+    bad = client.put("/api/v1/sourcing/strategies/custom", json={"name": "fastest"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/name"

@@ -31,6 +31,7 @@ class NodeIn(BaseModel):
     cutoff_hour_utc: int | None = Field(
         default=None, ge=0, le=23, description="orders after this hour ship the next open day"
     )
+    channels: list[str] = Field(default_factory=list, description="channels it may fulfil; empty = every channel")
 
 
 def node_json(n: inventory.Node) -> dict[str, Any]:
@@ -46,6 +47,7 @@ def node_json(n: inventory.Node) -> dict[str, Any]:
         "daily_capacity": n.daily_capacity,
         "closed_dates": n.closed_dates,
         "cutoff_hour_utc": n.cutoff_hour_utc,
+        "channels": n.channels,
     }
 
 

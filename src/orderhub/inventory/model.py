@@ -36,6 +36,10 @@ class Node:
     daily_capacity: int = 0  # orders per day; 0 = not limited
     closed_dates: list[str] = field(default_factory=list)  # ISO dates the node does not ship
     cutoff_hour_utc: int | None = None  # orders after this hour ship the next open day
+    channels: list[str] = field(default_factory=list)  # channels it may fulfil; empty = all
+
+    def serves(self, channel: str) -> bool:
+        return not self.channels or channel in self.channels
 
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities

@@ -24,6 +24,7 @@ nodes = sa.Table(
     sa.Column("daily_capacity", sa.Integer, nullable=False, server_default="0"),
     sa.Column("closed_dates", sa.JSON, nullable=False),
     sa.Column("cutoff_hour_utc", sa.Integer, nullable=True),
+    sa.Column("channels", sa.JSON, nullable=False),
 )
 
 items = sa.Table(
@@ -55,6 +56,7 @@ def upsert_nodes(conn: Connection, rows: list[Node]) -> None:
             "daily_capacity": n.daily_capacity,
             "closed_dates": sorted(n.closed_dates),
             "cutoff_hour_utc": n.cutoff_hour_utc,
+            "channels": sorted(n.channels),
         }
         for n in rows
     ]
@@ -96,6 +98,7 @@ def _node(row: Any) -> Node:
         daily_capacity=row.daily_capacity,
         closed_dates=list(row.closed_dates or []),
         cutoff_hour_utc=row.cutoff_hour_utc,
+        channels=list(row.channels or []),
     )
 
 

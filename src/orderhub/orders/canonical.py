@@ -91,6 +91,12 @@ class OrderCreate(_Strict):
     priority: int = Field(default=0, ge=-100, le=100)
     notes: str = Field(default="", max_length=4000)
     placed_at: datetime | None = None
+    promise_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description="delivery promised within this many days: nodes that cannot make it are excluded",
+    )
     delivery_option: Literal["standard", "consolidated", "wait"] = Field(
         default="standard",
         description="The delivery option the customer chose at checkout (POST /api/v1/carbon/options)",

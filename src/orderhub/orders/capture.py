@@ -109,6 +109,7 @@ def build_order(data: OrderCreate) -> Order:
         delivery_method=data.delivery_method,
         pickup_node_id=data.pickup_node_id,
         delivery_option=data.delivery_option,
+        promise_days=data.promise_days,
         tags=sorted(set(data.tags)),
         priority=data.priority,
         notes=data.notes,

@@ -74,6 +74,7 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         tier=order.customer.tier.value,
         channel=order.channel,
         region=a.region,
+        promise_days=order.promise_days,
     )
 
 

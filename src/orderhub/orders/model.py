@@ -216,6 +216,7 @@ class Order:
     delivery_method: DeliveryMethod = DeliveryMethod.ship
     pickup_node_id: str = ""
     delivery_option: str = "standard"  # standard | consolidated | wait (a greener choice)
+    promise_days: int | None = None  # delivery promised within this many days
     tags: list[str] = field(default_factory=list)
     priority: int = 0
     notes: str = ""
@@ -407,7 +408,7 @@ class Order:
                 {"fulfilment_orders": [{"node_id": f.node_id, "lines": f.lines} for f in self.fulfilment_orders]},
             )
         )
-        self.transition_to(S.allocated)
+        self.transition_to(S.allocated, reason=reason)
 
     def record_shipment(self, quantities: dict[str, int], *, reason: str = "") -> None:
         """Units of lines left the building: the order becomes partially shipped or shipped."""

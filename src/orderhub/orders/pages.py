@@ -14,6 +14,7 @@ from orderhub.carbon import service as carbon
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.core.ids import new_id
+from orderhub.inventory import service as inventory
 from orderhub.orders import capture, footprints, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
@@ -105,6 +106,9 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "editable": view.order.is_editable,
             "footprint": footprints.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
             "sourcing": service.get_sourcing(request.app.state.engine, order_id=order_id),
+            "ship_nodes": [
+                n.id for n in inventory.get_all_nodes(request.app.state.engine) if n.can(inventory.Capability.ships)
+            ],
             "can_operate": user.role >= Role.operator,
         },
     )
@@ -135,6 +139,23 @@ def order_transition(
         f"Moved to {to}",
         lambda actor: service.transition(engine, order_id=order_id, to=to, actor=actor, reason=reason),
     )
+
+
+@router.post("/orders/{order_id}/pin", dependencies=[Csrf])
+def order_pin(
+    request: Request, order_id: str, user: User, node_id: Annotated[str, Form()], reason: Annotated[str, Form()] = ""
+) -> Response:
+    """Pin every open unit of a paid (or move an allocated) order to one node, with a reason."""
+    engine = request.app.state.engine
+
+    def pin(actor: str) -> Any:
+        order = service.get(engine, order_id=order_id).order
+        lines = {line.id: line.open_quantity for line in order.lines if line.open_quantity}
+        return service.allocate(
+            engine, order_id=order_id, actor=actor, assignments={node_id: lines}, reason=reason or "pinned in console"
+        )
+
+    return _act(request, user, order_id, f"Fulfilment pinned to {node_id}", pin)
 
 
 @router.post("/orders/{order_id}/cancel", dependencies=[Csrf])

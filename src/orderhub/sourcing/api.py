@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from orderhub.platform.web import Editor, EngineDep, Viewer
 from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
-from orderhub.sourcing.model import STRATEGIES
+from orderhub.sourcing.model import STRATEGIES, Weights
 
 router = APIRouter(prefix="/api/v1/sourcing", tags=["sourcing"])
 
@@ -119,6 +119,20 @@ def get_strategies(engine: EngineDep, _: Viewer) -> dict[str, Any]:
 @router.put("/strategies", summary="Choose the strategy for a channel or a customer tier")
 def put_strategy(body: StrategyIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     return {"chosen": sourcing.set_strategy(engine, scope=body.scope, name=body.name, strategy=body.strategy)}
+
+
+class CustomIn(BaseModel):
+    name: str = Field(min_length=1, max_length=40)
+    cost: float = 1.0
+    late: float = 5.0
+    carbon: float = 0.0
+    split: float = 2.0
+
+
+@router.put("/strategies/custom", summary="Define a strategy with custom weights")
+def put_custom(body: CustomIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
+    weights = Weights(cost=body.cost, late=body.late, carbon=body.carbon, split=body.split)
+    return {"chosen": sourcing.define_strategy(engine, name=body.name, weights=weights)}
 
 
 def vars_of(w: Any) -> dict[str, float]:

@@ -20,7 +20,7 @@ from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 from orderhub.sourcing import store
 
-KINDS = ("delay", "outage", "capacity")  # days added | node closed | % of daily capacity lost
+KINDS = ("delay", "outage", "capacity", "unreliable")  # days | closed | % capacity lost | optimiser off
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +94,20 @@ def node_states(conn: Any, nodes: dict[str, inventory.Node]) -> dict[str, NodeSt
     return out
 
 
+def unreliable(conn: Any, *, region: str) -> str:
+    """Why the optimiser's inputs are flagged unreliable here (a regime change), or ""."""
+    conds, _ = _load(conn)
+    now = utcnow()
+    for c in conds:
+        if (
+            c.kind == "unreliable"
+            and c.expires_at > now
+            and (c.scope == "all" or (c.scope == "region" and c.target == region))
+        ):
+            return c.reason or "inputs flagged unreliable"
+    return ""
+
+
 def _all(engine: Engine) -> list[dict[str, Any]]:
     with unit_of_work(engine, write=False) as conn:
         return list(
@@ -115,8 +129,8 @@ def add(
     errors = []
     if kind not in KINDS:
         errors.append({"pointer": "/kind", "detail": f"one of {', '.join(KINDS)}"})
-    if scope not in ("node", "region"):
-        errors.append({"pointer": "/scope", "detail": "node or region"})
+    if scope not in ("node", "region", "all"):
+        errors.append({"pointer": "/scope", "detail": "node, region or all"})
     if kind == "delay" and not 0 < value <= 30:
         errors.append({"pointer": "/value", "detail": "days of delay, 1–30"})
     if kind == "capacity" and not 0 < value <= 100:

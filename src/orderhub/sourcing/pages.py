@@ -14,7 +14,6 @@ from orderhub.inventory import service as inventory
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
-from orderhub.sourcing.model import STRATEGIES
 from orderhub.web.templating import check_csrf, console_user, flash, redirect, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -26,6 +25,7 @@ def sourcing_page(request: Request, user: User, days: int = 7, job: str = "") ->
     engine = request.app.state.engine
     now = utcnow()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    chosen = sourcing.get_strategies(engine)
     nodes = inventory.get_all_nodes(engine)
     load = inventory.node_load(engine, since=today)
     board = [
@@ -45,11 +45,11 @@ def sourcing_page(request: Request, user: User, days: int = 7, job: str = "") ->
             "days": days,
             "pilot": sourcing.get_pilot(engine),
             "report": sourcing.shadow_report(engine, start=now - timedelta(days=days), end=now),
-            "strategies": STRATEGIES,
+            "strategies": sourcing.all_strategies(chosen),
             "board": board,
             "nodes": nodes,
             "destinations": sourcing.destinations_since(engine, since=today),
-            "chosen": sourcing.get_strategies(engine),
+            "chosen": {k: v for k, v in chosen.items() if not k.startswith("custom:")},
             "conditions": conditions.active(engine),
             "job_id": job,
         },

@@ -49,7 +49,7 @@ EXACT_TIME_CAP_S = 0.05
 
 
 def strategy_for(
-    *, tier: str = "standard", channel: str = "", override: str | None = None, chosen: dict[str, str] | None = None
+    *, tier: str = "standard", channel: str = "", override: str | None = None, chosen: dict[str, Any] | None = None
 ) -> tuple[str, Weights]:
     """The strategy for an order: an explicit override, else what business users chose for the
     customer tier, else for the channel (``chosen``: ``tier:vip`` / ``channel:web`` keys), else
@@ -61,15 +61,25 @@ def strategy_for(
         or chosen.get(f"channel:{channel}")
         or TIER_STRATEGY.get(tier, DEFAULT_STRATEGY)
     )
-    if name not in STRATEGIES:
+    known = all_strategies(chosen)
+    if name not in known:
         name = DEFAULT_STRATEGY
-    return name, STRATEGIES[name]
+    return name, known[name]
 
 
-_strategy_cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
+def all_strategies(chosen: dict[str, Any]) -> dict[str, Weights]:
+    """The named strategies plus the custom weights business users defined (``custom:NAME``)."""
+    out = dict(STRATEGIES)
+    for key, w in chosen.items():
+        if key.startswith("custom:") and isinstance(w, dict):
+            out[key.removeprefix("custom:")] = Weights(**w)
+    return out
 
 
-def chosen_strategies(conn: Any) -> dict[str, str]:
+_strategy_cache: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def chosen_strategies(conn: Any) -> dict[str, Any]:
     hit = _strategy_cache.get(conn.engine)
     if hit and hit[0] > time.monotonic():
         return hit[1]
@@ -78,28 +88,47 @@ def chosen_strategies(conn: Any) -> dict[str, str]:
     return dict(row or {})
 
 
-def get_strategies(engine: Engine) -> dict[str, str]:
+def get_strategies(engine: Engine) -> dict[str, Any]:
     with unit_of_work(engine, write=False) as conn:
         return chosen_strategies(conn)
 
 
-def set_strategy(engine: Engine, *, scope: str, name: str, strategy: str | None) -> dict[str, str]:
-    """Choose a strategy for a channel (``scope`` channel) or a customer tier (``scope`` tier);
-    ``strategy`` None removes the choice."""
-    if scope not in ("channel", "tier"):
-        raise InvalidInput("scope is channel or tier", errors=[{"pointer": "/scope", "detail": "channel or tier"}])
-    if strategy is not None and strategy not in STRATEGIES:
+def define_strategy(engine: Engine, *, name: str, weights: Weights) -> dict[str, Any]:
+    """Custom weights under a name, then chosen like the named strategies."""
+    if name in STRATEGIES:
         raise InvalidInput(
-            f"strategy is one of {', '.join(STRATEGIES)}", errors=[{"pointer": "/strategy", "detail": "unknown"}]
+            f"{name} is a built-in strategy", errors=[{"pointer": "/name", "detail": "choose another name"}]
         )
+    if min(weights.cost, weights.late, weights.carbon, weights.split) < 0:
+        raise InvalidInput("weights must not be negative", errors=[{"pointer": "/weights", "detail": "≥ 0"}])
     chosen = get_strategies(engine)
-    chosen.pop(f"{scope}:{name}", None)
-    if strategy:
-        chosen[f"{scope}:{name}"] = strategy
+    chosen[f"custom:{name}"] = asdict(weights)
+    _save_strategies(engine, chosen)
+    return chosen
+
+
+def _save_strategies(engine: Engine, chosen: dict[str, Any]) -> None:
     with unit_of_work(engine) as conn:
         conn.execute(store.settings.delete().where(store.settings.c.key == "strategies"))
         conn.execute(store.settings.insert().values(key="strategies", value=chosen))
     _strategy_cache.pop(engine, None)
+
+
+def set_strategy(engine: Engine, *, scope: str, name: str, strategy: str | None) -> dict[str, Any]:
+    """Choose a strategy for a channel (``scope`` channel) or a customer tier (``scope`` tier);
+    ``strategy`` None removes the choice."""
+    if scope not in ("channel", "tier"):
+        raise InvalidInput("scope is channel or tier", errors=[{"pointer": "/scope", "detail": "channel or tier"}])
+    chosen = get_strategies(engine)
+    known = all_strategies(chosen)
+    if strategy is not None and strategy not in known:
+        raise InvalidInput(
+            f"strategy is one of {', '.join(known)}", errors=[{"pointer": "/strategy", "detail": "unknown"}]
+        )
+    chosen.pop(f"{scope}:{name}", None)
+    if strategy:
+        chosen[f"{scope}:{name}"] = strategy
+    _save_strategies(engine, chosen)
     return chosen
 
 
@@ -115,6 +144,8 @@ class LivePlanner:
         strategy: str,
         weights: Weights,
         live: bool = True,
+        channel: str = "",
+        promise_days: int | None = None,
     ) -> None:
         self.destination = destination
         self.lines = tuple(lines)
@@ -125,6 +156,9 @@ class LivePlanner:
         self.decision: Decision | None = None
         self.rule: Decision | None = None
         self.states: dict[str, conditions.NodeState] = {}
+        self.channel = channel
+        self.promise_days = promise_days  # a date the customer was promised: a hard constraint
+        self.unreliable = ""  # set when a condition flags the inputs: the plain rule decides
 
     def __call__(self, free: dict[tuple[str, str], int], nodes: dict[str, inventory.Node]) -> dict[str, str]:
         offers: dict[str, dict[str, int]] = {}
@@ -141,15 +175,30 @@ class LivePlanner:
                 atp,
                 handling=HANDLING.get(nodes[node_id].type.value, 2.0),
                 capacity_left=state.get(node_id, none).capacity_left,
-                eligible=state.get(node_id, none).eligible,
+                eligible=state.get(node_id, none).eligible and nodes[node_id].serves(self.channel),
                 delay_days=state.get(node_id, none).delay_days,
             )
             for node_id, atp in sorted(offers.items())
             if node_id in nodes and nodes[node_id].can(inventory.Capability.ships)
         ]
-        req = Request(lines=self.lines, lat=self.destination[0], lon=self.destination[1], weights=self.weights)
-        decision = plan_fast(req, candidates, self.network.kg_per_kg)
+        req = Request(
+            lines=self.lines,
+            lat=self.destination[0],
+            lon=self.destination[1],
+            weights=self.weights,
+            promise_days=self.promise_days or 3,
+            promise_required=self.promise_days is not None,
+        )
         self.rule = plan_nearest(req, candidates, self.network.kg_per_kg)
+        if self.unreliable:
+            self.rule.excluded = {"*": f"optimiser off: {self.unreliable}"}
+            self.decision = self.rule
+            return (
+                {line_id: s.node_id for s in self.rule.plan.shipments for line_id in s.line_ids}
+                if self.rule.plan
+                else {}
+            )
+        decision = plan_fast(req, candidates, self.network.kg_per_kg)
         if decision.plan is None and candidates:
             # no plan of one or two shipments: the exact solver, allowed more, under a time cap
             wide = Request(lines=req.lines, lat=req.lat, lon=req.lon, weights=req.weights, max_shipments=len(req.lines))
@@ -217,14 +266,31 @@ def _summary(plan: Plan | None) -> dict[str, Any] | None:
 
 
 def live_planner_for(
-    conn: Any, *, destination: tuple[float, float], lines: list[Line], tier: str, channel: str, region: str = ""
+    conn: Any,
+    *,
+    destination: tuple[float, float],
+    lines: list[Line],
+    tier: str,
+    channel: str,
+    region: str = "",
+    promise_days: int | None = None,
 ) -> LivePlanner:
     """The planner for an order being captured on ``conn`` (factors and pilot scope cached)."""
     strategy, weights = strategy_for(tier=tier, channel=channel, chosen=chosen_strategies(conn))
     network = carbon.factor_set_on(conn).network()
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
-    planner = LivePlanner(network, destination=destination, lines=lines, strategy=strategy, weights=weights, live=live)
+    planner = LivePlanner(
+        network,
+        destination=destination,
+        lines=lines,
+        strategy=strategy,
+        weights=weights,
+        live=live,
+        channel=channel,
+        promise_days=promise_days,
+    )
     planner.states = conditions.node_states(conn, inventory.nodes_by_id(conn))
+    planner.unreliable = conditions.unreliable(conn, region=region)
     return planner
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:03:42.082188
+Create Date: 2026-11-25 21:11:07.439344
 """
 
 from __future__ import annotations
@@ -183,6 +183,7 @@ def upgrade() -> None:
         sa.Column("daily_capacity", sa.Integer(), server_default="0", nullable=False),
         sa.Column("closed_dates", sa.JSON(), nullable=False),
         sa.Column("cutoff_hour_utc", sa.Integer(), nullable=True),
+        sa.Column("channels", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nodes")),
     )
     with op.batch_alter_table("nodes", schema=None) as batch_op:
@@ -198,6 +199,7 @@ def upgrade() -> None:
         sa.Column("delivery_method", sa.String(length=20), nullable=False),
         sa.Column("pickup_node_id", sa.String(length=40), server_default="", nullable=False),
         sa.Column("delivery_option", sa.String(length=20), server_default="standard", nullable=False),
+        sa.Column("promise_days", sa.Integer(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("customer_id", sa.String(length=40), nullable=True),
         sa.Column("customer_email", sa.String(length=254), server_default="", nullable=False),
