@@ -110,36 +110,6 @@ _LOCK_MANY = sa.text(
 )
 
 
-def move(
-    conn: Connection,
-    *,
-    node_id: str,
-    sku: str,
-    d_on_hand: int = 0,
-    d_reserved: int = 0,
-    d_allocated: int = 0,
-    need_free: int = 0,
-) -> Any | None:
-    """Change a position's counters in one conditional statement; returns the new row, or
-    None when the position lacks ``need_free`` free units (nothing changed)."""
-    values: dict[str, Any] = {}
-    if d_on_hand:
-        values["on_hand"] = positions.c.on_hand + d_on_hand
-    if d_reserved:
-        values["reserved"] = positions.c.reserved + d_reserved
-    if d_allocated:
-        values["allocated"] = positions.c.allocated + d_allocated
-    stmt = (
-        positions.update()
-        .where(positions.c.node_id == node_id, positions.c.sku == sku)
-        .values(**values)
-        .returning(positions.c.on_hand, positions.c.reserved, positions.c.allocated)
-    )
-    if need_free:
-        stmt = stmt.where(need_free <= _FREE)
-    return conn.execute(stmt).first()
-
-
 _LEDGER_COLS = (
     "node_id",
     "sku",

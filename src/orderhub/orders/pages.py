@@ -105,7 +105,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "o": order_json(view.order, view.events),
             "editable": view.order.is_editable,
             "footprint": footprints.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
-            "sourcing": service.get_sourcing(request.app.state.engine, order_id=order_id),
+            "sourcing": service.latest_sourcing(view.events),
             "ship_nodes": [
                 n.id for n in inventory.get_all_nodes(request.app.state.engine) if n.can(inventory.Capability.ships)
             ],

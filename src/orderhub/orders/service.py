@@ -138,7 +138,11 @@ def release_due_wait_runs(engine: Engine) -> dict[str, list[str]]:
 
 def get_sourcing(engine: Engine, *, order_id: str) -> dict[str, Any] | None:
     """The latest sourcing decision recorded for an order (its ``order.sourced`` event)."""
-    events = get(engine, order_id=order_id).events
+    return latest_sourcing(get(engine, order_id=order_id).events)
+
+
+def latest_sourcing(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest ``order.sourced`` decision in an order's event log, if any."""
     decided = [e for e in events if e["type"] == "order.sourced"]
     return {**decided[-1]["data"], "decided_at": decided[-1]["occurred_at"].isoformat()} if decided else None
 
