@@ -73,8 +73,9 @@ class Databases:
 
 
 @contextmanager
-def server(database_url: str, *, admin_key: str) -> Iterator[tuple[str, int]]:
-    """``orderhub serve`` in its own process (so the load generator does not share its GIL)."""
+def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """``orderhub serve`` in its own process(es) (so the load generator does not share their
+    GIL). Yields the URL and the main process id (``process_cpu_seconds`` counts its children)."""
     port = free_port()
     env = {
         **os.environ,
@@ -83,7 +84,18 @@ def server(database_url: str, *, admin_key: str) -> Iterator[tuple[str, int]]:
         "ORDERHUB_ENV": "dev",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orderhub", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "orderhub",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -107,7 +119,22 @@ def server(database_url: str, *, admin_key: str) -> Iterator[tuple[str, int]]:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU seconds a process and its live children have used (Linux /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in map(int, children):
+            out += [child, *_children(child)]
+    return out

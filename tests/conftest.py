@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="orderhub-xdg-"))
 
@@ -164,3 +165,25 @@ def put_stock(engine: Engine, positions: dict[tuple[str, str], int]) -> None:
         mode="snapshot",
         rows=[inventory.StockRow(node_id=n, sku=s, on_hand=q) for (n, s), q in positions.items()],
     )
+
+
+def run_async(main: Any) -> Any:
+    """``asyncio.run(main())`` on a thread of its own: Playwright's sync API keeps an event loop
+    running on the test thread of a worker that ran a browser test."""
+    import asyncio
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(main())
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

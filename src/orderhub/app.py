@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
@@ -20,13 +23,14 @@ from orderhub import __version__
 from orderhub.carbon import api as carbon_api
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
+from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
-from orderhub.platform import problems
+from orderhub.platform import leases, problems
 from orderhub.platform.auth import api as auth_api
 from orderhub.platform.auth import service as auth
-from orderhub.platform.db import create_db_engine
+from orderhub.platform.db import create_db_engine, unit_of_work
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
@@ -44,6 +48,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_admin_key:
             auth.ensure_bootstrap_admin(engine, settings.bootstrap_admin_key)
+        # Fewer request threads than the default 40: the handlers are CPU-bound under load and
+        # a crowd of threads fighting for the GIL costs more than it waits (bench/inventory S1).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         stopping = asyncio.Event()
         jobs = asyncio.create_task(_run_jobs(engine, settings.job_interval_s, stopping)) if settings.run_jobs else None
         yield
@@ -92,21 +99,41 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     return app
 
 
+TIMERS = "timers"
+
+
 async def _run_jobs(engine: Engine, interval_s: float, stopping: asyncio.Event) -> None:
-    """Timers of the embedded deployment: presale locks that ran out are released within
-    ``interval_s`` of their deadline; consolidated runs are checked every minute. A failing
-    round is logged and the next one runs."""
+    """Timers of the embedded deployment: presale locks and cart holds that ran out are
+    released within ``interval_s`` of their deadline; consolidated runs are checked every
+    minute. Every process runs this loop, but only the holder of the ``timers`` lease does a
+    round (see ``platform.leases``). A failing round is logged and the next one runs."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{id(stopping):x}"
+    ttl_s = max(5.0, interval_s * 8)
     next_runs = 0.0
     while not stopping.is_set():
         try:
-            await run_in_threadpool(orders_service.expire_unpaid, engine)
-            if time.monotonic() >= next_runs:
-                await run_in_threadpool(orders_service.release_due_wait_runs, engine)
-                next_runs = time.monotonic() + 60
+            if await run_in_threadpool(_take_lease, engine, holder, ttl_s):
+                await run_in_threadpool(orders_service.expire_unpaid, engine)
+                await run_in_threadpool(inventory_service.release_due_cart_holds, engine)
+                if time.monotonic() >= next_runs:
+                    await run_in_threadpool(orders_service.release_due_wait_runs, engine)
+                    next_runs = time.monotonic() + 60
         except Exception:
             log.exception("a timer round failed; the next one runs")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval_s)
+    with contextlib.suppress(Exception):
+        await run_in_threadpool(_give_up_lease, engine, holder)
+
+
+def _take_lease(engine: Engine, holder: str, ttl_s: float) -> bool:
+    with unit_of_work(engine) as conn:
+        return leases.acquire(conn, name=TIMERS, holder=holder, ttl_s=ttl_s)
+
+
+def _give_up_lease(engine: Engine, holder: str) -> None:
+    with unit_of_work(engine) as conn:
+        leases.release(conn, name=TIMERS, holder=holder)
 
 
 def _extend_openapi(app: FastAPI) -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from orderhub.platform.settings import Settings
 
@@ -32,7 +33,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = _engine(settings)
     upgrade(engine)
-    uvicorn.run(create_app(settings, engine=engine), host=args.host, port=args.port, log_level="info", access_log=False)
+    workers = args.workers or settings.workers
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    if workers > 1:
+        if settings.is_sqlite:
+            print("note: SQLite has one writer; more than one worker only adds contention", file=sys.stderr)
+        engine.dispose()
+        # each worker process builds its own app and engine from the same ORDERHUB_* settings
+        uvicorn.run("orderhub.app:create_app", factory=True, workers=workers, **options)
+        return 0
+    uvicorn.run(create_app(settings, engine=engine), **options)
     return 0
 
 
@@ -99,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     def served(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--workers", type=int, default=0, help="API processes (default ORDERHUB_WORKERS or 1)")
 
     served(sub.add_parser("serve", help="run the API and console"))
     sub.add_parser("migrate", help="create or upgrade the database schema")

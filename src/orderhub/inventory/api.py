@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from orderhub.core.errors import InvalidInput
 from orderhub.inventory import service as inventory
+from orderhub.inventory.admission import AdmissionQueue
 from orderhub.platform.problems import validation_errors
 from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
@@ -265,3 +267,72 @@ def put_policy(body: PolicyIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
 @router.get("/inventory-ledger-check", summary="Positions that differ from their ledger (should be none)")
 def get_ledger_check(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"differences": inventory.check_ledger(engine)}
+
+
+# -- cart holds: the flash-sale lane ----------------------------------------------------------
+class CartHoldIn(BaseModel):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    channel: str = Field(default="web", min_length=1, max_length=40)
+    node_id: str | None = Field(default=None, max_length=40, description="hold at this node only")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="the shopper's place: nearest node first")
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    ttl_s: int | None = Field(default=None, ge=10, le=7 * 24 * 3600, description="else the channel's hold time")
+
+
+CartId = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+
+
+def _admission(request: Request) -> AdmissionQueue[inventory.CartHoldRequest, inventory.CartHoldOutcome]:
+    """This app's queue (one per process): requests that arrive together share a transaction."""
+    queue = getattr(request.app.state, "cart_admission", None)
+    if queue is None:
+        engine = request.app.state.engine
+        queue = AdmissionQueue(lambda batch: inventory.hold_for_carts(engine, requests=batch))
+        request.app.state.cart_admission = queue
+    return queue
+
+
+@router.post("/carts/{cart_id}/holds", status_code=201, summary="Hold stock for a cart (flash-sale lane)")
+async def post_cart_hold(cart_id: CartId, body: CartHoldIn, request: Request, _: Operator) -> JSONResponse:
+    """Hold ``quantity`` of a SKU for a shopper's cart until the order arrives (``cart_id`` on
+    the order claims it) or the hold runs out. One hold per cart and SKU: asking again returns
+    the cart's hold (200). 409 ``out_of_stock`` when no node can hold it whole. Requests that
+    arrive together are written in one transaction (group commit)."""
+    if (body.lat is None) != (body.lon is None):
+        pointer = "/lon" if body.lon is None else "/lat"
+        raise InvalidInput("give both lat and lon, or neither", errors=[{"pointer": pointer, "detail": "missing"}])
+    outcome = await _admission(request).submit(
+        inventory.CartHoldRequest(
+            cart_id=cart_id,
+            sku=body.sku,
+            quantity=body.quantity,
+            channel=body.channel,
+            node_id=body.node_id,
+            destination=(body.lat, body.lon) if body.lat is not None and body.lon is not None else None,
+            ttl_s=body.ttl_s,
+        )
+    )
+    if outcome.hold is None:
+        raise inventory.OutOfStock(
+            f"no node can hold {body.quantity} × {body.sku} now",
+            sku=body.sku,
+            requested=body.quantity,
+            available=outcome.available,
+        )
+    return JSONResponse(inventory.hold_json(outcome.hold), status_code=201 if outcome.created else 200)
+
+
+@router.get("/carts/{cart_id}/holds", summary="A cart's holds")
+def get_cart_holds(cart_id: CartId, engine: EngineDep, _: Viewer) -> dict[str, Any]:
+    return {"cart_id": cart_id, "holds": [inventory.hold_json(h) for h in inventory.get_cart(engine, cart_id=cart_id)]}
+
+
+@router.delete("/carts/{cart_id}/holds", summary="Give back everything a cart holds")
+def delete_cart_holds(cart_id: CartId, engine: EngineDep, _: Operator) -> dict[str, Any]:
+    return {"released": inventory.release_cart_holds(engine, cart_id=cart_id)}
+
+
+@router.delete("/carts/{cart_id}/holds/{sku}", summary="Give back a cart's hold of one SKU")
+def delete_cart_hold(cart_id: CartId, sku: str, engine: EngineDep, _: Operator) -> dict[str, Any]:
+    return {"released": inventory.release_cart_holds(engine, cart_id=cart_id, sku=sku)}

@@ -240,20 +240,8 @@ def _make_room(
             conn.execute(R.update().where(R.c.id == r.id).values(status=ReservationStatus.released.value))
         else:
             conn.execute(R.update().where(R.c.id == r.id).values(quantity=r.quantity - take))
-        conn.execute(
-            store.backorders.insert().values(
-                id=new_id("bo"),
-                order_id=r.order_id,
-                line_id=r.line_id,
-                sku=sku,
-                quantity=take,
-                status="waiting",
-                channel=r.channel,
-                lat=None,
-                lon=None,
-                created_at=r.created_at,
-            )
-        )
+        if r.order_id:  # a cart hold has no order to wait: it just shrinks or ends
+            _backorder(conn, r, sku, take)
         d = (0, -take, 0) if r.status == ReservationStatus.active.value else (0, 0, -take)
         stock.add_ledger(
             conn,
@@ -265,10 +253,28 @@ def _make_room(
                     d=d,
                     after=(old["on_hand"], reserved, allocated),
                     source="count",
-                    reference=r.order_id,
+                    reference=r.order_id or f"cart:{r.cart_id}",
                     at=now,
                 )
             ],
         )
     stock.move_many(conn, {(node_id, sku): (0, reserved - old["reserved"], allocated - old["allocated"], 0)})
     return reserved, allocated
+
+
+def _backorder(conn: Connection, r: Any, sku: str, take: int) -> None:
+    """The order of a hold that lost its stock waits for more, first in line by its age."""
+    conn.execute(
+        store.backorders.insert().values(
+            id=new_id("bo"),
+            order_id=r.order_id,
+            line_id=r.line_id,
+            sku=sku,
+            quantity=take,
+            status="waiting",
+            channel=r.channel,
+            lat=None,
+            lon=None,
+            created_at=r.created_at,
+        )
+    )

@@ -64,6 +64,7 @@ class ReserveResult:
     held: list[Held] = field(default_factory=list)
     backordered: dict[str, int] = field(default_factory=dict)
     routed: bool = False  # the planner chose the nodes (else the nearest-node rule did)
+    from_cart: int = 0  # units the order took over from its cart's holds
 
 
 #: ``planner(free, nodes) -> {line_id: node_id}``: free stock by (node, sku) under the locks
@@ -135,20 +136,30 @@ def reserve(
     planner: Planner | None = None,
     priority: int = 0,
     values: dict[str, int] | None = None,
+    cart_id: str | None = None,
 ) -> ReserveResult:
     """Hold stock for an order's lines: at the pickup store if it has one; else where the
     ``planner`` (the sourcing engine) routes each line, given the free stock it reads under the
     same locks; else — and whenever the planner has no answer or fails — at the nearest
     shipping nodes that have it. What no node has is backordered, or refused with
-    ``OutOfStock`` (409) and nothing written."""
-    rows = stock.lock_available(conn, (line.sku for line in lines))
+    ``OutOfStock`` (409) and nothing written. With ``cart_id``, the cart's holds serve the
+    lines first (see ``carts.claim``)."""
+    from orderhub.inventory import carts  # carts builds on this module
+
+    cart_keys = carts.cart_keys(conn, cart_id=cart_id) if cart_id else []
+    rows = stock.lock_available(conn, (line.sku for line in lines), also=cart_keys)
+    from_cart: list[Held] = []
+    if cart_id:
+        from_cart, lines = carts.claim(
+            conn, cart_id=cart_id, order_id=order_id, lines=lines, expires_at=expires_at, now=now
+        )
     nodes = nodes_by_id(conn)
     free: dict[tuple[str, str], int] = {}
     for row in rows:
         _, buffer = policy_for(conn, channel, row.sku)
         free[(row.node_id, row.sku)] = channel_atp(stock.position_from(row).atp, buffer)
     here = GeoPoint(*destination) if destination else None
-    result = ReserveResult()
+    result = ReserveResult(held=list(from_cart), from_cart=sum(h.quantity for h in from_cart))
     routed: dict[str, str] = {}
     if planner is not None and not pickup_node and not prefer_node:
         try:
@@ -184,7 +195,8 @@ def reserve(
                     available=line.quantity - short,
                 )
             result.backordered[line.line_id] = short
-    _apply_holds(conn, result.held, order_id=order_id, channel=channel, expires_at=expires_at, now=now)
+    fresh = result.held[len(from_cart) :]
+    _apply_holds(conn, fresh, order_id=order_id, channel=channel, expires_at=expires_at, now=now)
     if result.backordered:
         skus = {line.line_id: line.sku for line in lines}
         conn.execute(
@@ -483,7 +495,7 @@ def due_orders(conn: Connection, *, now: datetime, limit: int = 200) -> list[str
     """Orders with holds past their deadline."""
     stmt = (
         sa.select(R.c.order_id)
-        .where(R.c.status == ReservationStatus.active.value, R.c.expires_at <= now)
+        .where(R.c.status == ReservationStatus.active.value, R.c.expires_at <= now, R.c.order_id != "")
         .group_by(R.c.order_id)
         .order_by(sa.func.min(R.c.expires_at))
         .limit(limit)

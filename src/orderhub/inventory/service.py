@@ -19,7 +19,8 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
-from orderhub.inventory import reservations, stock, store
+from orderhub.inventory import carts, reservations, stock, store
+from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
 from orderhub.inventory.model import (
     Candidate,
@@ -58,6 +59,8 @@ from orderhub.platform.db import unit_of_work
 
 __all__ = [
     "Capability",
+    "CartHoldOutcome",
+    "CartHoldRequest",
     "Held",
     "IngestResult",
     "Item",
@@ -73,6 +76,7 @@ __all__ = [
     "clear_expiry",
     "due_orders",
     "extend",
+    "hold_json",
     "holds_of",
     "ingest",
     "items_by_sku",
@@ -146,6 +150,44 @@ def set_position(engine: Engine, *, node_id: str, sku: str, on_hand: int, actor:
     if result.increased_skus:
         serve_backorders(engine, skus=result.increased_skus)
     return result
+
+
+# -- cart holds (the flash-sale lane) ---------------------------------------------------------
+def hold_for_carts(engine: Engine, *, requests: list[CartHoldRequest]) -> list[CartHoldOutcome]:
+    """Hold stock for many carts in one transaction (one outcome per request, in order).
+
+    Two processes inserting the same cart's hold at once meet the unique index; the batch is
+    then run again and finds the other's hold. Nothing of a failed attempt stays written."""
+    for attempt in range(3):
+        try:
+            with unit_of_work(engine) as conn:
+                return carts.hold_batch(conn, requests, now=utcnow())
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def release_cart_holds(engine: Engine, *, cart_id: str, sku: str | None = None) -> int:
+    """Give back what a cart holds (one SKU or all); returns the units released."""
+    with unit_of_work(engine) as conn:
+        return carts.release_cart(conn, cart_id=cart_id, sku=sku, now=utcnow())
+
+
+def release_due_cart_holds(engine: Engine) -> int:
+    """Timer: cart holds past their deadline go back to ATP (read first, so an idle round
+    does not take SQLite's write lock; the release re-checks each hold under its locks)."""
+    with unit_of_work(engine, write=False) as conn:
+        due = carts.due_ids(conn, now=utcnow())
+    if not due:
+        return 0
+    with unit_of_work(engine) as conn:
+        return carts.release_rows(conn, due, expired=True, now=utcnow(), source="cart-expiry")
+
+
+def get_cart(engine: Engine, *, cart_id: str) -> list[dict[str, Any]]:
+    with unit_of_work(engine, write=False) as conn:
+        return carts.holds_of_cart(conn, cart_id=cart_id)
 
 
 def ingest_and_serve(engine: Engine, **kwargs: Any) -> IngestResult:

@@ -73,13 +73,14 @@ def position_from(row: Any) -> Position:
 _FREE = positions.c.on_hand - positions.c.reserved - positions.c.allocated - positions.c.safety_stock
 
 
-def lock_available(conn: Connection, skus: Iterable[str]) -> list[Any]:
-    """Positions of ``skus`` that have free stock, locked in primary-key order (PostgreSQL)."""
-    stmt = (
-        sa.select(positions)
-        .where(positions.c.sku.in_(sorted(set(skus))), _FREE > 0)
-        .order_by(positions.c.node_id, positions.c.sku)
-    )
+def lock_available(conn: Connection, skus: Iterable[str], also: Iterable[tuple[str, str]] = ()) -> list[Any]:
+    """Positions of ``skus`` that have free stock, and the positions ``also`` names whatever
+    they have, locked together in primary-key order (PostgreSQL)."""
+    condition = sa.and_(positions.c.sku.in_(sorted(set(skus))), _FREE > 0)
+    extra = sorted(set(also))
+    if extra:
+        condition = sa.or_(condition, sa.tuple_(positions.c.node_id, positions.c.sku).in_(extra))
+    stmt = sa.select(positions).where(condition).order_by(positions.c.node_id, positions.c.sku)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     return list(conn.execute(stmt))

@@ -118,6 +118,7 @@ reservations = sa.Table(
     "reservations",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
+    # a cart hold has no order yet: order_id and line_id are '' until an order claims it
     sa.Column("order_id", sa.String(40), nullable=False, index=True),
     sa.Column("line_id", sa.String(40), nullable=False),
     sa.Column("sku", sa.String(64), nullable=False),
@@ -127,9 +128,19 @@ reservations = sa.Table(
     sa.Column("channel", sa.String(40), nullable=False, server_default=""),
     sa.Column("expires_at", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("cart_id", sa.String(80), nullable=False, server_default=""),
     sa.CheckConstraint("quantity > 0", name="quantity_positive"),
     sa.Index("ix_reservations_due", "status", "expires_at"),
     sa.Index("ix_reservations_sku_node", "sku", "node_id", "status"),
+    # one active hold per cart and SKU (a repeated request finds it instead of holding twice)
+    sa.Index(
+        "uq_reservations_cart_sku",
+        "cart_id",
+        "sku",
+        unique=True,
+        sqlite_where=sa.text("status = 'active' AND cart_id <> ''"),
+        postgresql_where=sa.text("status = 'active' AND cart_id <> ''"),
+    ),
 )
 
 backorders = sa.Table(

@@ -8,7 +8,8 @@ from alembic import context
 
 import orderhub.app
 import orderhub.carbon.store
-import orderhub.inventory.store  # noqa: F401
+import orderhub.inventory.store
+import orderhub.platform.leases  # noqa: F401
 from orderhub.platform.db import UtcDateTime, metadata
 
 

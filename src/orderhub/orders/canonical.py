@@ -101,6 +101,12 @@ class OrderCreate(_Strict):
         default="standard",
         description="The delivery option the customer chose at checkout (POST /api/v1/carbon/options)",
     )
+    cart_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="The cart whose holds (POST /api/v1/carts/{cart_id}/holds) this order takes over",
+    )
     on_shortage: Literal["backorder", "reject"] = Field(
         default="backorder",
         description="When stock is short: backorder the rest (the order waits) or reject the order (409)",

@@ -162,7 +162,15 @@ def capture(
     start_lifecycle(order, cancel_reason)
     green = _green_choice(engine, order) if order.delivery_option != "standard" else None
     try:
-        return _insert(engine, order, actor=actor, idempotency=idempotency, on_shortage=data.on_shortage, green=green)
+        return _insert(
+            engine,
+            order,
+            actor=actor,
+            idempotency=idempotency,
+            on_shortage=data.on_shortage,
+            green=green,
+            cart_id=data.cart_id,
+        )
     except IntegrityError:
         # A concurrent delivery of the same order or key won the race: answer with its result.
         found = _find_existing(engine, order, idempotency)
@@ -209,6 +217,7 @@ def _insert(
     idempotency: Idempotency | None,
     on_shortage: str = "backorder",
     green: tuple[Any, Any] | None = None,
+    cart_id: str | None = None,
 ) -> Captured:
     """Insert first, ask later: the idempotency key row and the order row are unique, so a
     repeat fails on a constraint (IntegrityError, handled by ``capture``) instead of costing
@@ -245,7 +254,8 @@ def _insert(
                 )
             )
         prefer = next(iter(green[0].lines_from)) if green and len(green[0].lines_from) == 1 else None
-        hold_stock(conn, order, on_shortage=on_shortage, now=now, prefer_node=prefer)  # last: row locks held briefly
+        # last: row locks held briefly
+        hold_stock(conn, order, on_shortage=on_shortage, now=now, prefer_node=prefer, cart_id=cart_id)
         record_changes(conn, order, actor=actor, now=now)
     return Captured(order.id, created=True, order=order)
 

@@ -40,19 +40,19 @@ def _where(order: Order) -> dict[str, Any]:
     }
 
 
-def _record(order: Order, result: inventory.ReserveResult, expires_at: datetime | None) -> None:
-    order.changes.append(
-        Change(
-            "order.stock_reserved",
-            {
-                "held": [
-                    {"line_id": h.line_id, "sku": h.sku, "node_id": h.node_id, "quantity": h.quantity}
-                    for h in result.held
-                ],
-                "expires_at": expires_at.isoformat() if expires_at else None,
-            },
-        )
-    )
+def _record(
+    order: Order, result: inventory.ReserveResult, expires_at: datetime | None, *, cart_id: str | None = None
+) -> None:
+    payload: dict[str, Any] = {
+        "held": [
+            {"line_id": h.line_id, "sku": h.sku, "node_id": h.node_id, "quantity": h.quantity} for h in result.held
+        ],
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    if cart_id:
+        payload["cart_id"] = cart_id
+        payload["from_cart"] = result.from_cart
+    order.changes.append(Change("order.stock_reserved", payload))
     if result.backordered:
         order.changes.append(Change("order.backordered", {"lines": result.backordered}))
 
@@ -79,9 +79,16 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
 
 
 def hold_stock(
-    conn: Connection, order: Order, *, on_shortage: str, now: datetime, prefer_node: str | None = None
+    conn: Connection,
+    order: Order,
+    *,
+    on_shortage: str,
+    now: datetime,
+    prefer_node: str | None = None,
+    cart_id: str | None = None,
 ) -> None:
-    """At capture: hold stock for a new order (or take it off the shelf for a till sale)."""
+    """At capture: hold stock for a new order (or take it off the shelf for a till sale).
+    With ``cart_id``, the cart's holds serve the order's lines first."""
     if order.status == OrderStatus.cancelled:
         return
     if order.delivery_method == DeliveryMethod.in_store and order.status == OrderStatus.delivered:
@@ -112,9 +119,10 @@ def hold_stock(
         planner=planner,
         priority=TIER_RANK.get(order.customer.tier.value, 0),
         values={line.id: line.total.minor for line in order.lines},
+        cart_id=cart_id,
         **_where(order),
     )
-    _record(order, result, expires_at)
+    _record(order, result, expires_at, cart_id=cart_id)
     if planner is not None and result.held:
         explanation = planner.explanation() if result.routed else {"method": "fallback: nearest node with stock"}
         order.changes.append(Change("order.sourced", explanation))

@@ -48,7 +48,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions."""
     if url.startswith("sqlite"):
         # A pool of long-lived connections: opening a WAL connection and closing the last one
@@ -63,7 +63,10 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
+    # fails its statement once; SQLAlchemy then invalidates the pool, so one request sees the
+    # error (503) and the next ones get fresh connections. Connections are recycled hourly.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 def _tune_sqlite(engine: Engine) -> None:

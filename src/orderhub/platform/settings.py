@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     bootstrap_admin_key: str | None = Field(default=None, repr=False)
     shopify_webhook_secret: str | None = Field(default=None, repr=False)
     woocommerce_webhook_secret: str | None = Field(default=None, repr=False)
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # kept open; as many again may open under bursts
+    workers: int = 1  # API processes (`orderhub serve`); on PostgreSQL, one per core
+    worker_threads: int = 8  # request threads per process
     session_max_age_s: int = 12 * 3600
     run_jobs: bool = True  # timers (presale-lock expiry) run inside the API process
     job_interval_s: float = 0.25

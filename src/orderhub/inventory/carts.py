@@ -1,0 +1,334 @@
+"""Cart holds: stock held for a shopper's cart before there is an order (the flash-sale lane).
+
+A cart hold is a reservation without an order yet (``order_id`` ''), one per cart and SKU,
+at one node, with a deadline. Many shoppers' holds are taken together (``hold_batch``, fed by
+the admission queue in ``admission``): the SKUs' positions are locked once in primary-key
+order, each request is served in arrival order from the free stock read under that lock, and
+one guarded UPDATE moves the counters of the whole batch. Each hold still gets its own
+reservation row and its own ledger row. An order captured with ``cart_id`` claims the cart's
+holds (``claim``) instead of reserving again; holds nobody claims run out (``release_due``).
+
+Everything here runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from orderhub.core.geo import GeoPoint
+from orderhub.core.ids import new_id
+from orderhub.inventory import stock, store
+from orderhub.inventory.model import Capability, LedgerReason, ReservationStatus, channel_atp
+from orderhub.inventory.reservations import Held, LineDemand, nodes_by_id, policy_for
+
+R = store.reservations
+ACTIVE = ReservationStatus.active.value
+DEFAULT_CART_TTL_S = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class CartHoldRequest:
+    cart_id: str
+    sku: str
+    quantity: int
+    channel: str = "web"
+    node_id: str | None = None  # hold at this node only
+    destination: tuple[float, float] | None = None  # else: the nearest shipping node that has it
+    ttl_s: int | None = None  # else: the channel's hold time, else 15 minutes
+
+
+@dataclass(frozen=True, slots=True)
+class CartHoldOutcome:
+    """A hold (new or the cart's existing one for that SKU), or why there is none."""
+
+    hold: dict[str, Any] | None
+    created: bool = False
+    refused: str | None = None
+    available: int = 0
+
+
+def hold_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "cart_id": row["cart_id"],
+        "sku": row["sku"],
+        "node_id": row["node_id"],
+        "quantity": row["quantity"],
+        "channel": row["channel"],
+        "status": row["status"],
+        "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
+        "order_id": row["order_id"] or None,
+    }
+
+
+def _active_of_carts(conn: Connection, cart_ids: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(R).where(R.c.cart_id.in_(sorted(set(cart_ids))), R.c.status == ACTIVE, R.c.order_id == "")
+    ).mappings()
+    return {(r["cart_id"], r["sku"]): dict(r) for r in rows}
+
+
+def hold_batch(conn: Connection, requests: list[CartHoldRequest], *, now: datetime) -> list[CartHoldOutcome]:
+    """Serve ``requests`` in order from the free stock, in one transaction; one outcome each.
+
+    A cart that already holds the SKU gets its existing hold back (nothing more is held). A
+    request no single eligible node can serve whole is refused with the quantity it could
+    have had; it holds nothing."""
+    existing = _active_of_carts(conn, [r.cart_id for r in requests])
+    fresh = [r for r in requests if (r.cart_id, r.sku) not in existing]
+    rows = stock.lock_available(conn, {r.sku for r in fresh}) if fresh else []
+    nodes = nodes_by_id(conn)
+    start = {(row.node_id, row.sku): row for row in rows}
+    atp0 = {key: stock.position_from(row).atp for key, row in start.items()}
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    outcomes: list[CartHoldOutcome | None] = []
+    new_rows: list[dict[str, Any]] = []
+    for req in requests:
+        key = (req.cart_id, req.sku)
+        if key in existing:
+            outcomes.append(CartHoldOutcome(hold=existing[key]))
+            continue
+        ttl, buffer = policy_for(conn, req.channel, req.sku)
+        best: tuple[float, str] | None = None
+        most = 0
+        for (node_id, sku), atp in atp0.items():
+            node = nodes.get(node_id)
+            if sku != req.sku or node is None:
+                continue
+            if req.node_id and node_id != req.node_id:
+                continue
+            if not req.node_id and not node.can(Capability.ships):
+                continue
+            free = channel_atp(atp, buffer) - taken[(node_id, sku)]
+            most = max(most, free)
+            if free < req.quantity:
+                continue
+            if req.destination:
+                rank = GeoPoint(*req.destination).distance_km(GeoPoint(node.lat, node.lon))
+            else:
+                rank = -float(free)  # no destination: the node with the most to spare
+            if best is None or rank < best[0]:
+                best = (rank, node_id)
+        if best is None:
+            outcomes.append(CartHoldOutcome(hold=None, refused="out_of_stock", available=max(0, most)))
+            continue
+        node_id = best[1]
+        taken[(node_id, req.sku)] += req.quantity
+        row = {
+            "id": new_id("res"),
+            "order_id": "",
+            "line_id": "",
+            "cart_id": req.cart_id,
+            "sku": req.sku,
+            "node_id": node_id,
+            "quantity": req.quantity,
+            "status": ACTIVE,
+            "channel": req.channel,
+            "expires_at": now + timedelta(seconds=req.ttl_s or ttl or DEFAULT_CART_TTL_S),
+            "created_at": now,
+        }
+        existing[key] = row  # a repeat of this cart and SKU later in the batch finds it
+        new_rows.append(row)
+        outcomes.append(CartHoldOutcome(hold=row, created=True))
+    if new_rows:
+        _write_holds(conn, new_rows, taken, start, now=now)
+    return [o for o in outcomes if o is not None]
+
+
+def _write_holds(
+    conn: Connection,
+    new_rows: list[dict[str, Any]],
+    taken: dict[tuple[str, str], int],
+    start: dict[tuple[str, str], Any],
+    *,
+    now: datetime,
+) -> None:
+    moves = {key: (0, qty, 0, qty) for key, qty in taken.items() if qty}
+    after = stock.move_many(conn, moves)
+    if len(after) != len(moves):  # cannot happen under the locks; never write half a batch
+        raise RuntimeError("a locked position changed during a cart-hold batch")
+    if conn.dialect.name == "postgresql" and len(new_rows) >= stock.BULK:
+        stock.bulk_insert_pg(conn, "reservations", _RES_COLS, _RES_TYPES, new_rows)
+    else:
+        conn.execute(R.insert(), new_rows)
+    reserved = {key: start[key].reserved for key in moves}
+    ledger = []
+    for row in new_rows:  # one ledger row per hold, counters after each in turn
+        key = (row["node_id"], row["sku"])
+        reserved[key] += row["quantity"]
+        ledger.append(
+            stock.ledger_row(
+                node_id=key[0],
+                sku=key[1],
+                reason=LedgerReason.reserved.value,
+                d=(0, row["quantity"], 0),
+                after=(after[key][0], reserved[key], after[key][2]),
+                source=f"cart:{row['cart_id']}",
+                reference=row["id"],
+                at=now,
+            )
+        )
+    stock.add_ledger(conn, ledger)
+
+
+_RES_COLS = (
+    "id",
+    "order_id",
+    "line_id",
+    "cart_id",
+    "sku",
+    "node_id",
+    "quantity",
+    "status",
+    "channel",
+    "expires_at",
+    "created_at",
+)
+_RES_TYPES = ("text", "text", "text", "text", "text", "text", "int", "text", "text", "timestamptz", "timestamptz")
+
+
+# -- giving holds back ------------------------------------------------------------------------
+def release_rows(
+    conn: Connection, ids: list[str], *, expired: bool, now: datetime, source: str, only_unclaimed: bool = True
+) -> int:
+    """Close the active holds ``ids`` and return their stock to ATP. Positions are locked first
+    and the rows are closed by a conditional UPDATE, so a hold an order claimed meanwhile is
+    left alone. Returns the units given back."""
+    if not ids:
+        return 0
+    keys = conn.execute(sa.select(R.c.node_id, R.c.sku).where(R.c.id.in_(ids)).distinct()).all()
+    stock.lock_positions(conn, [(k[0], k[1]) for k in keys])
+    where = [R.c.id.in_(ids), R.c.status == ACTIVE]
+    if only_unclaimed:
+        where.append(R.c.order_id == "")
+    status = ReservationStatus.expired if expired else ReservationStatus.released
+    closed = conn.execute(
+        R.update().where(*where).values(status=status.value).returning(R.c.id, R.c.node_id, R.c.sku, R.c.quantity)
+    ).all()
+    if not closed:
+        return 0
+    moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in closed:
+        moves[(row.node_id, row.sku)][1] -= row.quantity
+    after = stock.move_many(conn, {k: (0, v[1], 0, 0) for k, v in moves.items()})
+    reason = LedgerReason.expired if expired else LedgerReason.released
+    stock.add_ledger(
+        conn,
+        [
+            stock.ledger_row(
+                node_id=key[0],
+                sku=key[1],
+                reason=reason.value,
+                d=(0, m[1], 0),
+                after=after[key],
+                source=source,
+                reference=source,
+                at=now,
+            )
+            for key, m in sorted(moves.items())
+        ],
+    )
+    return -sum(m[1] for m in moves.values())
+
+
+def release_cart(conn: Connection, *, cart_id: str, sku: str | None, now: datetime) -> int:
+    """The shopper emptied the cart (or removed a SKU): give its holds back."""
+    stmt = sa.select(R.c.id).where(R.c.cart_id == cart_id, R.c.status == ACTIVE, R.c.order_id == "")
+    if sku:
+        stmt = stmt.where(R.c.sku == sku)
+    ids = [str(x) for x in conn.execute(stmt).scalars()]
+    return release_rows(conn, ids, expired=False, now=now, source=f"cart:{cart_id}")
+
+
+def due_ids(conn: Connection, *, now: datetime, limit: int = 500) -> list[str]:
+    """Cart holds past their deadline that no order claimed."""
+    stmt = (
+        sa.select(R.c.id)
+        .where(R.c.status == ACTIVE, R.c.order_id == "", R.c.cart_id != "", R.c.expires_at <= now)
+        .order_by(R.c.expires_at)
+        .limit(limit)
+    )
+    return [str(x) for x in conn.execute(stmt).scalars()]
+
+
+def holds_of_cart(conn: Connection, *, cart_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(R).where(R.c.cart_id == cart_id).order_by(R.c.created_at, R.c.id)).mappings()
+    return [dict(r) for r in rows]
+
+
+# -- an order takes the cart over -------------------------------------------------------------
+def cart_keys(conn: Connection, *, cart_id: str) -> list[tuple[str, str]]:
+    """The positions the cart's active holds sit on (to lock them with the order's)."""
+    rows = conn.execute(
+        sa.select(R.c.node_id, R.c.sku).where(R.c.cart_id == cart_id, R.c.status == ACTIVE, R.c.order_id == "")
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def claim(
+    conn: Connection,
+    *,
+    cart_id: str,
+    order_id: str,
+    lines: list[LineDemand],
+    expires_at: datetime | None,
+    now: datetime,
+) -> tuple[list[Held], list[LineDemand]]:
+    """Give the cart's holds to the order's lines (the caller holds the positions' locks).
+
+    Returns what the cart covered and what is left to reserve. A hold larger than its line
+    keeps what the line needs and gives the rest back; holds of SKUs the order does not
+    have are given back (the cart became the order)."""
+    rows = conn.execute(
+        sa.select(R).where(R.c.cart_id == cart_id, R.c.status == ACTIVE, R.c.order_id == "").order_by(R.c.id)
+    ).all()
+    by_sku = {r.sku: r for r in rows}
+    held: list[Held] = []
+    left: list[LineDemand] = []
+    surplus: list[tuple[Any, int]] = []
+    for line in lines:
+        row = by_sku.pop(line.sku, None)
+        if row is None:
+            left.append(line)
+            continue
+        take = min(row.quantity, line.quantity)
+        claimed = conn.execute(
+            R.update()
+            .where(R.c.id == row.id, R.c.status == ACTIVE, R.c.order_id == "")
+            .values(order_id=order_id, line_id=line.line_id, quantity=take, expires_at=expires_at)
+        ).rowcount
+        if not claimed:  # ran out at this very moment: reserve afresh
+            left.append(line)
+            continue
+        held.append(Held(line.line_id, line.sku, row.node_id, take))
+        if row.quantity > take:
+            surplus.append((row, row.quantity - take))
+        if line.quantity > take:
+            left.append(LineDemand(line.line_id, line.sku, line.quantity - take))
+    if surplus:
+        moves = {(r.node_id, r.sku): (0, -q, 0, 0) for r, q in surplus}
+        after = stock.move_many(conn, moves)
+        stock.add_ledger(
+            conn,
+            [
+                stock.ledger_row(
+                    node_id=r.node_id,
+                    sku=r.sku,
+                    reason=LedgerReason.released.value,
+                    d=(0, -q, 0),
+                    after=after[(r.node_id, r.sku)],
+                    source=f"cart:{cart_id}",
+                    reference=order_id,
+                    at=now,
+                )
+                for r, q in surplus
+            ],
+        )
+    release_rows(conn, [r.id for r in by_sku.values()], expired=False, now=now, source=f"cart:{cart_id}")
+    return held, left
