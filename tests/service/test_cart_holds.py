@@ -153,3 +153,22 @@ def test_a_count_below_the_carts_hold_shrinks_it_without_a_backorder(engine):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM backorders")).scalar() == 0
     assert inventory.check_ledger(engine) == []
+
+
+def test_a_hold_that_runs_out_between_reading_and_claiming_fails_the_capture_for_a_retry(engine):
+    import pytest
+
+    from orderhub.inventory import carts
+    from orderhub.inventory.reservations import LineDemand
+
+    put_stock(engine, {("DC-1", "A"): 2})
+    inventory.hold_for_carts(engine, requests=[Req("c1", "A", 1)])
+    with engine.begin() as conn:
+        plan = carts.plan_claim(conn, cart_id="c1", lines=[LineDemand("l1", "A", 1)])
+        assert plan.left == [] and plan.lock_keys == set()  # the cart covers it: no stock row to lock
+        carts.release_rows(
+            conn, carts.due_ids(conn, now=utcnow() + timedelta(hours=1)), expired=True, now=utcnow(), source="t"
+        )
+        with pytest.raises(inventory.OutOfStock) as raised:
+            carts.apply_claim(conn, plan, order_id="o1", expires_at=None, now=utcnow())
+    assert raised.value.code == "reservation_raced"

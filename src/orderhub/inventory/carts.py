@@ -14,7 +14,7 @@ Everything here runs inside the caller's transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.inventory import stock, store
 from orderhub.inventory.model import Capability, LedgerReason, ReservationStatus, channel_atp
-from orderhub.inventory.reservations import Held, LineDemand, nodes_by_id, policy_for
+from orderhub.inventory.reservations import Held, LineDemand, OutOfStock, nodes_by_id, policy_for
 
 R = store.reservations
 ACTIVE = ReservationStatus.active.value
@@ -263,57 +263,68 @@ def holds_of_cart(conn: Connection, *, cart_id: str) -> list[dict[str, Any]]:
 
 
 # -- an order takes the cart over -------------------------------------------------------------
-def cart_keys(conn: Connection, *, cart_id: str) -> list[tuple[str, str]]:
-    """The positions the cart's active holds sit on (to lock them with the order's)."""
-    rows = conn.execute(
-        sa.select(R.c.node_id, R.c.sku).where(R.c.cart_id == cart_id, R.c.status == ACTIVE, R.c.order_id == "")
-    ).all()
-    return [(r[0], r[1]) for r in rows]
+@dataclass(slots=True)
+class ClaimPlan:
+    """What an order will take from its cart, worked out before any lock is taken."""
+
+    cart_id: str
+    takes: list[tuple[Any, LineDemand, int]] = field(default_factory=list)  # (hold row, line, units)
+    surplus: list[tuple[Any, int]] = field(default_factory=list)  # holds larger than their line
+    unordered: list[Any] = field(default_factory=list)  # holds of SKUs the order does not have
+    left: list[LineDemand] = field(default_factory=list)  # what the cart does not cover
+
+    @property
+    def lock_keys(self) -> set[tuple[str, str]]:
+        """Positions whose counters the claim changes (the rest of the claim touches no stock)."""
+        return {(r.node_id, r.sku) for r, _ in self.surplus} | {(r.node_id, r.sku) for r in self.unordered}
 
 
-def claim(
-    conn: Connection,
-    *,
-    cart_id: str,
-    order_id: str,
-    lines: list[LineDemand],
-    expires_at: datetime | None,
-    now: datetime,
-) -> tuple[list[Held], list[LineDemand]]:
-    """Give the cart's holds to the order's lines (the caller holds the positions' locks).
-
-    Returns what the cart covered and what is left to reserve. A hold larger than its line
-    keeps what the line needs and gives the rest back; holds of SKUs the order does not
+def plan_claim(conn: Connection, *, cart_id: str, lines: list[LineDemand]) -> ClaimPlan:
+    """Match the cart's active holds to the order's lines (one hold serves the first line of
+    its SKU). A hold larger than its line gives the rest back; holds of SKUs the order does not
     have are given back (the cart became the order)."""
     rows = conn.execute(
         sa.select(R).where(R.c.cart_id == cart_id, R.c.status == ACTIVE, R.c.order_id == "").order_by(R.c.id)
     ).all()
     by_sku = {r.sku: r for r in rows}
-    held: list[Held] = []
-    left: list[LineDemand] = []
-    surplus: list[tuple[Any, int]] = []
+    plan = ClaimPlan(cart_id)
     for line in lines:
         row = by_sku.pop(line.sku, None)
         if row is None:
-            left.append(line)
+            plan.left.append(line)
             continue
         take = min(row.quantity, line.quantity)
+        plan.takes.append((row, line, take))
+        if row.quantity > take:
+            plan.surplus.append((row, row.quantity - take))
+        if line.quantity > take:
+            plan.left.append(LineDemand(line.line_id, line.sku, line.quantity - take))
+    plan.unordered = list(by_sku.values())
+    return plan
+
+
+def apply_claim(
+    conn: Connection, plan: ClaimPlan, *, order_id: str, expires_at: datetime | None, now: datetime
+) -> list[Held]:
+    """Hand the planned holds to the order (the caller has locked ``plan.lock_keys``). A hold
+    that ran out since it was read fails the capture with a retryable 409: the retry reserves
+    afresh."""
+    held: list[Held] = []
+    for row, line, take in plan.takes:
         claimed = conn.execute(
             R.update()
             .where(R.c.id == row.id, R.c.status == ACTIVE, R.c.order_id == "")
             .values(order_id=order_id, line_id=line.line_id, quantity=take, expires_at=expires_at)
         ).rowcount
-        if not claimed:  # ran out at this very moment: reserve afresh
-            left.append(line)
-            continue
+        if not claimed:
+            raise OutOfStock(
+                f"the hold of cart {plan.cart_id} on {row.sku} ran out just now; retry",
+                code="reservation_raced",
+                sku=row.sku,
+            )
         held.append(Held(line.line_id, line.sku, row.node_id, take))
-        if row.quantity > take:
-            surplus.append((row, row.quantity - take))
-        if line.quantity > take:
-            left.append(LineDemand(line.line_id, line.sku, line.quantity - take))
-    if surplus:
-        moves = {(r.node_id, r.sku): (0, -q, 0, 0) for r, q in surplus}
-        after = stock.move_many(conn, moves)
+    if plan.surplus:
+        after = stock.move_many(conn, {(r.node_id, r.sku): (0, -q, 0, 0) for r, q in plan.surplus})
         stock.add_ledger(
             conn,
             [
@@ -323,12 +334,12 @@ def claim(
                     reason=LedgerReason.released.value,
                     d=(0, -q, 0),
                     after=after[(r.node_id, r.sku)],
-                    source=f"cart:{cart_id}",
+                    source=f"cart:{plan.cart_id}",
                     reference=order_id,
                     at=now,
                 )
-                for r, q in surplus
+                for r, q in plan.surplus
             ],
         )
-    release_rows(conn, [r.id for r in by_sku.values()], expired=False, now=now, source=f"cart:{cart_id}")
-    return held, left
+    release_rows(conn, [r.id for r in plan.unordered], expired=False, now=now, source=f"cart:{plan.cart_id}")
+    return held

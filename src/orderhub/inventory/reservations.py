@@ -146,13 +146,14 @@ def reserve(
     lines first (see ``carts.claim``)."""
     from orderhub.inventory import carts  # carts builds on this module
 
-    cart_keys = carts.cart_keys(conn, cart_id=cart_id) if cart_id else []
-    rows = stock.lock_available(conn, (line.sku for line in lines), also=cart_keys)
+    claim = carts.plan_claim(conn, cart_id=cart_id, lines=lines) if cart_id else None
+    lock_also = claim.lock_keys if claim else set()
+    if claim is not None:
+        lines = claim.left  # a cart that covers the order touches no stock row: no hot-row wait
+    rows = stock.lock_available(conn, (line.sku for line in lines), also=lock_also) if lines or lock_also else []
     from_cart: list[Held] = []
-    if cart_id:
-        from_cart, lines = carts.claim(
-            conn, cart_id=cart_id, order_id=order_id, lines=lines, expires_at=expires_at, now=now
-        )
+    if claim is not None:
+        from_cart = carts.apply_claim(conn, claim, order_id=order_id, expires_at=expires_at, now=now)
     nodes = nodes_by_id(conn)
     free: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -161,7 +162,7 @@ def reserve(
     here = GeoPoint(*destination) if destination else None
     result = ReserveResult(held=list(from_cart), from_cart=sum(h.quantity for h in from_cart))
     routed: dict[str, str] = {}
-    if planner is not None and not pickup_node and not prefer_node:
+    if planner is not None and lines and not pickup_node and not prefer_node:
         try:
             routed = planner(dict(free), nodes) or {}
         except Exception:  # the plain rule below takes over; the caller records the fallback

@@ -123,7 +123,7 @@ def hold_stock(
         **_where(order),
     )
     _record(order, result, expires_at, cart_id=cart_id)
-    if planner is not None and result.held:
+    if planner is not None and sum(h.quantity for h in result.held) > result.from_cart:  # some freshly routed
         explanation = planner.explanation() if result.routed else {"method": "fallback: nearest node with stock"}
         order.changes.append(Change("order.sourced", explanation))
 
