@@ -154,20 +154,24 @@ def test_inventory_page_shows_positions_holds_with_countdown_and_ledger(page, li
     assert httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN).status_code == 201
     httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
     order = post_order(live, payment_status="pending", lines=[{"sku": "MUG-1", "quantity": 5, "unit_price": "8.50"}])
+    cart = httpx.post(f"{live.url}/api/v1/carts/web-77/holds", json={"sku": "MUG-1", "quantity": 2}, headers=ADMIN)
+    assert cart.status_code == 201
     login(page, live)
     page.click("text=Inventory")
     page.get_by_label("SKU").fill("MUG-1")
     page.click("button:has-text('Show')")
-    expect(page.get_by_test_id("total-atp")).to_have_text("7")
-    expect(page.locator("[data-node=DC-K] .atp")).to_have_text("7")
+    expect(page.get_by_test_id("total-atp")).to_have_text("5")
+    expect(page.locator("[data-node=DC-K] .atp")).to_have_text("5")
     holds = page.get_by_test_id("holds")
     expect(holds).to_contain_text(order["id"])
-    expect(holds.locator("[data-expires]")).to_have_text(re.compile(r"^(29|30)m \d+s$"))
+    expect(holds).to_contain_text("cart web-77")
+    expect(page.get_by_test_id("cart-holds")).to_contain_text("2 units held for 1 cart ")
+    expect(holds.locator("[data-expires]").first).to_have_text(re.compile(r"^(1[45]|29|30)m \d+s$"))
     expect(page.get_by_test_id("ledger")).to_contain_text("reserved")
     page.click("text=Nodes")
     expect(page.get_by_test_id("node-map").locator("circle")).to_have_count(1)
     page.get_by_test_id("nodes").get_by_role("link", name="DC-K").click()
-    expect(page.get_by_test_id("node-atp")).to_have_text("7")
+    expect(page.get_by_test_id("node-atp")).to_have_text("5")
     page.screenshot(path=str(live_artifact("node.png")))
 
 

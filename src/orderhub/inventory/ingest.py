@@ -88,12 +88,35 @@ _PG_ON_CONFLICT = (
 )
 
 
-def _write_positions(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """One array statement per chunk on PostgreSQL; a prepared executemany on SQLite."""
-    if conn.dialect.name == "postgresql" and len(rows) >= stock.BULK:
-        stock.bulk_insert_pg(conn, "stock_positions", _UPSERT_COLS, _UPSERT_TYPES, rows, _PG_ON_CONFLICT)
-    else:
+_PG_UPDATE = sa.text(
+    "UPDATE stock_positions AS p SET on_hand = u.on_hand, safety_stock = u.safety_stock, "
+    "last_source = CAST(:source AS text), last_seq = u.last_seq, reported_at = CAST(:reported_at AS timestamptz) "
+    "FROM unnest(CAST(:node_id AS text[]), CAST(:sku AS text[]), CAST(:on_hand AS int[]), "
+    "CAST(:safety_stock AS int[]), CAST(:last_seq AS bigint[])) AS u(node_id, sku, on_hand, safety_stock, last_seq) "
+    "WHERE p.node_id = u.node_id AND p.sku = u.sku"
+)
+
+
+def _write_positions(conn: Connection, rows: list[dict[str, Any]], known: set[tuple[str, str]] | Any) -> None:
+    """On PostgreSQL, positions already there (locked, so still there) get one UPDATE … FROM
+    unnest — cheaper than letting INSERT … ON CONFLICT discover each conflict — and new ones
+    one array INSERT; SQLite gets a prepared executemany of the upsert."""
+    if conn.dialect.name != "postgresql" or len(rows) < stock.BULK:
         conn.execute(_upsert(conn), [{c: r[c] for c in _UPSERT_COLS} for r in rows])
+        return
+    updates = [r for r in rows if (r["node_id"], r["sku"]) in known]
+    inserts = [r for r in rows if (r["node_id"], r["sku"]) not in known] if len(updates) < len(rows) else []
+    if updates:
+        conn.execute(
+            _PG_UPDATE,
+            {
+                "source": updates[0]["last_source"],
+                "reported_at": updates[0]["reported_at"],
+                **{c: [r[c] for r in updates] for c in ("node_id", "sku", "on_hand", "safety_stock", "last_seq")},
+            },
+        )
+    if inserts:
+        stock.bulk_insert_pg(conn, "stock_positions", _UPSERT_COLS, _UPSERT_TYPES, inserts, _PG_ON_CONFLICT)
 
 
 def ingest(
@@ -161,28 +184,31 @@ def _apply_chunk(
     now: datetime,
     result: IngestResult,
 ) -> None:
-    existing = stock.lock_positions(conn, [(r.node_id, r.sku) for r in chunk])
+    # the rows as locked (Row objects answer by attribute like the dicts written below, and
+    # turning 10,000 of them into dicts costs more than the statement that read them)
+    existing: dict[tuple[str, str], Any] = stock.lock_positions(conn, [(r.node_id, r.sku) for r in chunk])
     writes: dict[tuple[str, str], dict[str, Any]] = {}
     ledger: list[dict[str, Any]] = []
     for row in chunk:
         key = (row.node_id, row.sku)
         seq = row.sequence if row.sequence is not None else sequence
-        old = writes.get(key) or (dict(existing[key]._mapping) if key in existing else None)
-        if old is not None and old["last_source"] == source and old["last_seq"] >= seq:
+        old: Any = _Written(writes[key]) if key in writes else existing.get(key)
+        if old is not None and old.last_source == source and old.last_seq >= seq:
             result.stale += 1
             continue
-        old_on_hand = old["on_hand"] if old else 0
+        old_on_hand = old.on_hand if old is not None else 0
         new_on_hand = row.on_hand if mode == "snapshot" else max(0, old_on_hand + (row.delta or 0))
-        safety = row.safety_stock if row.safety_stock is not None else (old["safety_stock"] if old else 0)
-        if old is not None and new_on_hand == old_on_hand and safety == old["safety_stock"]:
+        safety = row.safety_stock if row.safety_stock is not None else (old.safety_stock if old is not None else 0)
+        if old is not None and new_on_hand == old_on_hand and safety == old.safety_stock:
             result.unchanged += 1
             continue
         assert new_on_hand is not None
-        promised = (old["reserved"] + old["allocated"]) if old else 0
-        reserved, allocated = (old["reserved"], old["allocated"]) if old else (0, 0)
-        if new_on_hand < promised and old is not None:
+        reserved, allocated = (old.reserved, old.allocated) if old is not None else (0, 0)
+        if old is not None and new_on_hand < reserved + allocated:
             result.shortages += 1
-            reserved, allocated = _make_room(conn, row.node_id, row.sku, promised - new_on_hand, old, now=now)
+            reserved, allocated = _make_room(
+                conn, row.node_id, row.sku, reserved + allocated - new_on_hand, old, now=now
+            )
         if new_on_hand > old_on_hand:
             result.increased_skus.add(row.sku)
         writes[key] = {
@@ -210,13 +236,21 @@ def _apply_chunk(
         )
         result.applied += 1
     if writes:
-        _write_positions(conn, list(writes.values()))
+        _write_positions(conn, list(writes.values()), existing)
         stock.add_ledger(conn, ledger)
 
 
-def _make_room(
-    conn: Connection, node_id: str, sku: str, excess: int, old: dict[str, Any], *, now: datetime
-) -> tuple[int, int]:
+class _Written:
+    """A position written earlier in the same chunk, read like a locked row."""
+
+    __slots__ = ("allocated", "last_seq", "last_source", "on_hand", "reserved", "safety_stock")
+
+    def __init__(self, w: dict[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, w[name])
+
+
+def _make_room(conn: Connection, node_id: str, sku: str, excess: int, old: Any, *, now: datetime) -> tuple[int, int]:
     """Fewer units were counted than are promised: the newest holds at this position go back
     to backorder (their orders wait for stock) until the promise fits; allocations only if the
     holds are not enough. Returns the position's reserved and allocated after."""
@@ -226,7 +260,7 @@ def _make_room(
         .where(R.c.node_id == node_id, R.c.sku == sku, R.c.status.in_(["active", "allocated"]))
         .order_by((R.c.status == "allocated").asc(), R.c.created_at.desc())
     ).all()
-    reserved, allocated = old["reserved"], old["allocated"]
+    reserved, allocated = old.reserved, old.allocated
     for r in rows:
         if excess <= 0:
             break
@@ -251,14 +285,14 @@ def _make_room(
                     sku=sku,
                     reason=LedgerReason.shortage.value,
                     d=d,
-                    after=(old["on_hand"], reserved, allocated),
+                    after=(old.on_hand, reserved, allocated),
                     source="count",
                     reference=r.order_id or f"cart:{r.cart_id}",
                     at=now,
                 )
             ],
         )
-    stock.move_many(conn, {(node_id, sku): (0, reserved - old["reserved"], allocated - old["allocated"], 0)})
+    stock.move_many(conn, {(node_id, sku): (0, reserved - old.reserved, allocated - old.allocated, 0)})
     return reserved, allocated
 
 

@@ -92,7 +92,7 @@ def lock_positions(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tu
     if not wanted:
         return {}
     if conn.dialect.name == "postgresql" and len(wanted) >= BULK:
-        rows = conn.execute(_LOCK_MANY, {"nodes": [k[0] for k in wanted], "skus": [k[1] for k in wanted]})
+        rows = conn.execute(_LOCK_MANY, {"nodes": [k[0] for k in wanted], "skus": [k[1] for k in wanted]}).all()
         return {(r.node_id, r.sku): r for r in rows}
     stmt = (
         sa.select(positions)
@@ -101,7 +101,7 @@ def lock_positions(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tu
     )
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return {(r.node_id, r.sku): r for r in conn.execute(stmt)}
+    return {(r.node_id, r.sku): r for r in conn.execute(stmt).all()}
 
 
 _LOCK_MANY = sa.text(
@@ -139,7 +139,11 @@ def bulk_insert_pg(
 ) -> None:
     """``INSERT … SELECT FROM unnest(arrays)``: one statement for many rows on PostgreSQL.
     Columns with one value for every row travel once, as a scalar."""
-    same = tuple(all(r[c] == rows[0][c] for r in rows) for c in cols)
+    first, middle, last = rows[0], rows[len(rows) // 2], rows[-1]
+    same = tuple(
+        first[c] == middle[c] == last[c] and all(r[c] == first[c] for r in rows)  # varying columns fail fast
+        for c in cols
+    )
     if all(same):  # every row alike: unnest needs at least one array
         same = (False, *same[1:])
     key = (table, same, suffix)

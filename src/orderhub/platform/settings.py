@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     woocommerce_webhook_secret: str | None = Field(default=None, repr=False)
     db_pool_size: int = 20  # kept open; as many again may open under bursts
     workers: int = 1  # API processes (`orderhub serve`); on PostgreSQL, one per core
-    worker_threads: int = 8  # request threads per process
+    worker_threads: int = 4  # request threads per process (bench/inventory S1: fewer beat 40)
     session_max_age_s: int = 12 * 3600
     run_jobs: bool = True  # timers (presale-lock expiry) run inside the API process
     job_interval_s: float = 0.25
