@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -252,9 +253,12 @@ def count_statements(url: str, orders: list[dict[str, Any]]) -> float:
 
 
 # -- S3 flash sale ----------------------------------------------------------------------------
-async def flash_holds(url: str, clients: int, attempts: int) -> tuple[float, list[str], int, list[float]]:
-    """64 shoppers each ask for one unit of HOT for their cart until the first 409."""
-    carts: list[str] = []
+async def until_sold_out(
+    url: str, clients: int, attempts: int, request: Callable[[int], tuple[str, dict[str, Any]]]
+) -> tuple[float, list[int], int, list[float]]:
+    """``clients`` shoppers each post ``request(i)`` for i = 0, 1, … until their first 409.
+    Returns the elapsed time, the i that got 201, the refusals and the latencies."""
+    bought: list[int] = []
     refused = 0
     lat: list[float] = []
     counter = iter(range(attempts))
@@ -265,12 +269,13 @@ async def flash_holds(url: str, clients: int, attempts: int) -> tuple[float, lis
         async def shopper() -> None:
             nonlocal refused
             for i in counter:
+                path, body = request(i)
                 t0 = time.perf_counter()
-                async with client.post(f"/api/v1/carts/cart-{i}/holds", json={"sku": "HOT", "quantity": 1}) as r:
+                async with client.post(path, json=body) as r:
                     text = await r.text()
                 lat.append(time.perf_counter() - t0)
                 if r.status == 201:
-                    carts.append(f"cart-{i}")
+                    bought.append(i)
                 elif r.status == 409:
                     refused += 1
                     return
@@ -279,36 +284,7 @@ async def flash_holds(url: str, clients: int, attempts: int) -> tuple[float, lis
 
         start = time.perf_counter()
         await asyncio.gather(*(shopper() for _ in range(clients)))
-        return time.perf_counter() - start, carts, refused, lat
-
-
-async def flash_orders(url: str, sku: str, clients: int, attempts: int) -> tuple[float, int, int, list[float]]:
-    """The lane without cart holds: every shopper posts a whole order for one unit."""
-    sold = refused = 0
-    lat: list[float] = []
-    counter = iter(range(attempts))
-    async with aiohttp.ClientSession(
-        base_url=url, headers=HEADERS, connector=aiohttp.TCPConnector(limit=clients)
-    ) as client:
-
-        async def buyer() -> None:
-            nonlocal sold, refused
-            for i in counter:
-                t0 = time.perf_counter()
-                async with client.post("/api/v1/orders", json=flash_order(f"F-{i}", sku)) as r:
-                    text = await r.text()
-                lat.append(time.perf_counter() - t0)
-                if r.status == 201:
-                    sold += 1
-                elif r.status == 409:
-                    refused += 1
-                    return
-                else:
-                    raise RuntimeError(f"{r.status} {text[:200]}")
-
-        start = time.perf_counter()
-        await asyncio.gather(*(buyer() for _ in range(clients)))
-        return time.perf_counter() - start, sold, refused, lat
+        return time.perf_counter() - start, bought, refused, lat
 
 
 def flash_order(ref: str, sku: str, cart_id: str | None = None) -> dict[str, Any]:
@@ -359,12 +335,18 @@ def s3(dbs: Databases, stock: int = 1000, clients: int = 64, workers: int = 1) -
         stock_world(url, skus=["HOT", "HOT-DIRECT"], on_hand=0)
         for sku in ("HOT", "HOT-DIRECT"):
             httpx.put(f"{url}/api/v1/inventory/DC-C/{sku}", json={"on_hand": stock}, headers=HEADERS).raise_for_status()
-        elapsed, carts, refused, lat = asyncio.run(flash_holds(url, clients, stock * 3))
+        elapsed, held, refused, lat = asyncio.run(
+            until_sold_out(url, clients, stock * 3, lambda i: (f"/api/v1/carts/cart-{i}/holds", {"sku": "HOT"}))
+        )
+        carts = [f"cart-{i}" for i in held]
         # checkout: every cart that got a unit places its order, which takes the hold over
         orders = [flash_order(f"C-{c}", "HOT", cart_id=c) for c in carts]
         checkout_s, _ = asyncio.run(drive_api(url, orders, 16))
         atp = httpx.get(f"{url}/api/v1/atp", params={"sku": "HOT"}, headers=HEADERS).json()["total"]
-        direct_s, direct_sold, _, direct_lat = asyncio.run(flash_orders(url, "HOT-DIRECT", clients, stock * 3))
+        direct_s, direct, _, direct_lat = asyncio.run(
+            until_sold_out(url, clients, stock * 3, lambda i: ("/api/v1/orders", flash_order(f"F-{i}", "HOT-DIRECT")))
+        )
+        direct_sold = len(direct)
         check = httpx.get(f"{url}/api/v1/inventory-ledger-check", headers=HEADERS).json()["differences"]
     rate = len(carts) / elapsed
     print(

@@ -4,7 +4,6 @@ outcome in order, a failed batch fails only its own callers."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import pytest
@@ -31,16 +30,21 @@ def test_concurrent_requests_are_batched_and_answered_in_order() -> None:
     assert queue.batches == len(sizes)
 
 
-def test_an_idle_queue_writes_a_lone_request_at_once() -> None:
-    seen: list[str] = []
-    queue: AdmissionQueue[int, int] = AdmissionQueue(
-        lambda b: [seen.append(threading.current_thread().name) or x for x in b]
-    )
+def test_a_lone_request_is_a_batch_of_one_without_waiting_for_company() -> None:
+    sizes: list[int] = []
 
-    async def main() -> int:
-        return await queue.submit(7)
+    def run(batch: list[int]) -> list[int]:
+        sizes.append(len(batch))
+        return batch
 
-    assert run_async(main) == 7 and len(seen) == 1
+    queue: AdmissionQueue[int, int] = AdmissionQueue(run)
+
+    async def main() -> list[int]:
+        first = await queue.submit(7)
+        second = await queue.submit(8)  # the queue went idle in between: a batch of its own
+        return [first, second]
+
+    assert run_async(main) == [7, 8] and sizes == [1, 1] and queue.batches == 2
 
 
 def test_a_failing_batch_fails_its_callers_and_the_next_batch_runs() -> None:

@@ -25,7 +25,7 @@ from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.inventory import stock, store
 from orderhub.inventory.model import Capability, LedgerReason, ReservationStatus, channel_atp
-from orderhub.inventory.reservations import Held, LineDemand, OutOfStock, nodes_by_id, policy_for
+from orderhub.inventory.reservations import Held, LineDemand, OutOfStock, ledger_moves, nodes_by_id, policy_for
 
 R = store.reservations
 ACTIVE = ReservationStatus.active.value
@@ -87,7 +87,7 @@ def hold_batch(conn: Connection, requests: list[CartHoldRequest], *, now: dateti
     start = {(row.node_id, row.sku): row for row in rows}
     atp0 = {key: stock.position_from(row).atp for key, row in start.items()}
     taken: dict[tuple[str, str], int] = defaultdict(int)
-    outcomes: list[CartHoldOutcome | None] = []
+    outcomes: list[CartHoldOutcome] = []
     new_rows: list[dict[str, Any]] = []
     for req in requests:
         key = (req.cart_id, req.sku)
@@ -95,6 +95,7 @@ def hold_batch(conn: Connection, requests: list[CartHoldRequest], *, now: dateti
             outcomes.append(CartHoldOutcome(hold=existing[key]))
             continue
         ttl, buffer = policy_for(conn, req.channel, req.sku)
+        here = GeoPoint(*req.destination) if req.destination else None
         best: tuple[float, str] | None = None
         most = 0
         for (node_id, sku), atp in atp0.items():
@@ -109,8 +110,8 @@ def hold_batch(conn: Connection, requests: list[CartHoldRequest], *, now: dateti
             most = max(most, free)
             if free < req.quantity:
                 continue
-            if req.destination:
-                rank = GeoPoint(*req.destination).distance_km(GeoPoint(node.lat, node.lon))
+            if here is not None:
+                rank = here.distance_km(GeoPoint(node.lat, node.lon))
             else:
                 rank = -float(free)  # no destination: the node with the most to spare
             if best is None or rank < best[0]:
@@ -138,7 +139,7 @@ def hold_batch(conn: Connection, requests: list[CartHoldRequest], *, now: dateti
         outcomes.append(CartHoldOutcome(hold=row, created=True))
     if new_rows:
         _write_holds(conn, new_rows, taken, start, now=now)
-    return [o for o in outcomes if o is not None]
+    return outcomes
 
 
 def _write_holds(
@@ -194,47 +195,42 @@ _RES_TYPES = ("text", "text", "text", "text", "text", "text", "int", "text", "te
 
 
 # -- giving holds back ------------------------------------------------------------------------
-def release_rows(
-    conn: Connection, ids: list[str], *, expired: bool, now: datetime, source: str, only_unclaimed: bool = True
-) -> int:
-    """Close the active holds ``ids`` and return their stock to ATP. Positions are locked first
-    and the rows are closed by a conditional UPDATE, so a hold an order claimed meanwhile is
-    left alone. Returns the units given back."""
+def release_rows(conn: Connection, ids: list[str], *, expired: bool, now: datetime, source: str) -> int:
+    """Close the active, unclaimed holds ``ids`` and return their stock to ATP. Positions are
+    locked first and the rows are closed by a conditional UPDATE, so a hold an order claimed
+    meanwhile is left alone. Returns the units given back."""
     if not ids:
         return 0
     keys = conn.execute(sa.select(R.c.node_id, R.c.sku).where(R.c.id.in_(ids)).distinct()).all()
     stock.lock_positions(conn, [(k[0], k[1]) for k in keys])
-    where = [R.c.id.in_(ids), R.c.status == ACTIVE]
-    if only_unclaimed:
-        where.append(R.c.order_id == "")
     status = ReservationStatus.expired if expired else ReservationStatus.released
     closed = conn.execute(
-        R.update().where(*where).values(status=status.value).returning(R.c.id, R.c.node_id, R.c.sku, R.c.quantity)
+        R.update()
+        .where(R.c.id.in_(ids), R.c.status == ACTIVE, R.c.order_id == "")
+        .values(status=status.value)
+        .returning(R.c.node_id, R.c.sku, R.c.quantity)
     ).all()
-    if not closed:
-        return 0
     moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in closed:
         moves[(row.node_id, row.sku)][1] -= row.quantity
-    after = stock.move_many(conn, {k: (0, v[1], 0, 0) for k, v in moves.items()})
-    reason = LedgerReason.expired if expired else LedgerReason.released
-    stock.add_ledger(
-        conn,
-        [
-            stock.ledger_row(
-                node_id=key[0],
-                sku=key[1],
-                reason=reason.value,
-                d=(0, m[1], 0),
-                after=after[key],
-                source=source,
-                reference=source,
-                at=now,
-            )
-            for key, m in sorted(moves.items())
-        ],
-    )
+    _move_and_record(conn, moves, LedgerReason.expired if expired else LedgerReason.released, source, source, now)
     return -sum(m[1] for m in moves.values())
+
+
+def _move_and_record(
+    conn: Connection,
+    moves: dict[tuple[str, str], list[int]],
+    reason: LedgerReason,
+    source: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    """Apply ``{(node, sku): [d_on_hand, d_reserved, d_allocated]}`` (positions already locked)
+    and write their ledger rows."""
+    if not moves:
+        return
+    after = stock.move_many(conn, {k: (m[0], m[1], m[2], 0) for k, m in moves.items()})
+    ledger_moves(conn, moves, after, reason, source=source, reference=reference, now=now)
 
 
 def release_cart(conn: Connection, *, cart_id: str, sku: str | None, now: datetime) -> int:
@@ -323,23 +319,7 @@ def apply_claim(
                 sku=row.sku,
             )
         held.append(Held(line.line_id, line.sku, row.node_id, take))
-    if plan.surplus:
-        after = stock.move_many(conn, {(r.node_id, r.sku): (0, -q, 0, 0) for r, q in plan.surplus})
-        stock.add_ledger(
-            conn,
-            [
-                stock.ledger_row(
-                    node_id=r.node_id,
-                    sku=r.sku,
-                    reason=LedgerReason.released.value,
-                    d=(0, -q, 0),
-                    after=after[(r.node_id, r.sku)],
-                    source=f"cart:{plan.cart_id}",
-                    reference=order_id,
-                    at=now,
-                )
-                for r, q in plan.surplus
-            ],
-        )
+    surplus = {(r.node_id, r.sku): [0, -q, 0] for r, q in plan.surplus}
+    _move_and_record(conn, surplus, LedgerReason.released, f"cart:{plan.cart_id}", order_id, now)
     release_rows(conn, [r.id for r in plan.unordered], expired=False, now=now, source=f"cart:{plan.cart_id}")
     return held

@@ -11,7 +11,7 @@ Promises:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -97,15 +97,17 @@ _PG_UPDATE = sa.text(
 )
 
 
-def _write_positions(conn: Connection, rows: list[dict[str, Any]], known: set[tuple[str, str]] | Any) -> None:
+def _write_positions(conn: Connection, rows: list[dict[str, Any]], known: Container[tuple[str, str]]) -> None:
     """On PostgreSQL, positions already there (locked, so still there) get one UPDATE … FROM
     unnest — cheaper than letting INSERT … ON CONFLICT discover each conflict — and new ones
     one array INSERT; SQLite gets a prepared executemany of the upsert."""
     if conn.dialect.name != "postgresql" or len(rows) < stock.BULK:
         conn.execute(_upsert(conn), [{c: r[c] for c in _UPSERT_COLS} for r in rows])
         return
-    updates = [r for r in rows if (r["node_id"], r["sku"]) in known]
-    inserts = [r for r in rows if (r["node_id"], r["sku"]) not in known] if len(updates) < len(rows) else []
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for r in rows:
+        (updates if (r["node_id"], r["sku"]) in known else inserts).append(r)
     if updates:
         conn.execute(
             _PG_UPDATE,

@@ -254,10 +254,10 @@ def _apply_holds(
             for h in held
         ],
     )
-    _ledger(conn, moves, after, LedgerReason.reserved, source=f"order:{order_id}", reference=order_id, now=now)
+    ledger_moves(conn, moves, after, LedgerReason.reserved, source=f"order:{order_id}", reference=order_id, now=now)
 
 
-def _ledger(
+def ledger_moves(
     conn: Connection,
     moves: dict[tuple[str, str], list[int]],
     after: dict[tuple[str, str], Any],
@@ -311,7 +311,7 @@ def _move_rows(
     stock.lock_positions(conn, moves)
     after = stock.move_many(conn, {k: (v[0], v[1], v[2], 0) for k, v in moves.items()})
     conn.execute(R.update().where(R.c.id.in_([r.id for r in rows])).values(status=new_status.value))
-    _ledger(conn, moves, after, reason, source=f"order:{order_id}", reference=order_id, now=now)
+    ledger_moves(conn, moves, after, reason, source=f"order:{order_id}", reference=order_id, now=now)
 
 
 def release_order(conn: Connection, *, order_id: str, now: datetime, expired: bool = False) -> int:
@@ -401,7 +401,7 @@ def allocate(
             for line_id, qty in lines.items()
         ],
     )
-    _ledger(conn, moves, after, LedgerReason.allocated, source=f"order:{order_id}", reference=order_id, now=now)
+    ledger_moves(conn, moves, after, LedgerReason.allocated, source=f"order:{order_id}", reference=order_id, now=now)
 
 
 def ship(conn: Connection, *, order_id: str, lines: dict[str, int], now: datetime) -> None:
@@ -430,7 +430,7 @@ def ship(conn: Connection, *, order_id: str, lines: dict[str, int], now: datetim
         conn.execute(R.update().where(R.c.id.in_(done)).values(status=ReservationStatus.fulfilled.value))
     for rid, qty in shrink.items():
         conn.execute(R.update().where(R.c.id == rid).values(quantity=qty))
-    _ledger(conn, moves, after, LedgerReason.shipped, source=f"order:{order_id}", reference=order_id, now=now)
+    ledger_moves(conn, moves, after, LedgerReason.shipped, source=f"order:{order_id}", reference=order_id, now=now)
 
 
 def sell_from_shelf(conn: Connection, *, node_id: str, lines: list[LineDemand], order_id: str, now: datetime) -> int:
@@ -451,7 +451,7 @@ def sell_from_shelf(conn: Connection, *, node_id: str, lines: list[LineDemand], 
     moves = defaultdict(lambda: [0, 0, 0, 0], {k: v for k, v in moves.items() if v[0]})
     if moves:
         after = stock.move_many(conn, {k: (v[0], 0, 0, 0) for k, v in moves.items()})
-        _ledger(conn, moves, after, LedgerReason.delta, source=f"pos:{node_id}", reference=order_id, now=now)
+        ledger_moves(conn, moves, after, LedgerReason.delta, source=f"pos:{node_id}", reference=order_id, now=now)
     return missing
 
 
@@ -472,7 +472,7 @@ def receive_return(conn: Connection, *, node_id: str, lines: list[LineDemand], o
         if key not in existing:
             conn.execute(stock.positions.insert().values(node_id=key[0], sku=key[1], on_hand=0))
     after = stock.move_many(conn, {k: (v[0], 0, 0, 0) for k, v in moves.items()})
-    _ledger(conn, moves, after, LedgerReason.returned, source=f"return:{node_id}", reference=order_id, now=now)
+    ledger_moves(conn, moves, after, LedgerReason.returned, source=f"return:{node_id}", reference=order_id, now=now)
 
 
 def clear_expiry(conn: Connection, *, order_id: str) -> None:

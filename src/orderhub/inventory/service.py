@@ -158,14 +158,15 @@ def hold_for_carts(engine: Engine, *, requests: list[CartHoldRequest]) -> list[C
 
     Two processes inserting the same cart's hold at once meet the unique index; the batch is
     then run again and finds the other's hold. Nothing of a failed attempt stays written."""
-    for attempt in range(3):
+    tries = 3
+    while True:
         try:
             with unit_of_work(engine) as conn:
                 return carts.hold_batch(conn, requests, now=utcnow())
         except sa.exc.IntegrityError:
-            if attempt == 2:
+            tries -= 1
+            if not tries:
                 raise
-    raise AssertionError("unreachable")
 
 
 def release_cart_holds(engine: Engine, *, cart_id: str, sku: str | None = None) -> int:
