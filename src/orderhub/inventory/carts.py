@@ -110,10 +110,8 @@ def hold_batch(conn: Connection, requests: list[CartHoldRequest], *, now: dateti
             most = max(most, free)
             if free < req.quantity:
                 continue
-            if here is not None:
-                rank = here.distance_km(GeoPoint(node.lat, node.lon))
-            else:
-                rank = -float(free)  # no destination: the node with the most to spare
+            # nearest first; with no destination, the node with the most to spare
+            rank = here.distance_km(GeoPoint(node.lat, node.lon)) if here is not None else -float(free)
             if best is None or rank < best[0]:
                 best = (rank, node_id)
         if best is None:
