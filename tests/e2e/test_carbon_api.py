@@ -70,8 +70,9 @@ def test_order_footprint_short_by_default_itemised_on_request(client, engine):
     want = (
         sum(leg["mass_kg"] / 1000 * leg["distance_km"] * leg["g_per_tkm"] / 1000 for leg in ship["legs"]) + 0.003 * 1.8
     )
-    assert short["transport_kg"] == pytest.approx(want, rel=1e-3)
-    assert short["kg_co2e"] == pytest.approx(want + 6.4 + 0.3, rel=1e-3)
+    # the short view rounds to whole grams
+    assert short["transport_kg"] == pytest.approx(want, abs=5e-4)
+    assert short["kg_co2e"] == pytest.approx(want + 6.4 + 0.3, abs=5e-4)
     assert any("NEW-9" in m for m in full["missing"])
 
 
@@ -181,7 +182,7 @@ def test_export_csv_and_ileap_json_per_period_and_customer(client, engine):
     doc = client.get("/api/v1/carbon/export", params={**period, "customer": "b@x.de"}).json()
     assert [o["customer"] for o in doc["orderFootprints"]] == ["b@x.de"]
     [shipment] = doc["shipmentFootprints"]
-    intensity = {"road.van.le3_5t.diesel": 709.78, "road.artic.gt33t.diesel": 102.73}
+    intensity = {"road.van.le3_5t.diesel": 636.57, "road.artic.gt33t.diesel": 102.73}
     for tce in shipment["tces"]:
         assert tce["mass"]["value"] == 0.8  # 2 × 400 g
         g = intensity[tce["transportOperationCategory"]]

@@ -52,6 +52,42 @@ def test_defra_2007_fuel_based_method_rigid_lorry_half_laden():
     assert within_1pct(fuel_leg_kg(100, 0.288, 2.63), 75.744)
 
 
+def test_defra_2011_tonne_km_method_van_rail_air_and_sea_well_to_wheel():
+    """Defra/DECC 2011 GHG Conversion Factors, Annex 7 (freight, tonne.km basis): average diesel
+    van up to 3.5 t 0.63657 kg CO2e/t.km (direct 0.53402); rail 0.03694; long-haul air 0.72731;
+    average container ship 0.01875. 1 t van 100 km, 20 t rail 250 km, 0.5 t air 8,000 km,
+    12 t by sea 15,000 km."""
+    van = Leg(DEFAULTS["road.van.le3_5t.diesel"], 100, 1000)
+    assert within_1pct(van.kg, 63.657) and within_1pct(van.ttw_kg, 53.402)
+    assert within_1pct(Leg(DEFAULTS["rail.freight.avg"], 250, 20_000).kg, 184.7)
+    assert within_1pct(Leg(DEFAULTS["air.freight.longhaul"], 8000, 500).kg, 2909.24)
+    assert within_1pct(Leg(DEFAULTS["sea.container.avg"], 15_000, 12_000).kg, 3375.0)
+
+
+def test_defra_rows_add_up_as_published():
+    """Every 2011 row states its parts: CO2 + CH4 + N2O = direct (tank-to-wheel), and direct +
+    indirect (well-to-tank) = the row's well-to-wheel value. Catches a mistyped figure."""
+    import re
+
+    checked = 0
+    for f in DEFAULTS.values():
+        parts = re.search(r"direct ([\d.]+) \(CO2 ([\d.]+), CH4 ([\d.]+), N2O ([\d.]+)\) \+ indirect ([\d.]+)", f.note)
+        if not parts:
+            continue
+        direct, co2, ch4, n2o, indirect = map(float, parts.groups())
+        assert co2 + ch4 + n2o == pytest.approx(direct, abs=2e-5), f.key
+        assert f.ttw == pytest.approx(direct * 1000, abs=0.01), f.key
+        assert f.value == pytest.approx((direct + indirect) * 1000, abs=0.02), f.key
+        checked += 1
+    assert checked >= 17
+
+
+def test_van_fuel_types_are_all_shipped():
+    fuels = {k.rsplit(".", 1)[1] for k in DEFAULTS if k.startswith("road.van.le3_5t.")}
+    assert fuels == {"diesel", "petrol", "lpg", "cng", "avg"}
+    assert all(DEFAULTS[f"road.van.le3_5t.{x}"].quality == DataQuality.default for x in fuels)
+
+
 def test_every_default_factor_cites_its_source_and_edition():
     rows = default_factors()
     assert len(rows) >= 12
@@ -65,9 +101,9 @@ def test_shipment_sums_legs_and_hubs_and_allocates_by_mass():
         legs=(Leg(DEFAULTS["road.artic.gt33t.diesel"], 300, 20), Leg(DEFAULTS["road.van.le3_5t.diesel"], 25, 20)),
         hubs=(Hub(hub, 20),),
     )
-    want = 20 * 300 * 102.73e-6 + 20 * 25 * 709.78e-6 + 0.02 * 2.0
+    want = 20 * 300 * 102.73e-6 + 20 * 25 * 636.57e-6 + 0.02 * 2.0
     assert sf.kg == pytest.approx(want)
-    assert sf.quality == DataQuality.default  # the weakest part: the van stand-in is modelled, hub default
+    assert sf.quality == DataQuality.default  # the weakest part: every part is a published default
     shares = allocate_by_mass(sf.kg, {"a": 15, "b": 5})
     assert shares["a"] == pytest.approx(0.75 * sf.kg) and sum(shares.values()) == pytest.approx(sf.kg)
 
