@@ -71,6 +71,48 @@ def test_ingestion_is_idempotent_skips_stale_and_unchanged_rows(engine):
     assert inventory.check_ledger(engine) == []
 
 
+def test_a_bulk_batch_mixes_every_case_and_agrees_on_both_databases(engine):
+    """A batch of 120 rows (PostgreSQL applies it in one statement, SQLite row by row): changed,
+    unchanged, stale, new, a count below a paid order's hold, supply for a backorder, and deltas.
+    Counts, positions, holds and the ledger must come out the same on both."""
+    put_stock(engine, {("DC-1", f"S{i:03d}"): 10 for i in range(100)})
+    inventory.ingest(engine, source="wms", sequence=5, mode="snapshot", rows=[Row("DC-1", "S000", on_hand=11)])
+    held = order(engine, lines=[("S001", 6)], ref="held", paid=True, lat=50.9, lon=9.7)
+    waiting = order(engine, lines=[("S002", 13)], ref="waiting", paid=True, lat=50.9, lon=9.7)
+    rows = (
+        [Row("DC-1", "S000", on_hand=1, sequence=4)]  # stale: wms already reported seq 5 here
+        + [Row("DC-1", "S001", on_hand=4)]  # below the 6 held: the hold goes to backorder in part
+        + [Row("DC-1", "S002", on_hand=20)]  # supply for the waiting order
+        + [Row("DC-1", f"S{i:03d}", on_hand=10) for i in range(3, 40)]  # unchanged
+        + [Row("DC-1", f"S{i:03d}", on_hand=i, safety_stock=1) for i in range(40, 100)]  # changed
+        + [Row("DC-2", f"N{i:03d}", on_hand=i + 1) for i in range(20)]  # new positions
+    )
+    result = inventory.ingest_and_serve(engine, source="wms", sequence=6, mode="snapshot", rows=rows)
+    assert (result.rows, result.applied, result.unchanged, result.stale, result.shortages) == (120, 82, 37, 1, 1)
+    assert tuple(position(engine, "DC-1", "S000")) == (11, 0, 0)
+    assert tuple(position(engine, "DC-1", "S001")) == (4, 4, 0)
+    assert [b["quantity"] for b in service.get_stock(engine, order_id=held)["backorders"]] == [2]
+    assert tuple(position(engine, "DC-1", "S002")) == (20, 13, 0)  # the waiting order was served
+    assert service.get_stock(engine, order_id=waiting)["backorders"][-1]["status"] == "served"
+    assert tuple(position(engine, "DC-1", "S050")) == (50, 0, 0) and tuple(position(engine, "DC-2", "N019")) == (20, 0, 0)
+    deltas = inventory.ingest(
+        engine,
+        source="pos",
+        sequence=1,
+        mode="delta",
+        rows=[Row("DC-1", f"S{i:03d}", delta=-60) for i in range(40, 100)]
+        + [Row("DC-1", f"S{i:03d}", delta=0) for i in range(3, 13)],  # no change
+    )
+    assert (deltas.applied, deltas.unchanged) == (60, 10)  # on hand floors at 0
+    assert tuple(position(engine, "DC-1", "S099")) == (39, 0, 0) and tuple(position(engine, "DC-1", "S041")) == (0, 0, 0)
+    assert inventory.check_ledger(engine) == []
+    with engine.connect() as conn:
+        ledger = conn.execute(
+            sa.text("SELECT reason, d_on_hand, on_hand_after, source, reference FROM inventory_ledger WHERE sku = 'S050' ORDER BY seq")
+        ).all()
+    assert [tuple(r) for r in ledger][-2:] == [("snapshot", 40, 50, "wms", "6"), ("delta", -50, 0, "pos", "1")]
+
+
 def test_atp_subtracts_holds_and_safety_stock_by_node_region_channel_and_date(engine):
     put_stock(engine, {("DC-1", "A"): 10, ("ST-MUC", "A"): 4})
     inventory.ingest(

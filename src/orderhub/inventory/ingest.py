@@ -144,6 +144,17 @@ def ingest(
         if seen is not None:
             return IngestResult(**{**seen, "replayed": True})
         for chunk in _chunks(rows):
+            if conn.dialect.name == "postgresql" and len(chunk) >= stock.BULK and _distinct(chunk):
+                chunk = _apply_chunk_pg(
+                    conn,
+                    chunk,
+                    source=source,
+                    sequence=sequence,
+                    mode=mode,
+                    reported_at=reported_at,
+                    now=now,
+                    result=result,
+                )
             _apply_chunk(
                 conn,
                 chunk,
@@ -162,6 +173,11 @@ def ingest(
     return result
 
 
+def _distinct(chunk: list[StockRow]) -> bool:
+    """One row per position (a position twice in one statement would be updated once)."""
+    return len({(r.node_id, r.sku) for r in chunk}) == len(chunk)
+
+
 def _validate(rows: list[StockRow], mode: str) -> None:
     errors = []
     for i, row in enumerate(rows):
@@ -173,6 +189,97 @@ def _validate(rows: list[StockRow], mode: str) -> None:
             errors.append({"pointer": f"/rows/{i}/safety_stock", "detail": "must be ≥ 0"})
     if errors:
         raise InvalidInput(f"{len(errors)} bad rows; first: {errors[0]['pointer']}", errors=errors[:50])
+
+
+#: One round trip per chunk on PostgreSQL: lock the chunk's positions (key order, like every
+#: writer), decide each row's fate from the locked figures with the rules of ``_apply_chunk``,
+#: update the positions that stay covered and write their ledger rows, and answer the counts
+#: and what Python must still do: new positions and counts below what is promised.
+_PG_APPLY = sa.text(
+    """
+WITH u AS (
+    SELECT * FROM unnest(CAST(:node_id AS text[]), CAST(:sku AS text[]), CAST(:qty AS int[]),
+                         CAST(:safety_stock AS int[]), CAST(:seq AS bigint[]))
+        AS u(node_id, sku, qty, safety_stock, last_seq)
+), c AS (
+    SELECT p.node_id, p.sku, p.on_hand AS old_on_hand, p.reserved, p.allocated,
+           p.safety_stock AS old_safety_stock, p.last_source AS old_source, p.last_seq AS old_seq,
+           CASE WHEN CAST(:delta AS boolean) THEN GREATEST(0, p.on_hand + u.qty) ELSE u.qty END AS on_hand,
+           COALESCE(u.safety_stock, p.safety_stock) AS safety_stock, u.last_seq
+    FROM stock_positions AS p
+    JOIN u ON p.node_id = u.node_id AND p.sku = u.sku
+    ORDER BY p.node_id, p.sku
+    FOR UPDATE OF p
+), k AS (
+    SELECT c.*,
+           CASE WHEN c.old_source = CAST(:source AS text) AND c.old_seq >= c.last_seq THEN 'stale'
+                WHEN c.on_hand = c.old_on_hand AND c.safety_stock = c.old_safety_stock THEN 'unchanged'
+                WHEN c.on_hand < c.reserved + c.allocated THEN 'short'
+                ELSE 'apply' END AS fate
+    FROM c
+), upd AS (
+    UPDATE stock_positions AS p
+    SET on_hand = k.on_hand, safety_stock = k.safety_stock, last_source = CAST(:source AS text),
+        last_seq = k.last_seq, reported_at = CAST(:reported_at AS timestamptz)
+    FROM k
+    WHERE k.fate = 'apply' AND p.node_id = k.node_id AND p.sku = k.sku
+), led AS (
+    INSERT INTO inventory_ledger (node_id, sku, reason, d_on_hand, d_reserved, d_allocated,
+                                  on_hand_after, reserved_after, allocated_after, source, reference, at)
+    SELECT k.node_id, k.sku, CAST(:reason AS text), k.on_hand - k.old_on_hand, 0, 0, k.on_hand, k.reserved,
+           k.allocated, CAST(:source AS text), CAST(k.last_seq AS text), CAST(:at AS timestamptz)
+    FROM k WHERE k.fate = 'apply'
+), later AS (
+    SELECT k.node_id, k.sku FROM k WHERE k.fate = 'short'
+    UNION ALL
+    SELECT u.node_id, u.sku FROM u LEFT JOIN c ON c.node_id = u.node_id AND c.sku = u.sku WHERE c.node_id IS NULL
+)
+SELECT
+    (SELECT count(*) FROM k WHERE fate = 'apply') AS applied,
+    (SELECT count(*) FROM k WHERE fate = 'stale') AS stale,
+    (SELECT count(*) FROM k WHERE fate = 'unchanged') AS unchanged,
+    (SELECT array_agg(node_id) FROM later) AS later_nodes,
+    (SELECT array_agg(sku) FROM later) AS later_skus,
+    (SELECT array_agg(DISTINCT sku) FROM k WHERE fate = 'apply' AND on_hand > old_on_hand) AS increased
+"""
+)
+
+
+def _apply_chunk_pg(
+    conn: Connection,
+    chunk: list[StockRow],
+    *,
+    source: str,
+    sequence: int,
+    mode: str,
+    reported_at: datetime,
+    now: datetime,
+    result: IngestResult,
+) -> list[StockRow]:
+    """The chunk in one statement (``_PG_APPLY``); returns the rows left for ``_apply_chunk``
+    (new positions, and counts below what is promised), whose positions it has locked."""
+    delta = mode == "delta"
+    out = conn.execute(
+        _PG_APPLY,
+        {
+            "node_id": [r.node_id for r in chunk],
+            "sku": [r.sku for r in chunk],
+            "qty": [r.delta if delta else r.on_hand for r in chunk],
+            "safety_stock": [r.safety_stock for r in chunk],
+            "seq": [r.sequence if r.sequence is not None else sequence for r in chunk],
+            "delta": delta,
+            "source": source,
+            "reported_at": reported_at,
+            "reason": (LedgerReason.delta if delta else LedgerReason.snapshot).value,
+            "at": now,
+        },
+    ).one()
+    later = set(zip(out.later_nodes or (), out.later_skus or (), strict=True))
+    result.applied += out.applied
+    result.stale += out.stale
+    result.unchanged += out.unchanged
+    result.increased_skus.update(out.increased or ())
+    return [r for r in chunk if (r.node_id, r.sku) in later]
 
 
 def _apply_chunk(
