@@ -114,3 +114,34 @@ def test_multi_line_orders_over_overlapping_skus_never_oversell_or_deadlock(engi
         assert on_hand == 25 and reserved == sold[s] <= 25 and allocated == 0
     assert any(isinstance(r, capture.Captured) for r in results)
     assert inventory.check_ledger(engine) == []
+
+
+def test_bulk_counts_arriving_during_checkout_never_oversell_or_deadlock(engine):
+    """Orders over 60 SKUs race with bulk stock counts of the same positions (60 rows a batch:
+    PostgreSQL applies each in one statement), some counting less than is already promised."""
+    skus = [f"S{i:02d}" for i in range(60)]
+    put_stock(engine, {("DC-1", s): 6 for s in skus})
+    rng = random.Random(11)
+    wanted = {i: [(s, rng.randint(1, 3)) for s in rng.sample(skus, 3)] for i in range(24)}
+    counts = {
+        i: [inventory.StockRow("DC-1", s, on_hand=rng.randint(0, 8)) for s in rng.sample(skus, 60)] for i in range(4)
+    }
+
+    def work(i: int):
+        if i < 4:
+            return inventory.ingest_and_serve(engine, source=f"wms{i}", sequence=1, mode="snapshot", rows=counts[i])
+        return capture.receive(engine, adapter="canonical", body=_doc(i, wanted[i - 4]), actor="c")
+
+    results = run_together(28, work)
+    errors = [
+        r for r in results if isinstance(r, Exception) and not (isinstance(r, Conflict) and r.code == "out_of_stock")
+    ]
+    assert errors == []  # no deadlock or lock error reached a client
+    assert all(r.applied + r.unchanged == 60 for r in results[:4])
+    with engine.connect() as conn:
+        oversold = conn.execute(
+            sa.text("SELECT count(*) FROM stock_positions WHERE reserved + allocated > on_hand")
+        ).scalar_one()
+    assert oversold == 0
+    assert any(isinstance(r, capture.Captured) for r in results)
+    assert inventory.check_ledger(engine) == []

@@ -94,7 +94,11 @@ def test_a_bulk_batch_mixes_every_case_and_agrees_on_both_databases(engine):
     assert [b["quantity"] for b in service.get_stock(engine, order_id=held)["backorders"]] == [2]
     assert tuple(position(engine, "DC-1", "S002")) == (20, 13, 0)  # the waiting order was served
     assert service.get_stock(engine, order_id=waiting)["backorders"][-1]["status"] == "served"
-    assert tuple(position(engine, "DC-1", "S050")) == (50, 0, 0) and tuple(position(engine, "DC-2", "N019")) == (20, 0, 0)
+    assert tuple(position(engine, "DC-1", "S050")) == (50, 0, 0) and tuple(position(engine, "DC-2", "N019")) == (
+        20,
+        0,
+        0,
+    )
     deltas = inventory.ingest(
         engine,
         source="pos",
@@ -104,11 +108,17 @@ def test_a_bulk_batch_mixes_every_case_and_agrees_on_both_databases(engine):
         + [Row("DC-1", f"S{i:03d}", delta=0) for i in range(3, 13)],  # no change
     )
     assert (deltas.applied, deltas.unchanged) == (60, 10)  # on hand floors at 0
-    assert tuple(position(engine, "DC-1", "S099")) == (39, 0, 0) and tuple(position(engine, "DC-1", "S041")) == (0, 0, 0)
+    assert tuple(position(engine, "DC-1", "S099")) == (39, 0, 0) and tuple(position(engine, "DC-1", "S041")) == (
+        0,
+        0,
+        0,
+    )
     assert inventory.check_ledger(engine) == []
     with engine.connect() as conn:
         ledger = conn.execute(
-            sa.text("SELECT reason, d_on_hand, on_hand_after, source, reference FROM inventory_ledger WHERE sku = 'S050' ORDER BY seq")
+            sa.text(
+                "SELECT reason, d_on_hand, on_hand_after, source, reference FROM inventory_ledger WHERE sku = 'S050' ORDER BY seq"
+            )
         ).all()
     assert [tuple(r) for r in ledger][-2:] == [("snapshot", 40, 50, "wms", "6"), ("delta", -50, 0, "pos", "1")]
 

@@ -11,7 +11,7 @@ Promises:
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -88,37 +88,13 @@ _PG_ON_CONFLICT = (
 )
 
 
-_PG_UPDATE = sa.text(
-    "UPDATE stock_positions AS p SET on_hand = u.on_hand, safety_stock = u.safety_stock, "
-    "last_source = CAST(:source AS text), last_seq = u.last_seq, reported_at = CAST(:reported_at AS timestamptz) "
-    "FROM unnest(CAST(:node_id AS text[]), CAST(:sku AS text[]), CAST(:on_hand AS int[]), "
-    "CAST(:safety_stock AS int[]), CAST(:last_seq AS bigint[])) AS u(node_id, sku, on_hand, safety_stock, last_seq) "
-    "WHERE p.node_id = u.node_id AND p.sku = u.sku"
-)
-
-
-def _write_positions(conn: Connection, rows: list[dict[str, Any]], known: Container[tuple[str, str]]) -> None:
-    """On PostgreSQL, positions already there (locked, so still there) get one UPDATE … FROM
-    unnest — cheaper than letting INSERT … ON CONFLICT discover each conflict — and new ones
-    one array INSERT; SQLite gets a prepared executemany of the upsert."""
-    if conn.dialect.name != "postgresql" or len(rows) < stock.BULK:
+def _write_positions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The row path's writes: one array upsert on PostgreSQL from ``stock.BULK`` rows (new
+    positions mostly; a chunk of known ones took ``_PG_APPLY``), else a prepared executemany."""
+    if conn.dialect.name == "postgresql" and len(rows) >= stock.BULK:
+        stock.bulk_insert_pg(conn, "stock_positions", _UPSERT_COLS, _UPSERT_TYPES, rows, _PG_ON_CONFLICT)
+    else:
         conn.execute(_upsert(conn), [{c: r[c] for c in _UPSERT_COLS} for r in rows])
-        return
-    updates: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
-    for r in rows:
-        (updates if (r["node_id"], r["sku"]) in known else inserts).append(r)
-    if updates:
-        conn.execute(
-            _PG_UPDATE,
-            {
-                "source": updates[0]["last_source"],
-                "reported_at": updates[0]["reported_at"],
-                **{c: [r[c] for r in updates] for c in ("node_id", "sku", "on_hand", "safety_stock", "last_seq")},
-            },
-        )
-    if inserts:
-        stock.bulk_insert_pg(conn, "stock_positions", _UPSERT_COLS, _UPSERT_TYPES, inserts, _PG_ON_CONFLICT)
 
 
 def ingest(
@@ -345,7 +321,7 @@ def _apply_chunk(
         )
         result.applied += 1
     if writes:
-        _write_positions(conn, list(writes.values()), existing)
+        _write_positions(conn, list(writes.values()))
         stock.add_ledger(conn, ledger)
 
 
