@@ -83,6 +83,11 @@ def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[t
         "ORDERHUB_BOOTSTRAP_ADMIN_KEY": admin_key,
         "ORDERHUB_ENV": "dev",
     }
+    # the server's log goes to a file: a pipe nobody reads fills up and stalls the server
+    log_path = Path(
+        os.environ.get("ORDERHUB_BENCH_LOG") or tempfile.mkstemp(prefix="orderhub-bench-", suffix=".log")[1]
+    )
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -98,7 +103,7 @@ def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[t
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -110,12 +115,13 @@ def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[t
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start (set ORDERHUB_BENCH_LOG=file to see why)")
+                raise RuntimeError(f"server did not start; its log: {log_path}")
             time.sleep(0.1)
         yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
 
 
 def process_cpu_seconds(pid: int) -> float:
