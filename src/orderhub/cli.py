@@ -33,6 +33,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = _engine(settings)
     upgrade(engine)
+    if settings.bootstrap_admin_key:  # once, before any worker starts
+        from orderhub.platform.auth import service as auth
+
+        auth.ensure_bootstrap_admin(engine, settings.bootstrap_admin_key)
     workers = args.workers or settings.workers
     options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
     if workers > 1:

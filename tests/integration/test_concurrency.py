@@ -87,3 +87,21 @@ def test_concurrent_edits_serialise_and_lose_nothing(engine):
     assert [line.quantity_cancelled for line in order.order.lines] == [1] * 6
     assert len([e for e in order.events if e["type"] == "order.line_cancelled"]) == 6
     assert order.order.total.to_decimal_string() == "24.00"
+
+
+def test_processes_starting_together_create_one_bootstrap_admin(engine):
+    """`serve --workers N` starts N processes on one database; each makes sure the bootstrap
+    key exists. Racing, none may fail its start-up, and there is one admin with the key."""
+    from orderhub.platform.auth import service as auth
+
+    results = run_together(6, lambda _: auth.ensure_bootstrap_admin(engine, "boot-key-123"))
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert auth.authenticate_key(engine, "boot-key-123").role.name == "admin"
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM users WHERE email = 'bootstrap-admin@orderhub.local'")
+            ).scalar_one()
+            == 1
+        )
+        assert conn.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1

@@ -6,6 +6,7 @@ import time
 import weakref
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from orderhub.core.clock import utcnow
@@ -106,7 +107,18 @@ def get_principal(engine: Engine, user_id: str, via: str = "session") -> Princip
 
 
 def ensure_bootstrap_admin(engine: Engine, key: str) -> None:
-    """Make ``key`` an admin key (idempotent): used by ``ORDERHUB_BOOTSTRAP_ADMIN_KEY``."""
+    """Make ``key`` an admin key (idempotent): used by ``ORDERHUB_BOOTSTRAP_ADMIN_KEY``.
+    Processes starting together may race to create it: the loser finds the winner's on retry."""
+    for attempt in range(3):
+        try:
+            _ensure_bootstrap_admin(engine, key)
+            return
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _ensure_bootstrap_admin(engine: Engine, key: str) -> None:
     with unit_of_work(engine) as conn:
         if store.get_user_by_key_hash(conn, hash_api_key(key)):
             return
