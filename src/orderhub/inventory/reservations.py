@@ -223,10 +223,45 @@ def reserve(
     return result
 
 
+#: PostgreSQL writes an order's holds in one statement: the guarded counter update, the hold
+#: rows, and a ledger row per position with the counters the update returned. It answers how
+#: many positions moved; fewer than asked means a guard refused and the caller rolls back.
+_PG_HOLD = sa.text(
+    """
+WITH v AS (
+    SELECT * FROM unnest(CAST(:nodes AS text[]), CAST(:skus AS text[]), CAST(:qtys AS int[])) AS v(node_id, sku, q)
+), upd AS (
+    UPDATE stock_positions AS p SET reserved = p.reserved + v.q
+    FROM v
+    WHERE p.node_id = v.node_id AND p.sku = v.sku
+      AND p.on_hand - p.reserved - p.allocated - p.safety_stock >= v.q
+    RETURNING p.node_id, p.sku, p.on_hand, p.reserved, p.allocated
+), res AS (
+    INSERT INTO reservations (id, order_id, line_id, sku, node_id, quantity, status, channel, expires_at, created_at)
+    SELECT h.id, CAST(:order_id AS text), h.line_id, h.sku, h.node_id, h.q, CAST(:status AS text),
+           CAST(:channel AS text), CAST(:expires_at AS timestamptz), CAST(:at AS timestamptz)
+    FROM unnest(CAST(:hold_ids AS text[]), CAST(:hold_lines AS text[]), CAST(:hold_skus AS text[]),
+                CAST(:hold_nodes AS text[]), CAST(:hold_qtys AS int[])) AS h(id, line_id, sku, node_id, q)
+), led AS (
+    INSERT INTO inventory_ledger (node_id, sku, reason, d_on_hand, d_reserved, d_allocated,
+                                  on_hand_after, reserved_after, allocated_after, source, reference, at)
+    SELECT upd.node_id, upd.sku, CAST(:reason AS text), 0, v.q, 0, upd.on_hand, upd.reserved, upd.allocated,
+           CAST(:source AS text), CAST(:order_id AS text), CAST(:at AS timestamptz)
+    FROM upd JOIN v ON v.node_id = upd.node_id AND v.sku = upd.sku
+    ORDER BY upd.node_id, upd.sku
+)
+SELECT count(*) FROM upd
+"""
+)
+
+
 def _apply_holds(
     conn: Connection, held: list[Held], *, order_id: str, channel: str, expires_at: datetime | None, now: datetime
 ) -> None:
     if not held:
+        return
+    if conn.dialect.name == "postgresql":
+        _apply_holds_pg(conn, held, order_id=order_id, channel=channel, expires_at=expires_at, now=now)
         return
     moves: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for h in held:
@@ -255,6 +290,36 @@ def _apply_holds(
         ],
     )
     ledger_moves(conn, moves, after, LedgerReason.reserved, source=f"order:{order_id}", reference=order_id, now=now)
+
+
+def _apply_holds_pg(
+    conn: Connection, held: list[Held], *, order_id: str, channel: str, expires_at: datetime | None, now: datetime
+) -> None:
+    need: dict[tuple[str, str], int] = defaultdict(int)
+    for h in held:
+        need[(h.node_id, h.sku)] += h.quantity
+    moved = conn.execute(
+        _PG_HOLD,
+        {
+            "nodes": [k[0] for k in need],
+            "skus": [k[1] for k in need],
+            "qtys": list(need.values()),
+            "hold_ids": [new_id("res") for _ in held],
+            "hold_lines": [h.line_id for h in held],
+            "hold_skus": [h.sku for h in held],
+            "hold_nodes": [h.node_id for h in held],
+            "hold_qtys": [h.quantity for h in held],
+            "order_id": order_id,
+            "status": ReservationStatus.active.value,
+            "channel": channel,
+            "expires_at": expires_at,
+            "at": now,
+            "reason": LedgerReason.reserved.value,
+            "source": f"order:{order_id}",
+        },
+    ).scalar_one()
+    if moved != len(need):
+        raise OutOfStock("stock changed while it was being reserved; retry", code="reservation_raced")
 
 
 def ledger_moves(
