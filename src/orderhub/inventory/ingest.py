@@ -214,8 +214,8 @@ SELECT
     (SELECT count(*) FROM k WHERE fate = 'apply') AS applied,
     (SELECT count(*) FROM k WHERE fate = 'stale') AS stale,
     (SELECT count(*) FROM k WHERE fate = 'unchanged') AS unchanged,
-    (SELECT array_agg(node_id) FROM later) AS later_nodes,
-    (SELECT array_agg(sku) FROM later) AS later_skus,
+    (SELECT array_agg(node_id ORDER BY node_id, sku) FROM later) AS later_nodes,
+    (SELECT array_agg(sku ORDER BY node_id, sku) FROM later) AS later_skus,
     (SELECT array_agg(DISTINCT sku) FROM k WHERE fate = 'apply' AND on_hand > old_on_hand) AS increased
 """
 )
