@@ -105,11 +105,12 @@ def test_a_bulk_batch_mixes_every_case_and_agrees_on_both_databases(engine):
         sequence=1,
         mode="delta",
         rows=[Row("DC-1", f"S{i:03d}", delta=-60) for i in range(40, 100)]
-        + [Row("DC-1", f"S{i:03d}", delta=0) for i in range(3, 13)],  # no change
+        + [Row("DC-1", f"S{i:03d}", delta=0) for i in range(3, 13)]  # no change
+        + [Row("DC-1", f"S{i:03d}", delta=1, sequence=2) for i in range(40, 100)],  # the same positions again
     )
-    assert (deltas.applied, deltas.unchanged) == (60, 10)  # on hand floors at 0
-    assert tuple(position(engine, "DC-1", "S099")) == (39, 0, 0) and tuple(position(engine, "DC-1", "S041")) == (
-        0,
+    assert (deltas.applied, deltas.unchanged, deltas.stale) == (120, 10, 0)  # on hand floors at 0, then +1
+    assert tuple(position(engine, "DC-1", "S099")) == (40, 0, 0) and tuple(position(engine, "DC-1", "S041")) == (
+        1,
         0,
         0,
     )
@@ -120,7 +121,11 @@ def test_a_bulk_batch_mixes_every_case_and_agrees_on_both_databases(engine):
                 "SELECT reason, d_on_hand, on_hand_after, source, reference FROM inventory_ledger WHERE sku = 'S050' ORDER BY seq"
             )
         ).all()
-    assert [tuple(r) for r in ledger][-2:] == [("snapshot", 40, 50, "wms", "6"), ("delta", -50, 0, "pos", "1")]
+    assert [tuple(r) for r in ledger][-3:] == [
+        ("snapshot", 40, 50, "wms", "6"),
+        ("delta", -50, 0, "pos", "1"),
+        ("delta", 1, 1, "pos", "2"),
+    ]
 
 
 def test_atp_subtracts_holds_and_safety_stock_by_node_region_channel_and_date(engine):

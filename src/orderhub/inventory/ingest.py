@@ -119,11 +119,13 @@ def ingest(
         ).scalar()
         if seen is not None:
             return IngestResult(**{**seen, "replayed": True})
+        bulk = conn.dialect.name == "postgresql"
         for chunk in _chunks(rows):
-            if conn.dialect.name == "postgresql" and len(chunk) >= stock.BULK and _distinct(chunk):
-                chunk = _apply_chunk_pg(
+            for part in _rounds(chunk) if bulk and len(chunk) >= stock.BULK else [chunk]:
+                _apply_part(
                     conn,
-                    chunk,
+                    part,
+                    bulk=bulk and len(part) >= stock.BULK,
                     source=source,
                     sequence=sequence,
                     mode=mode,
@@ -131,16 +133,6 @@ def ingest(
                     now=now,
                     result=result,
                 )
-            _apply_chunk(
-                conn,
-                chunk,
-                source=source,
-                sequence=sequence,
-                mode=mode,
-                reported_at=reported_at,
-                now=now,
-                result=result,
-            )
         conn.execute(
             store.ingestion_batches.insert().values(
                 source=source, sequence=sequence, received_at=now, result=result.as_dict()
@@ -149,9 +141,27 @@ def ingest(
     return result
 
 
-def _distinct(chunk: list[StockRow]) -> bool:
-    """One row per position (a position twice in one statement would be updated once)."""
-    return len({(r.node_id, r.sku) for r in chunk}) == len(chunk)
+def _rounds(chunk: list[StockRow]) -> list[list[StockRow]]:
+    """The chunk as rounds naming each position once (a statement naming a position twice would
+    update it once): the first row of every position, then the second, … in their order."""
+    rounds: list[list[StockRow]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in chunk:
+        key = (row.node_id, row.sku)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return rounds
+
+
+def _apply_part(conn: Connection, part: list[StockRow], *, bulk: bool, **kw: Any) -> None:
+    """Rows naming each position once: on PostgreSQL one statement first (``_apply_chunk_pg``),
+    then the row path for what it leaves; elsewhere the row path."""
+    if bulk:
+        part = _apply_chunk_pg(conn, part, **kw)
+    _apply_chunk(conn, part, **kw)
 
 
 def _validate(rows: list[StockRow], mode: str) -> None:
