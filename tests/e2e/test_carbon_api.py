@@ -27,6 +27,23 @@ def test_factor_table_loads_all_rows_or_none(client):
     assert ("hub", "hub.parcel") in keys and ("transport", "road.artic.gt33t.diesel") in keys
 
 
+def test_loading_a_factor_again_replaces_the_one_with_its_identity(client):
+    client.post("/api/v1/carbon/factors", content=GOOD, headers={"Content-Type": "text/csv"})
+    again = GOOD.replace("category:kitchen,3.2", "category:kitchen,2.9").replace("hub.parcel,1.8", "hub.parcel,1.5")
+    again += "hub,hub.parcel,2.0,,kg CO2e/t,Depot energy survey,2024,DE,WTW,primary,\n"  # another edition: kept apart
+    assert client.post("/api/v1/carbon/factors", content=again, headers={"Content-Type": "text/csv"}).json() == {
+        "loaded": 4
+    }
+    loaded = [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["edition"] >= "2024"]
+    got = sorted((f["kind"], f["key"], f["edition"], f["value"]) for f in loaded)
+    assert got == [
+        ("hub", "hub.parcel", "2024", 2.0),
+        ("hub", "hub.parcel", "2025", 1.5),
+        ("packaging", "category:kitchen", "2025", 0.15),
+        ("product", "category:kitchen", "2025", 2.9),
+    ]
+
+
 def test_a_carriers_own_figure_wins_for_its_shipments(client):
     primary = '[{"kind": "transport", "key": "road.artic.gt33t.diesel", "value": 61.0, "ttw": 50.0, "source": "Carrier fuel data", "edition": "2025", "quality": "primary"}]'
     assert client.post("/api/v1/carbon/factors?format=json&carrier=GreenHaul", content=primary).status_code == 201

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 EARTH_RADIUS_KM = 6371.0088
 #: Great-circle distance × this factor estimates the road distance when no route is known (a
@@ -82,6 +83,22 @@ class Factor:
     @property
     def wtt(self) -> float | None:
         return None if self.ttw is None else self.value - self.ttw
+
+    def as_dict(self) -> dict[str, Any]:
+        """The factor's own fields (enums as their values), as stored and as shown."""
+        return {
+            "kind": self.kind.value,
+            "key": self.key,
+            "value": self.value,
+            "ttw": self.ttw,
+            "source": self.source,
+            "edition": self.edition,
+            "region": self.region,
+            "scope": self.scope,
+            "quality": self.quality.value,
+            "carrier": self.carrier,
+            "note": self.note,
+        }
 
 
 def pick(candidates: list[Factor], *, carrier: str = "", region: str = "") -> Factor | None:

@@ -231,24 +231,7 @@ def order_footprint(
 
 def factor_rows(engine: Engine) -> list[dict[str, Any]]:
     """Every factor in use, with its provenance, for the console and the API."""
-    return [
-        {
-            "kind": f.kind.value,
-            "key": f.key,
-            "value": f.value,
-            "unit": f.unit,
-            "ttw": f.ttw,
-            "wtt": f.wtt,
-            "source": f.source,
-            "edition": f.edition,
-            "region": f.region,
-            "scope": f.scope,
-            "quality": f.quality.value,
-            "carrier": f.carrier,
-            "note": f.note,
-        }
-        for f in get_factor_set(engine).rows
-    ]
+    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt} for f in get_factor_set(engine).rows]
 
 
 # -- delivery options, choices and points -----------------------------------------------------

@@ -46,37 +46,10 @@ _IDENTITY = ("kind", "key", "carrier", "region", "edition")
 
 def replace_factors(conn: Connection, rows: list[Factor], *, at: Any, by: str) -> None:
     """Insert factors; one with the same identity (kind, key, carrier, region, edition) is replaced."""
-    for f in rows:
-        conn.execute(
-            factors.delete().where(
-                factors.c.kind == f.kind.value,
-                factors.c.key == f.key,
-                factors.c.carrier == f.carrier,
-                factors.c.region == f.region,
-                factors.c.edition == f.edition,
-            )
-        )
-    conn.execute(
-        factors.insert(),
-        [
-            {
-                "kind": f.kind.value,
-                "key": f.key,
-                "value": f.value,
-                "ttw": f.ttw,
-                "source": f.source,
-                "edition": f.edition,
-                "region": f.region,
-                "scope": f.scope,
-                "quality": f.quality.value,
-                "carrier": f.carrier,
-                "note": f.note,
-                "loaded_at": at,
-                "loaded_by": by,
-            }
-            for f in rows
-        ],
-    )
+    values = [{**f.as_dict(), "loaded_at": at, "loaded_by": by} for f in rows]
+    identities = sorted({tuple(v[c] for c in _IDENTITY) for v in values})
+    conn.execute(factors.delete().where(sa.tuple_(*(factors.c[c] for c in _IDENTITY)).in_(identities)))
+    conn.execute(factors.insert(), values)
 
 
 def loaded_factors(conn: Connection) -> list[Factor]:

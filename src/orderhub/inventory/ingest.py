@@ -119,20 +119,15 @@ def ingest(
         ).scalar()
         if seen is not None:
             return IngestResult(**{**seen, "replayed": True})
-        bulk = conn.dialect.name == "postgresql"
+        batch = _Batch(source, sequence, mode, reported_at, now, result)
+        pg = conn.dialect.name == "postgresql"
         for chunk in _chunks(rows):
-            for part in _rounds(chunk) if bulk and len(chunk) >= stock.BULK else [chunk]:
-                _apply_part(
-                    conn,
-                    part,
-                    bulk=bulk and len(part) >= stock.BULK,
-                    source=source,
-                    sequence=sequence,
-                    mode=mode,
-                    reported_at=reported_at,
-                    now=now,
-                    result=result,
-                )
+            # rows naming each position once go to PostgreSQL's statement first, and what it
+            # leaves (new positions, counts below the promise) to the row path
+            for part in _rounds(chunk) if pg and len(chunk) >= stock.BULK else [chunk]:
+                if pg and len(part) >= stock.BULK:
+                    part = _apply_chunk_pg(conn, part, batch)
+                _apply_chunk(conn, part, batch)
         conn.execute(
             store.ingestion_batches.insert().values(
                 source=source, sequence=sequence, received_at=now, result=result.as_dict()
@@ -156,12 +151,27 @@ def _rounds(chunk: list[StockRow]) -> list[list[StockRow]]:
     return rounds
 
 
-def _apply_part(conn: Connection, part: list[StockRow], *, bulk: bool, **kw: Any) -> None:
-    """Rows naming each position once: on PostgreSQL one statement first (``_apply_chunk_pg``),
-    then the row path for what it leaves; elsewhere the row path."""
-    if bulk:
-        part = _apply_chunk_pg(conn, part, **kw)
-    _apply_chunk(conn, part, **kw)
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """One ingest call: where its rows come from, what they mean, and the tally they add to."""
+
+    source: str
+    sequence: int
+    mode: str
+    reported_at: datetime
+    now: datetime
+    result: IngestResult
+
+    @property
+    def delta(self) -> bool:
+        return self.mode == "delta"
+
+    @property
+    def reason(self) -> str:
+        return (LedgerReason.delta if self.delta else LedgerReason.snapshot).value
+
+    def seq(self, row: StockRow) -> int:
+        return row.sequence if row.sequence is not None else self.sequence
 
 
 def _validate(rows: list[StockRow], mode: str) -> None:
@@ -177,7 +187,7 @@ def _validate(rows: list[StockRow], mode: str) -> None:
         raise InvalidInput(f"{len(errors)} bad rows; first: {errors[0]['pointer']}", errors=errors[:50])
 
 
-#: After ``_PG_LOCK``, one statement per chunk on PostgreSQL: read the locked positions (its
+#: After the chunk's positions are locked, one statement per chunk on PostgreSQL: read the locked positions (its
 #: snapshot is taken after every lock is held, so no figure is older than the lock; ``FOR
 #: UPDATE`` here only catches a position created since), decide each row's fate with the rules
 #: of ``_apply_chunk``, update the positions that stay covered and write their ledger rows, and
@@ -232,49 +242,33 @@ SELECT
 )
 
 
-#: The chunk's known positions locked in key order, in a statement of their own before
-#: ``_PG_APPLY`` reads them. Locking inside ``_PG_APPLY`` alone let a count be written over a
-#: hold taken meanwhile about once in 40 runs of the checkout race test (the database's
-#: no-oversell CHECK refused it); with the locks taken first, 180 runs passed.
-_PG_LOCK = sa.text(
-    "SELECT count(*) FROM (SELECT 1 FROM stock_positions AS p "
-    "JOIN unnest(CAST(:node_id AS text[]), CAST(:sku AS text[])) AS k(node_id, sku) "
-    "ON p.node_id = k.node_id AND p.sku = k.sku ORDER BY p.node_id, p.sku FOR UPDATE OF p) AS locked"
-)
+def _apply_chunk_pg(conn: Connection, chunk: list[StockRow], batch: _Batch) -> list[StockRow]:
+    """The chunk in two statements: its known positions locked in key order, in a statement of
+    their own, then ``_PG_APPLY``. Returns the rows left for ``_apply_chunk`` (new positions,
+    and counts below what is promised), whose positions are locked.
 
-
-def _apply_chunk_pg(
-    conn: Connection,
-    chunk: list[StockRow],
-    *,
-    source: str,
-    sequence: int,
-    mode: str,
-    reported_at: datetime,
-    now: datetime,
-    result: IngestResult,
-) -> list[StockRow]:
-    """The chunk in two statements (``_PG_LOCK``, ``_PG_APPLY``); returns the rows left for
-    ``_apply_chunk`` (new positions, and counts below what is promised), whose positions it has
-    locked."""
-    delta = mode == "delta"
-    conn.execute(_PG_LOCK, {"node_id": [r.node_id for r in chunk], "sku": [r.sku for r in chunk]})
+    Locking inside ``_PG_APPLY`` alone let a count be written over a hold taken meanwhile about
+    once in 40 runs of the checkout race test (the database's no-oversell CHECK refused it);
+    with the locks taken first, 180 runs passed (decision D23)."""
+    nodes, skus = [r.node_id for r in chunk], [r.sku for r in chunk]
+    stock.lock_only_pg(conn, list(zip(nodes, skus, strict=True)))
     out = conn.execute(
         _PG_APPLY,
         {
-            "node_id": [r.node_id for r in chunk],
-            "sku": [r.sku for r in chunk],
-            "qty": [r.delta if delta else r.on_hand for r in chunk],
+            "node_id": nodes,
+            "sku": skus,
+            "qty": [r.delta if batch.delta else r.on_hand for r in chunk],
             "safety_stock": [r.safety_stock for r in chunk],
-            "seq": [r.sequence if r.sequence is not None else sequence for r in chunk],
-            "delta": delta,
-            "source": source,
-            "reported_at": reported_at,
-            "reason": (LedgerReason.delta if delta else LedgerReason.snapshot).value,
-            "at": now,
+            "seq": [batch.seq(r) for r in chunk],
+            "delta": batch.delta,
+            "source": batch.source,
+            "reported_at": batch.reported_at,
+            "reason": batch.reason,
+            "at": batch.now,
         },
     ).one()
     later = set(zip(out.later_nodes or (), out.later_skus or (), strict=True))
+    result = batch.result
     result.applied += out.applied
     result.stale += out.stale
     result.unchanged += out.unchanged
@@ -282,31 +276,22 @@ def _apply_chunk_pg(
     return [r for r in chunk if (r.node_id, r.sku) in later]
 
 
-def _apply_chunk(
-    conn: Connection,
-    chunk: list[StockRow],
-    *,
-    source: str,
-    sequence: int,
-    mode: str,
-    reported_at: datetime,
-    now: datetime,
-    result: IngestResult,
-) -> None:
+def _apply_chunk(conn: Connection, chunk: list[StockRow], batch: _Batch) -> None:
     # the rows as locked (Row objects answer by attribute like the dicts written below, and
     # turning 10,000 of them into dicts costs more than the statement that read them)
     existing: dict[tuple[str, str], Any] = stock.lock_positions(conn, [(r.node_id, r.sku) for r in chunk])
+    result = batch.result
     writes: dict[tuple[str, str], dict[str, Any]] = {}
     ledger: list[dict[str, Any]] = []
     for row in chunk:
         key = (row.node_id, row.sku)
-        seq = row.sequence if row.sequence is not None else sequence
+        seq = batch.seq(row)
         old: Any = _Written(writes[key]) if key in writes else existing.get(key)
-        if old is not None and old.last_source == source and old.last_seq >= seq:
+        if old is not None and old.last_source == batch.source and old.last_seq >= seq:
             result.stale += 1
             continue
         old_on_hand = old.on_hand if old is not None else 0
-        new_on_hand = row.on_hand if mode == "snapshot" else max(0, old_on_hand + (row.delta or 0))
+        new_on_hand = row.on_hand if not batch.delta else max(0, old_on_hand + (row.delta or 0))
         safety = row.safety_stock if row.safety_stock is not None else (old.safety_stock if old is not None else 0)
         if old is not None and new_on_hand == old_on_hand and safety == old.safety_stock:
             result.unchanged += 1
@@ -316,7 +301,7 @@ def _apply_chunk(
         if old is not None and new_on_hand < reserved + allocated:
             result.shortages += 1
             reserved, allocated = _make_room(
-                conn, row.node_id, row.sku, reserved + allocated - new_on_hand, old, now=now
+                conn, row.node_id, row.sku, reserved + allocated - new_on_hand, old, now=batch.now
             )
         if new_on_hand > old_on_hand:
             result.increased_skus.add(row.sku)
@@ -327,20 +312,20 @@ def _apply_chunk(
             "reserved": reserved,
             "allocated": allocated,
             "safety_stock": safety,
-            "last_source": source,
+            "last_source": batch.source,
             "last_seq": seq,
-            "reported_at": reported_at,
+            "reported_at": batch.reported_at,
         }
         ledger.append(
             stock.ledger_row(
                 node_id=row.node_id,
                 sku=row.sku,
-                reason=(LedgerReason.snapshot if mode == "snapshot" else LedgerReason.delta).value,
+                reason=batch.reason,
                 d=(new_on_hand - old_on_hand, 0, 0),
                 after=(new_on_hand, reserved, allocated),
-                source=source,
+                source=batch.source,
                 reference=str(seq),
-                at=now,
+                at=batch.now,
             )
         )
         result.applied += 1

@@ -114,11 +114,19 @@ def lock_positions(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tu
     return {(r.node_id, r.sku): r for r in conn.execute(stmt).all()}
 
 
-_LOCK_MANY = sa.text(
-    "SELECT p.* FROM stock_positions AS p "
+_LOCK_KEYS = (
+    "SELECT {what} FROM stock_positions AS p "
     "JOIN unnest(CAST(:nodes AS text[]), CAST(:skus AS text[])) AS k(node_id, sku) "
     "ON p.node_id = k.node_id AND p.sku = k.sku ORDER BY p.node_id, p.sku FOR UPDATE OF p"
 )
+_LOCK_MANY = sa.text(_LOCK_KEYS.format(what="p.*"))
+_LOCK_ONLY = sa.text(f"SELECT count(*) FROM ({_LOCK_KEYS.format(what='1')}) AS locked")
+
+
+def lock_only_pg(conn: Connection, keys: list[tuple[str, str]]) -> None:
+    """Lock these positions in primary-key order without reading them back (PostgreSQL): for
+    a statement that reads them next, with a snapshot taken after every lock is held."""
+    conn.execute(_LOCK_ONLY, {"nodes": [k[0] for k in keys], "skus": [k[1] for k in keys]})
 
 
 _LEDGER_COLS = (
