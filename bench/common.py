@@ -84,44 +84,44 @@ def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[t
         "ORDERHUB_ENV": "dev",
     }
     # the server's log goes to a file: a pipe nobody reads fills up and stalls the server
-    log_path = Path(
-        os.environ.get("ORDERHUB_BENCH_LOG") or tempfile.mkstemp(prefix="orderhub-bench-", suffix=".log")[1]
-    )
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orderhub",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; its log: {log_path}")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    named = os.environ.get("ORDERHUB_BENCH_LOG")
+    if not named:
+        fd, named = tempfile.mkstemp(prefix="orderhub-bench-", suffix=".log")
+        os.close(fd)
+    with open(named, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orderhub",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start; its log: {named}")
+                time.sleep(0.1)
+            yield url, proc.pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def process_cpu_seconds(pid: int) -> float:

@@ -134,6 +134,15 @@ _SEQ = iter(range(1, 10**9))
 NODE_PLACES = {"DC-1": (50.87, 9.71), "DC-2": (53.49, 10.13), "ST-9": (52.52, 13.40), "ST-MUC": (48.14, 11.58)}
 
 
+def position(engine: Engine, node: str, sku: str) -> Any:
+    """One stock position's (on_hand, reserved, allocated), read straight from the table."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT on_hand, reserved, allocated FROM stock_positions WHERE node_id = :n AND sku = :s"),
+            {"n": node, "s": sku},
+        ).one()
+
+
 def put_stock(engine: Engine, positions: dict[tuple[str, str], int]) -> None:
     """Create the nodes named (DC-… ship, ST-… are stores) and count this stock at them."""
     from orderhub.inventory import service as inventory

@@ -214,17 +214,10 @@ def test_carbon_dashboard_charts_the_period(page, live):
     page.screenshot(path=str(live_artifact("carbon.png")), full_page=True)
 
 
-def test_sourcing_page_switches_to_shadow_and_shows_the_board(page, live):
-    node = {
-        "id": "DC-K",
-        "name": "DC Kassel",
-        "type": "distribution_centre",
-        "lat": 51.31,
-        "lon": 9.49,
-        "region": "HE",
-        "daily_capacity": 10,
-    }
-    httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
+def sourcing_page_with_one_order(page, live, **node_fields) -> None:
+    """DC Kassel with 12 mugs, one order from Berlin, and an editor on the sourcing page."""
+    node = {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"}
+    httpx.post(f"{live.url}/api/v1/nodes", json={**node, **node_fields}, headers=ADMIN)
     httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
     post_order(
         live,
@@ -233,6 +226,10 @@ def test_sourcing_page_switches_to_shadow_and_shows_the_board(page, live):
     )
     login(page, live, email="editor@shop.test")
     page.click("text=Sourcing")
+
+
+def test_sourcing_page_switches_to_shadow_and_shows_the_board(page, live):
+    sourcing_page_with_one_order(page, live, daily_capacity=10)
     expect(page.get_by_test_id("shadow-orders")).to_have_text("1")
     expect(page.locator("[data-testid=dispatch] tr[data-node=DC-K]")).to_contain_text("1")
     expect(page.get_by_test_id("sourcing-map").locator("circle")).to_have_count(2)  # one node, one destination
@@ -250,16 +247,7 @@ def test_sourcing_page_switches_to_shadow_and_shows_the_board(page, live):
 
 
 def test_sourcing_page_sets_strategy_and_condition_and_reoptimises_with_progress(page, live):
-    node = {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"}
-    httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN)
-    httpx.put(f"{live.url}/api/v1/inventory/DC-K/MUG-1", json={"on_hand": 12}, headers=ADMIN)
-    post_order(
-        live,
-        shipping_address={"city": "Berlin", "country": "DE", "lat": 52.52, "lon": 13.40},
-        lines=[{"sku": "MUG-1", "quantity": 1, "unit_price": "8.50"}],
-    )
-    login(page, live, email="editor@shop.test")
-    page.click("text=Sourcing")
+    sourcing_page_with_one_order(page, live)
     page.get_by_label("strategy for").fill("shopify")
     page.get_by_label("strategy", exact=True).select_option("greenest")
     page.click("button:has-text('Choose')")

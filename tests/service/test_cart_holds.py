@@ -13,18 +13,10 @@ from orderhub.inventory import service as inventory
 from orderhub.inventory import store as inventory_store
 from orderhub.orders import capture
 from orderhub.orders import service as orders
-from tests.conftest import put_stock
+from tests.conftest import position, put_stock
 from tests.integration.test_concurrency import run_together
 
 Req = inventory.CartHoldRequest
-
-
-def position(engine, node, sku):
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.text("SELECT on_hand, reserved, allocated FROM stock_positions WHERE node_id = :n AND sku = :s"),
-            {"n": node, "s": sku},
-        ).one()
 
 
 def test_a_batch_serves_requests_in_order_and_refuses_what_is_left_short(engine):

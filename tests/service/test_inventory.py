@@ -12,17 +12,9 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import Conflict
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, service
-from tests.conftest import put_stock
+from tests.conftest import position, put_stock
 
 Row = inventory.StockRow
-
-
-def position(engine, node, sku):
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.text("SELECT on_hand, reserved, allocated FROM stock_positions WHERE node_id = :n AND sku = :s"),
-            {"n": node, "s": sku},
-        ).one()
 
 
 def order(engine, *, lines, ref, paid=False, lat=52.5, lon=13.4, shortage="backorder", channel="web"):

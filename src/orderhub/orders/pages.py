@@ -19,7 +19,7 @@ from orderhub.orders import capture, footprints, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform.auth.model import Principal, Role
-from orderhub.web.templating import check_csrf, console_user, error_message, flash, redirect, render
+from orderhub.web.templating import act, check_csrf, console_user, error_message, flash, redirect, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
@@ -116,15 +116,12 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
 
 def _act(request: Request, user: Principal, order_id: str, done: str, action: Callable[[str], Any]) -> Response:
     """Run an operator action, flash its outcome, redirect back to the order."""
-    try:
-        user.require(Role.operator)
+
+    def run() -> str:
         action(user.actor)
-        flash(request, done)
-    except Forbidden as exc:
-        flash(request, exc.detail, "error")
-    except DomainError as exc:
-        flash(request, error_message(exc), "error")
-    return redirect(f"/console/orders/{order_id}", request)
+        return done
+
+    return act(request, user, Role.operator, f"/console/orders/{order_id}", run)
 
 
 @router.post("/orders/{order_id}/transition", dependencies=[Csrf])
@@ -405,10 +402,8 @@ def dead_letter_replay(request: Request, letter_id: str, user: User, payload: An
 
 @router.post("/dead-letters/{letter_id}/discard", dependencies=[Csrf])
 def dead_letter_discard(request: Request, letter_id: str, user: User) -> Response:
-    try:
-        user.require(Role.operator)
+    def discard() -> str:
         capture.discard_dead_letter(request.app.state.engine, letter_id=letter_id, actor=user.actor)
-        flash(request, "Dead letter discarded")
-    except DomainError as exc:
-        flash(request, error_message(exc), "error")
-    return redirect("/console/dead-letters", request)
+        return "Dead letter discarded"
+
+    return act(request, user, Role.operator, "/console/dead-letters", discard)

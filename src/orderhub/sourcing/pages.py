@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.clock import utcnow
-from orderhub.core.errors import DomainError
 from orderhub.inventory import service as inventory
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
-from orderhub.web.templating import check_csrf, console_user, flash, redirect, render
+from orderhub.web.templating import act, check_csrf, console_user, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
@@ -64,13 +63,11 @@ def sourcing_strategy(
     name: Annotated[str, Form()],
     strategy: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        user.require(Role.editor)
+    def choose() -> str:
         sourcing.set_strategy(request.app.state.engine, scope=scope, name=name.strip(), strategy=strategy or None)
-        flash(request, f"{scope} {name}: {strategy or 'default'}")
-    except DomainError as exc:
-        flash(request, exc.detail, "error")
-    return redirect("/console/sourcing", request)
+        return f"{scope} {name}: {strategy or 'default'}"
+
+    return act(request, user, Role.editor, "/console/sourcing", choose)
 
 
 @router.post("/sourcing/conditions", dependencies=[Depends(check_csrf)])
@@ -84,8 +81,7 @@ def sourcing_condition(
     reason: Annotated[str, Form()] = "",
     hours: Annotated[float, Form()] = 4,
 ) -> Response:
-    try:
-        user.require(Role.editor)
+    def add() -> str:
         conditions.add(
             request.app.state.engine,
             kind=kind,
@@ -95,10 +91,9 @@ def sourcing_condition(
             reason=reason,
             expires_at=utcnow() + timedelta(hours=hours),
         )
-        flash(request, f"{kind} on {target} for {hours:g} h")
-    except DomainError as exc:
-        flash(request, exc.detail, "error")
-    return redirect("/console/sourcing", request)
+        return f"{kind} on {target} for {hours:g} h"
+
+    return act(request, user, Role.editor, "/console/sourcing", add)
 
 
 @router.post("/sourcing/pilot", dependencies=[Depends(check_csrf)])
@@ -109,8 +104,7 @@ def sourcing_pilot(
     channels: Annotated[str, Form()] = "",
     regions: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        user.require(Role.editor)
+    def save() -> str:
         sourcing.set_pilot(
             request.app.state.engine,
             mode=mode,
@@ -118,7 +112,6 @@ def sourcing_pilot(
             regions=[r.strip() for r in regions.split(",") if r.strip()],
             skus=[],
         )
-        flash(request, f"Optimiser mode: {mode}")
-    except DomainError as exc:
-        flash(request, exc.detail, "error")
-    return redirect("/console/sourcing", request)
+        return f"Optimiser mode: {mode}"
+
+    return act(request, user, Role.editor, "/console/sourcing", save)

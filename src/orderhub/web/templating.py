@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -109,3 +110,14 @@ def error_message(exc: DomainError) -> str:
     if exc.fields.get("allowed_next") is not None:
         extra = f" (allowed next: {', '.join(exc.fields['allowed_next']) or 'none'})"
     return exc.detail + extra
+
+
+def act(request: Request, user: Principal, role: Role, back: str, action: Callable[[], str]) -> Response:
+    """A console form's action: check ``user`` has ``role``, run ``action``, flash the message
+    it returns (or why it was refused) and redirect to ``back``."""
+    try:
+        user.require(role)
+        flash(request, action())
+    except DomainError as exc:
+        flash(request, error_message(exc), "error")
+    return redirect(back, request)
