@@ -35,20 +35,19 @@ from orderhub.core.errors import (
 )
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
-from orderhub.orders import dead_letters, store
+from orderhub.orders import changes, dead_letters, store
+from orderhub.orders import events as ev
 from orderhub.orders.canonical import OrderCreate
 from orderhub.orders.channels import ADAPTERS, ChannelOrder, verify_hmac_base64
 from orderhub.orders.holds import hold_stock
 from orderhub.orders.model import (
     Address,
-    Change,
     Customer,
     DeliveryMethod,
     Order,
     OrderLine,
     PaymentStatus,
 )
-from orderhub.orders.service import record_changes
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform.db import unit_of_work
 from orderhub.platform.settings import Settings
@@ -117,17 +116,30 @@ def build_order(data: OrderCreate) -> Order:
         discount_total=_money(data.discount_total, cur, "/discount_total"),
         tax_total=_money(data.tax_total, cur, "/tax_total"),
     )
+    a = order.shipping_address
     order.changes.append(
-        Change(
-            "order.captured",
-            {
-                "channel": order.channel,
-                "external_ref": order.external_ref,
-                "total": order.total.to_decimal_string(),
-                "currency": cur,
-                "lines": len(lines),
-                "delivery_option": data.delivery_option,
+        ev.OrderCaptured(
+            channel=order.channel,
+            external_ref=order.external_ref,
+            total=order.total.to_decimal_string(),
+            currency=cur,
+            lines=len(lines),
+            delivery_option=data.delivery_option,
+            delivery_method=order.delivery_method.value,
+            customer_email=order.customer.email.lower(),
+            customer_tier=order.customer.tier.value,
+            placed_at=order.created_at.isoformat(),
+            destination={
+                "country": a.country,
+                "region": a.region,
+                "postal_code": a.postal_code,
+                "lat": a.lat,
+                "lon": a.lon,
             },
+            items=[
+                {"line_id": x.id, "sku": x.sku, "quantity": x.quantity, "unit_price": x.unit_price.to_decimal_string()}
+                for x in lines
+            ],
         )
     )
     return order
@@ -243,20 +255,17 @@ def _insert(
                 conn, order_id=order.id, customer_email=order.customer.email, chosen=chosen, standard=standard, at=now
             )
             order.changes.append(
-                Change(
-                    "order.greener_delivery_chosen",
-                    {
-                        "option": chosen.name,
-                        "kg_co2e": round(chosen.kg_co2e, 3),
-                        "kg_saved": round(chosen.savings_kg, 3),
-                        "points": chosen.points,
-                    },
+                ev.GreenerDeliveryChosen(
+                    option=chosen.name,
+                    kg_co2e=round(chosen.kg_co2e, 3),
+                    kg_saved=round(chosen.savings_kg, 3),
+                    points=chosen.points,
                 )
             )
         prefer = next(iter(green[0].lines_from)) if green and len(green[0].lines_from) == 1 else None
         # last: row locks held briefly
         hold_stock(conn, order, on_shortage=on_shortage, now=now, prefer_node=prefer, cart_id=cart_id)
-        record_changes(conn, order, actor=actor, now=now)
+        changes.save(conn, order, actor=actor, now=now, new=True)
     return Captured(order.id, created=True, order=order)
 
 

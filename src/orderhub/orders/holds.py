@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from orderhub.inventory import service as inventory
-from orderhub.orders.model import Change, DeliveryMethod, Order, OrderStatus
+from orderhub.orders import events as ev
+from orderhub.orders.model import DeliveryMethod, Order, OrderStatus
 from orderhub.sourcing import service as sourcing
 from orderhub.sourcing.model import Line
 
@@ -43,18 +44,17 @@ def _where(order: Order) -> dict[str, Any]:
 def _record(
     order: Order, result: inventory.ReserveResult, expires_at: datetime | None, *, cart_id: str | None = None
 ) -> None:
-    payload: dict[str, Any] = {
-        "held": [
-            {"line_id": h.line_id, "sku": h.sku, "node_id": h.node_id, "quantity": h.quantity} for h in result.held
-        ],
-        "expires_at": expires_at.isoformat() if expires_at else None,
-    }
-    if cart_id:
-        payload["cart_id"] = cart_id
-        payload["from_cart"] = result.from_cart
-    order.changes.append(Change("order.stock_reserved", payload))
+    held = [{"line_id": h.line_id, "sku": h.sku, "node_id": h.node_id, "quantity": h.quantity} for h in result.held]
+    order.changes.append(
+        ev.StockReserved(
+            held=held,
+            expires_at=expires_at.isoformat() if expires_at else None,
+            cart_id=cart_id or None,
+            from_cart=result.from_cart if cart_id else None,
+        )
+    )
     if result.backordered:
-        order.changes.append(Change("order.backordered", {"lines": result.backordered}))
+        order.changes.append(ev.OrderBackordered(lines=result.backordered))
 
 
 def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand]) -> sourcing.LivePlanner | None:
@@ -96,9 +96,7 @@ def hold_stock(
             conn, node_id=order.pickup_node_id, lines=_demand(order), order_id=order.id, now=now
         )
         if missing:
-            order.changes.append(
-                Change("order.stock_count_due", {"node_id": order.pickup_node_id, "missing_units": missing})
-            )
+            order.changes.append(ev.StockCountDue(node_id=order.pickup_node_id, missing_units=missing))
         return
     demand = _demand(order)
     planner = _planner(conn, order, demand)
@@ -125,11 +123,11 @@ def hold_stock(
     _record(order, result, expires_at, cart_id=cart_id)
     if planner is not None and sum(h.quantity for h in result.held) > result.from_cart:  # some freshly routed
         explanation = planner.explanation() if result.routed else {"method": "fallback: nearest node with stock"}
-        order.changes.append(Change("order.sourced", explanation))
+        order.changes.append(ev.OrderSourced(explanation=explanation))
 
 
 def follow(
-    conn: Connection, order: Order, changes: list[Change], shipped_before: dict[str, int], *, now: datetime
+    conn: Connection, order: Order, changes: list[ev.OrderEvent], shipped_before: dict[str, int], *, now: datetime
 ) -> None:
     """After a change to an existing order: move its stock the same way."""
     types = {c.type for c in changes}
@@ -210,15 +208,12 @@ def reroute(conn: Connection, order: Order, *, now: datetime) -> tuple[Any, Any]
     if after is None or after.objective >= before.objective - 1e-6:
         raise NoGain()
     order.changes.append(
-        Change(
-            "order.rerouted",
-            {
-                "reason": "batch re-optimisation",
-                "from": list(before.nodes),
-                "to": list(after.nodes),
-                "objective": [round(before.objective, 4), round(after.objective, 4)],
-            },
+        ev.OrderRerouted(
+            reason="batch re-optimisation",
+            from_=list(before.nodes),
+            to=list(after.nodes),
+            objective=[round(before.objective, 4), round(after.objective, 4)],
         )
     )
-    order.changes.append(Change("order.sourced", planner.explanation()))
+    order.changes.append(ev.OrderSourced(explanation=planner.explanation()))
     return before, after

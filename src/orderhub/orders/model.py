@@ -14,6 +14,7 @@ from typing import Any
 
 from orderhub.core.errors import Conflict, InvalidInput
 from orderhub.core.money import Money
+from orderhub.orders import events as ev
 
 
 class OrderStatus(StrEnum):
@@ -191,14 +192,6 @@ class FulfilmentOrder:
 
 
 @dataclass(slots=True)
-class Change:
-    """Something that happened to an order, recorded by the model for the service to log."""
-
-    type: str
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
 class Order:
     """The order aggregate: one consistency boundary, guarded by ``version``."""
 
@@ -226,7 +219,7 @@ class Order:
     held_from: OrderStatus | None = None
     fulfilment_orders: list[FulfilmentOrder] = field(default_factory=list)
     version: int = 0
-    changes: list[Change] = field(default_factory=list)
+    changes: list[ev.OrderEvent] = field(default_factory=list)
 
     # -- totals -----------------------------------------------------------------------------
     def _money(self, value: Money | None) -> Money:
@@ -257,6 +250,32 @@ class Order:
             code="unknown_line",
             errors=[{"pointer": "/line_id", "detail": f"no line {line_id} on this order"}],
         )
+
+    @property
+    def is_holdable(self) -> bool:
+        return self.status in HOLDABLE
+
+    def as_facts(self) -> dict[str, Any]:
+        """The order as plain facts (what hooks and decision tables read)."""
+        a = self.shipping_address
+        return {
+            "id": self.id,
+            "channel": self.channel,
+            "external_ref": self.external_ref,
+            "status": self.status.value,
+            "payment_status": self.payment_status.value,
+            "currency": self.currency,
+            "total": self.total.to_decimal_string(),
+            "customer": {"email": self.customer.email, "tier": self.customer.tier.value},
+            "address": {"country": a.country, "region": a.region, "city": a.city, "postal_code": a.postal_code},
+            "delivery_method": self.delivery_method.value,
+            "delivery_option": self.delivery_option,
+            "promise_days": self.promise_days,
+            "lines": [{"sku": line.sku, "quantity": line.open_quantity} for line in self.lines],
+            "tags": list(self.tags),
+            "priority": self.priority,
+            "created_at": self.created_at.isoformat(),
+        }
 
     @property
     def is_editable(self) -> bool:
@@ -306,15 +325,12 @@ class Order:
         self._status_changed(previous, reason)
 
     def _status_changed(self, previous: OrderStatus, reason: str) -> None:
-        data: dict[str, Any] = {"from": previous.value, "to": self.status.value}
-        if reason:
-            data["reason"] = reason
-        self.changes.append(Change("order.status_changed", data))
+        self.changes.append(ev.OrderStatusChanged(from_=previous.value, to=self.status.value, reason=reason))
 
     def mark_paid(self) -> None:
         """Payment captured: record it and, if the order was waiting for it, move on."""
         self.payment_status = PaymentStatus.paid
-        self.changes.append(Change("order.payment_changed", {"payment_status": "paid"}))
+        self.changes.append(ev.PaymentChanged(payment_status="paid"))
         if self.status in (S.created, S.awaiting_payment):
             self.transition_to(S.paid)
             self.wait_for_run()
@@ -375,7 +391,7 @@ class Order:
         """
         if self.status == S.allocated:
             before = {f.node_id: dict(f.lines) for f in self.fulfilment_orders}
-            self.changes.append(Change("order.rerouted", {"from": before, "to": assignments, "reason": reason}))
+            self.changes.append(ev.OrderRerouted(from_=before, to=assignments, reason=reason))
             self.fulfilment_orders = []
             previous, self.status = self.status, S.paid
             self._status_changed(previous, reason or "allocation overridden")
@@ -403,9 +419,8 @@ class Order:
         for line in self.lines:
             line.quantity_allocated = line.open_quantity
         self.changes.append(
-            Change(
-                "order.allocated",
-                {"fulfilment_orders": [{"node_id": f.node_id, "lines": f.lines} for f in self.fulfilment_orders]},
+            ev.OrderAllocated(
+                fulfilment_orders=[{"node_id": f.node_id, "lines": f.lines} for f in self.fulfilment_orders]
             )
         )
         self.transition_to(S.allocated, reason=reason)
@@ -422,7 +437,7 @@ class Order:
                     code="over_shipment",
                 )
             line.quantity_shipped += qty
-        self.changes.append(Change("order.shipment_recorded", {"lines": quantities}))
+        self.changes.append(ev.ShipmentRecorded(lines=quantities))
         done = all(line.quantity_shipped >= line.open_quantity for line in self.lines)
         self._settle(S.shipped if done else S.partially_shipped, reason)
 
@@ -439,7 +454,7 @@ class Order:
                     code="over_delivery",
                 )
             line.quantity_delivered += qty
-        self.changes.append(Change("order.delivery_recorded", {"lines": quantities}))
+        self.changes.append(ev.DeliveryRecorded(lines=quantities))
         done = all(line.quantity_delivered >= line.open_quantity for line in self.lines)
         self._settle(S.delivered if done else S.partially_delivered, reason)
 
@@ -462,9 +477,7 @@ class Order:
                     code="over_return",
                 )
             line.quantity_returned += qty
-        self.changes.append(
-            Change("order.return_received", {"node_id": node_id, "lines": quantities, "reason": reason})
-        )
+        self.changes.append(ev.ReturnReceived(node_id=node_id, lines=quantities, reason=reason))
         if self.status != S.return_requested:
             previous, self.status = self.status, S.return_requested
             self._status_changed(previous, reason or "return received")
@@ -485,9 +498,7 @@ class Order:
         self._check_editable("address")
         before = self.shipping_address.as_dict()
         self.shipping_address = address
-        self.changes.append(
-            Change("order.edited", {"field": "shipping_address", "before": before, "after": address.as_dict()})
-        )
+        self.changes.append(ev.OrderEdited(field="shipping_address", before=before, after=address.as_dict()))
 
     def add_line(self, line: OrderLine) -> None:
         self._check_editable("add line")
@@ -499,10 +510,7 @@ class Order:
         self._drop_allocation()
         self.lines.append(line)
         self.changes.append(
-            Change(
-                "order.edited",
-                {"field": "lines", "added": {"line_id": line.id, "sku": line.sku, "quantity": line.quantity}},
-            )
+            ev.OrderEdited(field="lines", added={"line_id": line.id, "sku": line.sku, "quantity": line.quantity})
         )
 
     def change_line_quantity(self, line_id: str, quantity: int) -> None:
@@ -518,9 +526,7 @@ class Order:
             raise InvalidInput("quantity is below what was already cancelled")
         before, line.quantity = line.quantity, quantity
         self._drop_allocation()
-        self.changes.append(
-            Change("order.edited", {"field": "quantity", "line_id": line_id, "before": before, "after": quantity})
-        )
+        self.changes.append(ev.OrderEdited(field="quantity", line_id=line_id, before=before, after=quantity))
 
     def cancel_line(self, line_id: str, quantity: int | None = None, *, reason: str = "") -> None:
         """Cancel ``quantity`` units of a line (all open units if None); the last open unit
@@ -535,7 +541,7 @@ class Order:
             )
         line.quantity_cancelled += qty
         self._drop_allocation()
-        self.changes.append(Change("order.line_cancelled", {"line_id": line_id, "quantity": qty, "reason": reason}))
+        self.changes.append(ev.LineCancelled(line_id=line_id, quantity=qty, reason=reason))
         if all(item.open_quantity == 0 for item in self.lines):
             self.cancel(reason=reason or "every line cancelled")
 
@@ -547,9 +553,7 @@ class Order:
             raise Conflict("cannot remove the last line; cancel the order instead", code="last_line")
         self._drop_allocation()
         self.lines.remove(line)
-        self.changes.append(
-            Change("order.edited", {"field": "lines", "removed": {"line_id": line_id, "sku": line.sku}})
-        )
+        self.changes.append(ev.OrderEdited(field="lines", removed={"line_id": line_id, "sku": line.sku}))
 
     def _drop_allocation(self) -> None:
         """An edit invalidates the split: the order goes back to paid to be allocated again."""
@@ -560,6 +564,11 @@ class Order:
             previous, self.status = self.status, S.paid
             self._status_changed(previous, "edited after allocation")
 
+    def set_priority(self, priority: int) -> None:
+        """The picking priority (higher first); rules set it from the order's facts."""
+        before, self.priority = self.priority, priority
+        self.changes.append(ev.OrderEdited(field="priority", before=before, after=priority))
+
     def set_tags(self, tags: list[str]) -> None:
         before, self.tags = list(self.tags), sorted(set(tags))
-        self.changes.append(Change("order.edited", {"field": "tags", "before": before, "after": self.tags}))
+        self.changes.append(ev.OrderEdited(field="tags", before=before, after=self.tags))

@@ -23,43 +23,15 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
-from orderhub.orders import dead_letters, holds, store
-from orderhub.orders.model import Address, Change, Order, OrderLine, OrderStatus
+from orderhub.orders import changes, dead_letters, holds, store
+from orderhub.orders.events import HoldExtended
+from orderhub.orders.model import Address, Order, OrderLine, OrderStatus
 from orderhub.platform.db import unit_of_work
 
 
-def record_changes(conn: Connection, order: Order, *, actor: str, now: datetime) -> list[DomainEvent]:
-    """Turn the model's pending changes into order events (the audit trail) and outbox events."""
-    events = [
-        DomainEvent(
-            type=change.type,
-            aggregate_type="order",
-            aggregate_id=order.id,
-            data=change.data,
-            actor=actor,
-            occurred_at=now,
-        )
-        for change in order.changes
-    ]
-    order.changes.clear()
-    bus.publish(conn, events)
-    return events
-
-
 def _change(engine: Engine, order_id: str, actor: str, action: Callable[[Order], None]) -> Order:
-    """Load, apply ``action`` (a model method that may raise), move the order's stock to
-    match, save, log; one transaction."""
-    now = utcnow()
-    with unit_of_work(engine) as conn:
-        order = store.get_order(conn, order_id, for_update=True)
-        if order is None:
-            raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
-        shipped_before = {line.id: line.quantity_shipped for line in order.lines}
-        action(order)
-        if order.changes:
-            holds.follow(conn, order, list(order.changes), shipped_before, now=now)
-            store.update_order(conn, order, now=now)
-            record_changes(conn, order, actor=actor, now=now)
+    """A model method applied through the order's unit of work (``changes.change``)."""
+    order, _ = changes.change(engine, order_id, actor=actor, action=lambda _conn, o: action(o))
     return order
 
 
@@ -72,31 +44,32 @@ def expire_unpaid(engine: Engine) -> list[str]:
         due = holds.due_for_expiry(conn, now=now)
     cancelled = []
     for order_id in due:
-        with unit_of_work(engine) as conn:
-            order = store.get_order(conn, order_id, for_update=True)
-            if order is None:
-                continue
-            holds.expire(conn, order, now=now)
-            if order.changes:
-                store.update_order(conn, order, now=now)
-                record_changes(conn, order, actor="system:presale-lock", now=now)
-                cancelled.append(order_id)
+        try:
+            order, _ = changes.change(
+                engine,
+                order_id,
+                actor="system:presale-lock",
+                action=lambda conn, o: holds.expire(conn, o, now=now),
+                follow_stock=False,
+            )
+        except NotFound:
+            continue
+        if order.status == OrderStatus.cancelled:
+            cancelled.append(order_id)
     return cancelled
 
 
 def extend_hold(engine: Engine, *, order_id: str, minutes: int, actor: str) -> datetime:
     """Payment started: keep the order's stock held ``minutes`` longer from now."""
     until = utcnow() + timedelta(minutes=minutes)
-    with unit_of_work(engine) as conn:
-        order = store.get_order(conn, order_id, for_update=True)
-        if order is None:
-            raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+
+    def action(conn: Connection, order: Order) -> None:
         if order.status not in holds.UNPAID:
             raise Conflict(f"order {order_id} is {order.status.value}; only unpaid holds expire", code="not_unpaid")
         inventory.extend(conn, order_id=order_id, until=until)
-        order.changes.append(Change("order.hold_extended", {"until": until.isoformat()}))
-        store.update_order(conn, order, now=utcnow())
-        record_changes(conn, order, actor=actor, now=utcnow())
+        order.changes.append(HoldExtended(until=until.isoformat()))
+
+    changes.change(engine, order_id, actor=actor, action=action, follow_stock=False)
     return until
 
 
@@ -172,18 +145,17 @@ def reoptimise(
     for done, order_id in enumerate(ids):
         if progress is not None and done % 25 == 0:
             progress(done, len(ids))
-        now = utcnow()
         try:
-            with unit_of_work(engine) as conn:
-                order = store.get_order(conn, order_id, for_update=True)
-                if order is None:
-                    continue
-                moved = holds.reroute(conn, order, now=now)
-                if moved is None:
-                    continue
-                store.update_order(conn, order, now=now)
-                record_changes(conn, order, actor=actor, now=now)
-        except holds.NoGain:
+            _, moved = changes.change(
+                engine,
+                order_id,
+                actor=actor,
+                action=lambda conn, o: holds.reroute(conn, o, now=utcnow()),
+                follow_stock=False,
+            )
+        except (holds.NoGain, NotFound):
+            continue
+        if moved is None:
             continue
         before, after = moved
         report["replanned"] += 1

@@ -7,6 +7,7 @@ must not race uses conditional statements and row locks in primary-key order.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING)
+log = logging.getLogger("orderhub.db")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -110,8 +112,27 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
     (on SQLite it does not take the write lock).
     """
     options = {"sqlite_begin": "IMMEDIATE" if write else "DEFERRED"}
-    with _writer_turn(engine, write), engine.connect().execution_options(**options) as conn, conn.begin():
-        yield conn
+    with _writer_turn(engine, write), engine.connect().execution_options(**options) as conn:
+        try:
+            with conn.begin():
+                yield conn
+        finally:  # .info lives with the pooled DBAPI connection: never leave callbacks behind
+            callbacks = conn.info.pop(_AFTER_COMMIT, ())
+        # reached only when the block committed
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # the change is committed; a side effect must not turn it into an error
+            log.exception("an after-commit callback failed")
+
+
+_AFTER_COMMIT = "orderhub.after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the unit of work that owns ``conn`` has committed (never on a
+    rollback). Side effects belong here, not inside the transaction (Saleor's on_commit)."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def upsert(conn: Connection) -> Any:
