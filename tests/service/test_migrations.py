@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 import orderhub.app
 import orderhub.carbon.store
 import orderhub.inventory.store
+import orderhub.platform.jobs_store
 import orderhub.platform.leases  # noqa: F401
 from orderhub.migrations import upgrade
 from orderhub.platform.db import metadata

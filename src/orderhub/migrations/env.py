@@ -9,6 +9,7 @@ from alembic import context
 import orderhub.app
 import orderhub.carbon.store
 import orderhub.inventory.store
+import orderhub.platform.jobs_store
 import orderhub.platform.leases  # noqa: F401
 from orderhub.platform.db import UtcDateTime, metadata
 
