@@ -20,6 +20,8 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from orderhub import __version__
+from orderhub.bus import api as bus_api
+from orderhub.bus import worker as bus_worker
 from orderhub.carbon import api as carbon_api
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
@@ -53,7 +55,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         stopping = asyncio.Event()
         jobs = asyncio.create_task(_run_jobs(engine, settings.job_interval_s, stopping)) if settings.run_jobs else None
+        worker = bus_worker.start_worker(engine, settings) if settings.run_bus else None
         yield
+        if worker:
+            await run_in_threadpool(worker.stop)
         if jobs:
             # let a round in progress finish (it holds a connection in a worker thread) and stop
             stopping.set()
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(carbon_api.router)
     app.include_router(carbon_api.points_router)
     app.include_router(sourcing_api.router)
+    app.include_router(bus_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)

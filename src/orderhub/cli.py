@@ -94,6 +94,37 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if rejected else 0
 
 
+def cmd_bus(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the relay and subscribers without the HTTP API, until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from orderhub.bus.worker import start_worker
+    from orderhub.migrations import upgrade
+
+    engine = _engine(settings)
+    upgrade(engine)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = start_worker(engine, settings, relay=not args.no_relay, names=args.subscriber or None)
+    print(f"bus worker running ({settings.bus_url or 'embedded'}): {[t.name for t in worker.threads]}", flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    worker.stop()
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the event catalogue (JSON, or the docs/events.md page with --markdown)."""
+    import orderhub.app  # noqa: F401  (every context's events are defined once the app is importable)
+    from orderhub.bus import catalogue
+
+    print(catalogue.markdown() if args.markdown else json.dumps(catalogue.catalogue(), indent=2), end="")
+    return 0
+
+
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     from orderhub.platform.auth import service as auth
 
@@ -125,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="capture orders from a JSON file")
     imp.add_argument("file")
     imp.add_argument("--adapter", default="canonical", help="canonical, shopify, woocommerce, pos or social")
+    bus = sub.add_parser("bus", help="run the event relay and subscribers (no HTTP)")
+    bus.add_argument("--no-relay", action="store_true", help="subscribers only")
+    bus.add_argument("--subscriber", action="append", help="run only this subscriber (repeatable)")
+    events = sub.add_parser("events", help="print the event catalogue")
+    events.add_argument("--markdown", action="store_true", help="as docs/events.md")
     user = sub.add_parser("user", help="create a user with an API key")
     user.add_argument("email")
     user.add_argument("--role", default="viewer")
@@ -133,7 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"serve": cmd_serve, "migrate": cmd_migrate, "demo": cmd_demo, "import": cmd_import, "user": cmd_user}
+COMMANDS = {
+    "bus": cmd_bus,
+    "events": cmd_events,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "demo": cmd_demo,
+    "import": cmd_import,
+    "user": cmd_user,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

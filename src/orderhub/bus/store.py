@@ -158,6 +158,10 @@ def unpublished(conn: Connection, *, limit: int, lock: bool) -> list[Any]:
     return list(conn.execute(stmt))
 
 
+def has_unpublished(conn: Connection) -> bool:
+    return conn.execute(sa.select(outbox.c.seq).where(outbox.c.published_at.is_(None)).limit(1)).first() is not None
+
+
 def last_position(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0))).scalar_one())
 
@@ -166,9 +170,7 @@ def mark_published(conn: Connection, seqs: list[int], *, first_position: int, at
     """Give ``seqs`` (in publication order) consecutive positions from ``first_position``.
     The unique index on position refuses a second relay racing for the same numbers."""
     conn.execute(
-        outbox.update()
-        .where(outbox.c.seq == sa.bindparam("s"))
-        .values(position=sa.bindparam("p"), published_at=at),
+        outbox.update().where(outbox.c.seq == sa.bindparam("s")).values(position=sa.bindparam("p"), published_at=at),
         [{"s": seq, "p": first_position + i} for i, seq in enumerate(seqs)],
     )
 
@@ -176,9 +178,7 @@ def mark_published(conn: Connection, seqs: list[int], *, first_position: int, at
 # -- subscribers --------------------------------------------------------------------------
 def events_after(conn: Connection, *, position: int, upto: int, types: frozenset[str] | None, limit: int) -> list[Any]:
     """Published events in (position, upto], of ``types`` (all when None), in position order."""
-    stmt = sa.select(*_EVENT_COLUMNS, outbox.c.position).where(
-        outbox.c.position > position, outbox.c.position <= upto
-    )
+    stmt = sa.select(*_EVENT_COLUMNS, outbox.c.position).where(outbox.c.position > position, outbox.c.position <= upto)
     if types is not None:
         stmt = stmt.where(outbox.c.type.in_(sorted(types)))
     return list(conn.execute(stmt.order_by(outbox.c.position).limit(limit)))
@@ -189,19 +189,20 @@ def events_by_id(conn: Connection, ids: list[str]) -> dict[str, DomainEvent]:
     return {r.id: to_event(r) for r in rows}
 
 
-def get_offset(conn: Connection, *, subscriber: str, backend: str) -> int | None:
-    row = conn.execute(
-        sa.select(bus_offsets.c.position).where(
-            bus_offsets.c.subscriber == subscriber, bus_offsets.c.backend == backend
-        )
-    ).first()
+def get_offset(conn: Connection, *, subscriber: str, backend: str, for_update: bool = False) -> int | None:
+    """Where ``subscriber`` has read up to. ``for_update`` locks the offset (PostgreSQL), so a
+    second reader of the same subscriber waits and then starts where the first ended."""
+    stmt = sa.select(bus_offsets.c.position).where(
+        bus_offsets.c.subscriber == subscriber, bus_offsets.c.backend == backend
+    )
+    if for_update and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
     return None if row is None else int(row[0])
 
 
 def init_offset(conn: Connection, *, subscriber: str, backend: str, position: int, at: datetime) -> None:
-    conn.execute(
-        bus_offsets.insert().values(subscriber=subscriber, backend=backend, position=position, updated_at=at)
-    )
+    conn.execute(bus_offsets.insert().values(subscriber=subscriber, backend=backend, position=position, updated_at=at))
 
 
 def move_offset(conn: Connection, *, subscriber: str, backend: str, old: int, new: int, at: datetime) -> bool:

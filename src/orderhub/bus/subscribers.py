@@ -32,6 +32,9 @@ class Subscriber:
     max_attempts: int = 5
     backoff_s: float = 1.0
     description: str = ""
+    #: where a new subscriber starts: ``latest`` (what is published from now on) or
+    #: ``beginning`` (every published event: a projection rebuilding itself)
+    start: str = "latest"
 
     def handles(self, event_type: str) -> bool:
         return self.types is None or event_type in self.types

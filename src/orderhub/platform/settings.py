@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     session_max_age_s: int = 12 * 3600
     run_jobs: bool = True  # timers (presale-lock expiry) run inside the API process
     job_interval_s: float = 0.25
+    bus_url: str = ""  # "" or "embedded": the database is the log; nats://host:4222[,nats://…]: JetStream
+    run_bus: bool = True  # the relay and the subscribers run inside the API process (one holder each)
+    bus_poll_s: float = 0.02  # how often an idle relay or subscriber looks for work from other processes
+    bus_stream: str = "ORDERHUB"  # the JetStream stream (subjects orderhub.>)
+    bus_replicas: int = 1  # JetStream replicas of the stream (3 on a 3-node cluster)
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
 
     @model_validator(mode="after")

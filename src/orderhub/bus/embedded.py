@@ -1,0 +1,45 @@
+"""The embedded backend's subscriber side: read the published log by position."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from orderhub.bus import store
+from orderhub.bus.consumer import HandlerFailed, OffsetMoved, apply
+from orderhub.bus.subscribers import Subscriber
+from orderhub.core.clock import utcnow
+from orderhub.platform.db import unit_of_work
+
+BACKEND = "embedded"
+
+
+def consume_once(engine: Engine, sub: Subscriber, *, limit: int = 500) -> int:
+    """Apply the next batch of events to ``sub``; returns how many events were read."""
+    try:
+        return _consume(engine, sub, limit=limit, safe=False)
+    except HandlerFailed:
+        return _consume(engine, sub, limit=limit, safe=True)
+    except OffsetMoved:
+        return 0
+
+
+def _consume(engine: Engine, sub: Subscriber, *, limit: int, safe: bool) -> int:
+    with unit_of_work(engine, write=False) as conn:  # a cheap look first: SQLite has one writer
+        seen = store.get_offset(conn, subscriber=sub.name, backend=BACKEND)
+        if seen is not None and seen >= store.last_position(conn):
+            return 0
+    now = utcnow()
+    with unit_of_work(engine) as conn:
+        offset = store.get_offset(conn, subscriber=sub.name, backend=BACKEND, for_update=True)
+        upto = store.last_position(conn)
+        if offset is None:
+            offset = 0 if sub.start == "beginning" else upto
+            store.init_offset(conn, subscriber=sub.name, backend=BACKEND, position=offset, at=now)
+        if offset >= upto:
+            return 0
+        rows = store.events_after(conn, position=offset, upto=upto, types=sub.types, limit=limit)
+        apply(conn, sub, [store.to_event(r) for r in rows], now=now, safe=safe)
+        new = rows[-1].position if len(rows) == limit else upto
+        if not store.move_offset(conn, subscriber=sub.name, backend=BACKEND, old=offset, new=new, at=now):
+            raise OffsetMoved(sub.name)
+        return len(rows)

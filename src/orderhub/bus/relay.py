@@ -1,0 +1,58 @@
+"""The relay: moves committed outbox events onto the bus, in commit order per aggregate.
+
+Embedded backend: the outbox *is* the log. Publishing gives each committed event the next
+``position`` in one statement per batch; subscribers read by position. An aggregate's events
+are inserted under its row lock, so their insert order is their commit order; a transaction
+that commits late simply gets later positions.
+
+NATS backend: the batch is read, sent to JetStream (the event id as ``Nats-Msg-Id``) outside
+any transaction, and marked published once JetStream acknowledged it. A crash in between
+publishes again; JetStream drops the duplicate inside its window, and subscribers skip ids they
+processed. Positions still record the order of publication.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from orderhub.bus import store
+from orderhub.core.clock import utcnow
+from orderhub.core.events import DomainEvent
+from orderhub.platform.db import unit_of_work
+
+
+class Sink(Protocol):
+    """Where the relay sends events. ``send`` returns the events JetStream (or whoever)
+    acknowledged, a subset of ``events`` that never holds an event whose predecessor of the
+    same aggregate was not acknowledged."""
+
+    def send(self, events: list[DomainEvent]) -> list[DomainEvent]: ...
+
+
+def relay_once(engine: Engine, *, sink: Sink | None = None, limit: int = 1000) -> int:
+    """Publish up to ``limit`` committed events; returns how many were published."""
+    with unit_of_work(engine, write=False) as conn:  # a cheap look first: SQLite has one writer
+        if not store.has_unpublished(conn):
+            return 0
+    if sink is None:
+        with unit_of_work(engine) as conn:
+            rows = store.unpublished(conn, limit=limit, lock=True)
+            if rows:
+                store.mark_published(
+                    conn, [r.seq for r in rows], first_position=store.last_position(conn) + 1, at=utcnow()
+                )
+            return len(rows)
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.unpublished(conn, limit=limit, lock=False)
+    if not rows:
+        return 0
+    seq_of = {r.id: r.seq for r in rows}
+    sent = sink.send([store.to_event(r) for r in rows])
+    if sent:
+        with unit_of_work(engine) as conn:
+            store.mark_published(
+                conn, [seq_of[e.id] for e in sent], first_position=store.last_position(conn) + 1, at=utcnow()
+            )
+    return len(sent)

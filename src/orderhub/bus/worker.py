@@ -1,0 +1,187 @@
+"""The bus worker: the relay and every registered subscriber, each in a thread of its own.
+
+Any number of processes may run a worker (every API process does by default; ``orderhub bus``
+runs one alone). Each loop holds a lease (``bus:relay``, ``bus:sub:<name>``) so one process at a
+time does that work; when a holder dies, another takes over once its lease ran out. A loop that
+finds work goes on at once; an idle one sleeps ``poll_s`` or until woken — a commit in this
+process wakes the relay, the relay wakes the subscribers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Engine
+
+from orderhub.bus import consumer, embedded, relay, subscribers
+from orderhub.bus.subscribers import Subscriber
+from orderhub.platform import leases
+from orderhub.platform.db import unit_of_work
+from orderhub.platform.settings import Settings
+
+log = logging.getLogger("orderhub.bus")
+
+_relay_wake = threading.Event()
+_subscriber_wakes: list[threading.Event] = []
+
+
+def wake_relay() -> None:
+    """Something was committed to the outbox in this process: publish it now."""
+    _relay_wake.set()
+
+
+def _wake_subscribers() -> None:
+    for event in list(_subscriber_wakes):
+        event.set()
+
+
+class Lease:
+    """A lease renewed only when half its time is gone (not one write per loop)."""
+
+    def __init__(self, engine: Engine, name: str, holder: str, ttl_s: float) -> None:
+        self.engine, self.name, self.holder, self.ttl_s = engine, name, holder, ttl_s
+        self.until = 0.0
+
+    def held(self) -> bool:
+        now = time.monotonic()
+        if now < self.until - self.ttl_s / 2:
+            return True
+        with unit_of_work(self.engine) as conn:
+            taken = leases.acquire(conn, name=self.name, holder=self.holder, ttl_s=self.ttl_s)
+        self.until = now + self.ttl_s if taken else 0.0
+        return taken
+
+    def give_up(self) -> None:
+        if self.until:
+            with unit_of_work(self.engine) as conn:
+                leases.release(conn, name=self.name, holder=self.holder)
+            self.until = 0.0
+
+
+class BusWorker:
+    """Runs the relay (unless ``relay=False``) and the named subscribers (all registered ones
+    when ``names`` is None) until ``stop``. ``backend`` is ``embedded`` or a NATS backend
+    object with ``sink`` and ``consume_once``/``prepare``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        backend: Any = None,
+        relay: bool = True,
+        names: list[str] | None = None,
+        poll_s: float = 0.02,
+        lease_ttl_s: float = 3.0,
+        retry_every_s: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.backend = backend
+        self.run_relay = relay
+        self.names = names
+        self.poll_s = poll_s
+        self.lease_ttl_s = lease_ttl_s
+        self.retry_every_s = retry_every_s
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> BusWorker:
+        if self.run_relay:
+            self._spawn("relay", self._relay_loop)
+        for sub in subscribers.get_all():
+            if self.names is None or sub.name in self.names:
+                self._spawn(f"sub:{sub.name}", partial(self._subscriber_loop, sub))
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        _relay_wake.set()
+        _wake_subscribers()
+        for thread in self.threads:
+            thread.join(timeout)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"bus-{name}", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _relay_loop(self) -> None:
+        lease = Lease(self.engine, "bus:relay", self.holder, self.lease_ttl_s)
+        sink = getattr(self.backend, "sink", None)
+        while not self.stopping.is_set():
+            moved = 0
+            try:
+                if lease.held():
+                    moved = relay.relay_once(self.engine, sink=sink)
+            except Exception:
+                log.exception("relay round failed; the next one runs")
+            if moved:
+                _wake_subscribers()
+                continue
+            _relay_wake.wait(self.poll_s)
+            _relay_wake.clear()
+        self._give_up(lease)
+
+    def _subscriber_loop(self, sub: Subscriber) -> None:
+        lease = Lease(self.engine, f"bus:sub:{sub.name}"[:40], self.holder, self.lease_ttl_s)
+        wake = threading.Event()
+        _subscriber_wakes.append(wake)
+        next_retry = 0.0
+        prepared = False
+        try:
+            while not self.stopping.is_set():
+                read = 0
+                try:
+                    if lease.held():
+                        if self.backend is not None and not prepared:
+                            self.backend.prepare(self.engine, sub)  # resume from the database offset
+                            prepared = True
+                        read = self._consume(sub)
+                        if time.monotonic() >= next_retry:
+                            consumer.retry_due(self.engine, sub)
+                            next_retry = time.monotonic() + self.retry_every_s
+                    else:
+                        prepared = False
+                except Exception:
+                    log.exception("subscriber %s round failed; the next one runs", sub.name)
+                    prepared = False
+                    time.sleep(self.poll_s)
+                if read:
+                    continue
+                wake.wait(self.poll_s)
+                wake.clear()
+        finally:
+            _subscriber_wakes.remove(wake)
+            self._give_up(lease)
+
+    def _consume(self, sub: Subscriber) -> int:
+        if self.backend is None:
+            return embedded.consume_once(self.engine, sub)
+        read: int = self.backend.consume_once(self.engine, sub)
+        return read
+
+    @staticmethod
+    def _give_up(lease: Lease) -> None:
+        try:
+            lease.give_up()
+        except Exception:
+            log.exception("could not give up lease %s", lease.name)
+
+
+def start_worker(
+    engine: Engine, settings: Settings, *, relay: bool = True, names: list[str] | None = None
+) -> BusWorker:
+    """A started worker for the configured backend (``ORDERHUB_BUS_URL``)."""
+    backend = None
+    if settings.bus_url not in ("", "embedded"):
+        from orderhub.bus.nats import NatsBackend  # only deployments on NATS need nats-py loaded
+
+        backend = NatsBackend(settings.bus_url, stream=settings.bus_stream, replicas=settings.bus_replicas)
+    return BusWorker(engine, backend=backend, relay=relay, names=names, poll_s=settings.bus_poll_s).start()
