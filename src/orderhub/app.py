@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine
+    bus_worker.load_plugins(settings)
     problems.install(app)
     app.add_middleware(
         SessionMiddleware,

@@ -99,14 +99,17 @@ def cmd_bus(args: argparse.Namespace, settings: Settings) -> int:
     import signal
     import threading
 
-    from orderhub.bus.worker import start_worker
+    import orderhub.app  # noqa: F401  (every context's events and subscribers)
+    from orderhub.bus.worker import load_plugins, start_worker
     from orderhub.migrations import upgrade
 
     engine = _engine(settings)
     upgrade(engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker = start_worker(engine, settings, relay=not args.no_relay, names=args.subscriber or None)
+    load_plugins(settings)
+    names = [] if args.no_subscribers else args.subscriber or None
+    worker = start_worker(engine, settings, relay=not args.no_relay, names=names)
     print(f"bus worker running ({settings.bus_url or 'embedded'}): {[t.name for t in worker.threads]}", flush=True)
     try:
         stop.wait()
@@ -159,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     bus = sub.add_parser("bus", help="run the event relay and subscribers (no HTTP)")
     bus.add_argument("--no-relay", action="store_true", help="subscribers only")
     bus.add_argument("--subscriber", action="append", help="run only this subscriber (repeatable)")
+    bus.add_argument("--no-subscribers", action="store_true", help="the relay only")
     events = sub.add_parser("events", help="print the event catalogue")
     events.add_argument("--markdown", action="store_true", help="as docs/events.md")
     user = sub.add_parser("user", help="create a user with an API key")

@@ -9,6 +9,7 @@ process wakes the relay, the relay wakes the subscribers.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -173,6 +174,13 @@ class BusWorker:
             lease.give_up()
         except Exception:
             log.exception("could not give up lease %s", lease.name)
+
+
+def load_plugins(settings: Settings) -> None:
+    """Import each module named in ``ORDERHUB_PLUGINS`` and call its ``register()`` (a plug-in
+    subscriber registers itself with ``bus.subscribers.register``)."""
+    for name in filter(None, (n.strip() for n in settings.plugins.split(","))):
+        importlib.import_module(name).register()
 
 
 def start_worker(

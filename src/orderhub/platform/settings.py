@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     bus_poll_s: float = 0.02  # how often an idle relay or subscriber looks for work from other processes
     bus_stream: str = "ORDERHUB"  # the JetStream stream (subjects orderhub.>)
     bus_replicas: int = 1  # JetStream replicas of the stream (3 on a 3-node cluster)
+    plugins: str = ""  # comma-separated modules whose register() adds subscribers or hooks at start-up
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
 
     @model_validator(mode="after")
