@@ -293,15 +293,22 @@ def get_deliveries(
     """A subscription's deliveries, newest first, one page at a time (opaque ``next_cursor``),
     with how many it has in each status."""
     limit = max(1, min(limit, 200))
+    try:
+        before = store.decode_cursor(cursor) if cursor else None
+    except ValueError:
+        raise InvalidInput(
+            "cursor: not a cursor this list gave", errors=[{"parameter": "cursor", "detail": "invalid"}]
+        ) from None
     with unit_of_work(engine, write=False) as conn:
         _load(conn, subscription_id)
         rows = store.list_deliveries(
-            conn, subscription_id, status=status.value if status else None, before=cursor, limit=limit + 1
+            conn, subscription_id, status=status.value if status else None, before=before, limit=limit + 1
         )
         counts = store.count_by_status(conn, subscription_id)
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return DeliveryPage([_delivery(r) for r in rows], rows[-1]["id"] if has_more else None, counts)
+    next_cursor = store.encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if has_more else None
+    return DeliveryPage([_delivery(r) for r in rows], next_cursor, counts)
 
 
 def get_delivery(engine: Engine, *, delivery_id: str) -> Delivery:

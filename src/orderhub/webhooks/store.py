@@ -10,12 +10,15 @@ ran out (or a replay in between) cannot overwrite newer news.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from orderhub.core.clock import as_utc
 from orderhub.platform.db import UtcDateTime, metadata, upsert
 from orderhub.webhooks.model import OPEN_STATUSES, SubscriptionStatus
 
@@ -64,7 +67,7 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UtcDateTime(), nullable=True),
     sa.UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_subscription_event"),
     sa.Index("ix_webhook_deliveries_due", "next_attempt_at"),
-    sa.Index("ix_webhook_deliveries_subscription", "subscription_id", "id"),
+    sa.Index("ix_webhook_deliveries_subscription", "subscription_id", "created_at", "id"),
 )
 
 subs, dels = webhook_subscriptions, webhook_deliveries
@@ -143,15 +146,39 @@ def get_delivery(conn: Connection, delivery_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def encode_cursor(created_at: datetime, delivery_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{as_utc(created_at).isoformat()}|{delivery_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ``ValueError`` for anything ``encode_cursor`` did not make."""
+    try:
+        created, _, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return as_utc(datetime.fromisoformat(created)), delivery_id
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
 def list_deliveries(
-    conn: Connection, subscription_id: str, *, status: str | None, before: str | None, limit: int
+    conn: Connection,
+    subscription_id: str,
+    *,
+    status: str | None,
+    before: tuple[datetime, str] | None,
+    limit: int,
 ) -> list[dict[str, Any]]:
-    """Newest first (ids sort by creation time); ``before`` is the last id of the previous page."""
-    stmt = sa.select(dels).where(dels.c.subscription_id == subscription_id).order_by(dels.c.id.desc()).limit(limit)
+    """Newest first; ``before`` is the (created_at, id) of the previous page's last row."""
+    stmt = (
+        sa.select(dels)
+        .where(dels.c.subscription_id == subscription_id)
+        .order_by(dels.c.created_at.desc(), dels.c.id.desc())
+        .limit(limit)
+    )
     if status:
         stmt = stmt.where(dels.c.status == status)
     if before:
-        stmt = stmt.where(dels.c.id < before)
+        at, last_id = before
+        stmt = stmt.where(sa.or_(dels.c.created_at < at, sa.and_(dels.c.created_at == at, dels.c.id < last_id)))
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 

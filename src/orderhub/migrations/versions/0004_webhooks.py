@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("subscription_id", "event_id", name="uq_webhook_deliveries_subscription_event"),
     )
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["next_attempt_at"])
-    op.create_index("ix_webhook_deliveries_subscription", "webhook_deliveries", ["subscription_id", "id"])
+    op.create_index("ix_webhook_deliveries_subscription", "webhook_deliveries", ["subscription_id", "created_at", "id"])
 
 
 def downgrade() -> None:
