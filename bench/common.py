@@ -73,7 +73,9 @@ class Databases:
 
 
 @contextmanager
-def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[tuple[str, int]]:
+def server(
+    database_url: str, *, admin_key: str, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
     """``orderhub serve`` in its own process(es) (so the load generator does not share their
     GIL). Yields the URL and the main process id (``process_cpu_seconds`` counts its children)."""
     port = free_port()
@@ -82,6 +84,7 @@ def server(database_url: str, *, admin_key: str, workers: int = 1) -> Iterator[t
         "ORDERHUB_DATABASE_URL": database_url,
         "ORDERHUB_BOOTSTRAP_ADMIN_KEY": admin_key,
         "ORDERHUB_ENV": "dev",
+        **(env or {}),
     }
     # the server's log goes to a file: a pipe nobody reads fills up and stalls the server
     named = os.environ.get("ORDERHUB_BENCH_LOG")

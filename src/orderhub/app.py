@@ -37,6 +37,8 @@ from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
 from orderhub.web import pages as web_pages
+from orderhub.webhooks import api as webhooks_api
+from orderhub.webhooks import pages as webhooks_pages
 
 log = logging.getLogger("orderhub.jobs")
 
@@ -97,11 +99,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(carbon_api.points_router)
     app.include_router(sourcing_api.router)
     app.include_router(bus_api.router)
+    app.include_router(webhooks_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(sourcing_pages.router)
+    app.include_router(webhooks_pages.router)
     _extend_openapi(app)
     return app
 

@@ -30,5 +30,15 @@ def handle(conn: Connection, event: DomainEvent) -> None:
     )
 
 
+def handle_batch(conn: Connection, events: list[DomainEvent]) -> None:
+    if events:
+        at = utcnow()
+        conn.execute(
+            _insert, [{"event_id": e.id, "aggregate_id": e.aggregate_id, "type": e.type, "applied_at": at} for e in events]
+        )
+
+
 def register() -> None:
-    subscribers.register(subscribers.Subscriber("probe", handle, start="beginning", description="test probe"))
+    subscribers.register(
+        subscribers.Subscriber("probe", handle, start="beginning", description="test probe", handle_batch=handle_batch)
+    )

@@ -87,6 +87,21 @@ def apply(conn: Connection, sub: Subscriber, events: list[DomainEvent], *, now: 
         conn, subscriber=sub.name, aggregate_ids=sorted({e.aggregate_id for e in events})
     )
     applied = []
+    if not safe and sub.handle_batch is not None:
+        ready = []
+        for event in events:
+            if event.id in done or not sub.handles(event.type):
+                continue
+            if event.aggregate_id in blocked:
+                _park(conn, sub, event, now)
+                continue
+            ready.append(event)
+        try:
+            sub.handle_batch(conn, ready)
+        except Exception as exc:
+            raise HandlerFailed(ready[0].id if ready else "") from exc
+        store.mark_processed(conn, subscriber=sub.name, ids=[e.id for e in ready], at=now)
+        return len(ready)
     for event in events:
         if event.id in done or not sub.handles(event.type):
             continue

@@ -13,7 +13,7 @@ from orderhub.platform.db import unit_of_work
 BACKEND = "embedded"
 
 
-def consume_once(engine: Engine, sub: Subscriber, *, limit: int = 500) -> int:
+def consume_once(engine: Engine, sub: Subscriber, *, limit: int = 1000) -> int:
     """Apply the next batch of events to ``sub``; returns how many events were read."""
     try:
         return _consume(engine, sub, limit=limit, safe=False)

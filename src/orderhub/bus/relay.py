@@ -38,12 +38,7 @@ def relay_once(engine: Engine, *, sink: Sink | None = None, limit: int = 1000) -
             return 0
     if sink is None:
         with unit_of_work(engine) as conn:
-            rows = store.unpublished(conn, limit=limit, lock=True)
-            if rows:
-                store.mark_published(
-                    conn, [r.seq for r in rows], first_position=store.last_position(conn) + 1, at=utcnow()
-                )
-            return len(rows)
+            return store.publish_next(conn, limit=limit, at=utcnow())
     with unit_of_work(engine, write=False) as conn:
         rows = store.unpublished(conn, limit=limit, lock=False)
     if not rows:

@@ -166,6 +166,30 @@ def last_position(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0))).scalar_one())
 
 
+def publish_next(conn: Connection, *, limit: int, at: datetime) -> int:
+    """Publish the oldest ``limit`` unpublished events in one statement: each gets the next
+    position in insert order. On PostgreSQL rows another relay holds are skipped; the unique
+    index on position refuses a second relay racing for the same numbers."""
+    lock = "FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
+    rows = conn.execute(
+        sa.text(
+            f"""
+            WITH batch AS (
+                SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT :limit {lock}
+            ), numbered AS (
+                SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM batch
+            )
+            UPDATE outbox SET
+                position = (SELECT coalesce(max(position), 0) FROM outbox) + numbered.rn,
+                published_at = :at
+            FROM numbered WHERE outbox.seq = numbered.seq
+            """
+        ).bindparams(sa.bindparam("at", type_=UtcDateTime())),
+        {"limit": limit, "at": at},
+    )
+    return int(rows.rowcount)
+
+
 def mark_published(conn: Connection, seqs: list[int], *, first_position: int, at: datetime) -> None:
     """Give ``seqs`` (in publication order) consecutive positions from ``first_position``.
     The unique index on position refuses a second relay racing for the same numbers."""

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from orderhub.core.events import DomainEvent
 
 Handler = Callable[[Connection, DomainEvent], None]
+BatchHandler = Callable[[Connection, list[DomainEvent]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,9 @@ class Subscriber:
     #: where a new subscriber starts: ``latest`` (what is published from now on) or
     #: ``beginning`` (every published event: a projection rebuilding itself)
     start: str = "latest"
+    #: optional: apply a whole batch at once (one statement for a projection); must do exactly
+    #: what ``handle`` does for each event in turn. Failing batches fall back to ``handle``.
+    handle_batch: BatchHandler | None = None
 
     def handles(self, event_type: str) -> bool:
         return self.types is None or event_type in self.types

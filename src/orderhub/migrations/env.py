@@ -10,7 +10,8 @@ import orderhub.app
 import orderhub.carbon.store
 import orderhub.inventory.store
 import orderhub.platform.jobs_store
-import orderhub.platform.leases  # noqa: F401
+import orderhub.platform.leases
+import orderhub.webhooks.store  # noqa: F401
 from orderhub.platform.db import UtcDateTime, metadata
 
 

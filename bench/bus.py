@@ -1,0 +1,250 @@
+"""bench/bus: the event backbone on PostgreSQL — drain rate, latency at half load, and what it
+costs order capture — next to a bare nats-py publish → consume loop in the same run.
+
+    python -m bench.bus [--events 30000] [--orders 1500] [--only drain,latency,s1,nats]
+
+DRAIN    events committed to the outbox (one transaction of 10 per "order") → relay → the probe
+         subscriber's table (one row per event, in a transaction with its offset and processed
+         id), with the bus worker in its own process (``orderhub bus``): events/s from the last
+         commit of a pre-loaded backlog to the last row applied. Embedded and NATS backends.
+BARE     nats-py alone on the same nats-server: JetStream publish (async, acked) of the same
+         number of messages, then a pull consumer fetching and acking them all: messages/s.
+LATENCY  commit → applied at half the embedded drain rate: a producer commits one event per
+         transaction at a steady pace; each event's commit time is compared with the time the
+         probe applied it: p50 / p99.
+S1       order capture through the API (2 processes, 8 clients, 3-line paid orders) with the
+         relay and the probe subscriber running in the API processes, against the same with
+         the bus off; interleaved rounds, same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from tests.plugins.probe_subscriber import probe_meta
+
+from bench.capture import ADMIN_KEY, drive_api
+from bench.common import Databases, free_port, percentile, server
+from bench.inventory import SKUS, s1_order, stock_world
+from orderhub.bus import service as bus
+from orderhub.core.events import DomainEvent
+from orderhub.platform.db import create_db_engine, unit_of_work
+
+ROOT = Path(__file__).parents[1]
+PER_TX = 10  # events per transaction: an order's change writes a handful of events at once
+PLUGIN_ENV = {
+    "ORDERHUB_PLUGINS": "tests.plugins.probe_subscriber",
+    "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
+    "ORDERHUB_BUS_POLL_S": "0.005",
+}
+
+
+@contextmanager
+def nats_server() -> Iterator[str]:
+    binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+    port = free_port()
+    store = tempfile.mkdtemp(prefix="bench-nats-")
+    proc = subprocess.Popen(
+        [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store], stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)
+    try:
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(store, ignore_errors=True)
+
+
+@contextmanager
+def bus_worker(database_url: str, bus_url: str = "") -> Iterator[None]:
+    env = {**os.environ, **PLUGIN_ENV, "ORDERHUB_DATABASE_URL": database_url, "ORDERHUB_BUS_URL": bus_url}
+    fd, log = tempfile.mkstemp(prefix="bench-bus-", suffix=".log")
+    with os.fdopen(fd, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "orderhub", "bus"], env=env, stdout=out, stderr=out)
+        try:
+            time.sleep(2.0)  # imports, migrations check, leases, (NATS) stream and consumer
+            if proc.poll() is not None:
+                raise RuntimeError(f"bus worker died; log: {log}")
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+def applied(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM probe_applied")).scalar_one())
+
+
+def wait_applied(engine: sa.Engine, n: int, timeout: float = 300) -> float:
+    deadline = time.monotonic() + timeout
+    while applied(engine) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {applied(engine)} of {n} events applied")
+        time.sleep(0.02)
+    return time.perf_counter()
+
+
+def events(n: int) -> list[DomainEvent]:
+    return [
+        DomainEvent(type="bench.happened", aggregate_type="bench", aggregate_id=f"agg{i // 10}", data={"i": i})
+        for i in range(n)
+    ]
+
+
+def drain(dbs: Databases, n: int, bus_url: str = "") -> float:
+    """Events/s from the first commit to the last event applied, the worker draining while the
+    producer commits (the rate is bounded by the slower of the two, and both are printed)."""
+    url = dbs.postgres()
+    engine = create_db_engine(url)
+    probe_meta.create_all(engine)
+    with bus_worker(url, bus_url):
+        batch = events(n)
+        first = time.perf_counter()
+        for i in range(0, n, PER_TX):  # the backlog, committed as the worker already runs
+            with unit_of_work(engine) as conn:
+                bus.publish(conn, batch[i : i + PER_TX])
+        start = time.perf_counter()
+        end = wait_applied(engine, n)
+        print(
+            f"  (producer committed {n:,} events at {n / (start - first):,.0f}/s; last applied {end - start:.2f} s after the last commit)"
+        )
+    engine.dispose()
+    return n / (end - first)
+
+
+def bare_nats(n: int) -> float:
+    import nats
+
+    async def run(url: str) -> float:
+        nc = await nats.connect(url)
+        js = nc.jetstream()
+        await js.add_stream(name="BARE", subjects=["bare.>"])
+        body = b'{"specversion":"1.0","type":"bench.happened","data":{"i":0}}' + b" " * 200
+        start = time.perf_counter()
+        for i in range(0, n, 1000):
+            await asyncio.gather(
+                *(
+                    js.publish(f"bare.agg{j // 10}", body, headers={"Nats-Msg-Id": f"m{j}"})
+                    for j in range(i, min(n, i + 1000))
+                )
+            )
+        sub = await js.pull_subscribe("bare.>", durable="bare")
+        got = 0
+        while got < n:
+            msgs = await sub.fetch(500, timeout=5)
+            for m in msgs:
+                await m.ack()
+            got += len(msgs)
+        elapsed = time.perf_counter() - start
+        await nc.close()
+        return n / elapsed
+
+    with nats_server() as url:
+        return asyncio.run(run(url))
+
+
+def latency(dbs: Databases, rate: float, seconds: float = 10) -> tuple[float, float, int]:
+    url = dbs.postgres()
+    engine = create_db_engine(url)
+    probe_meta.create_all(engine)
+    committed: dict[str, datetime] = {}
+    with bus_worker(url):
+        n = int(rate * seconds) // PER_TX * PER_TX
+        interval = PER_TX / rate
+        batch = events(n)
+        start = time.perf_counter()
+        for i in range(0, n, PER_TX):
+            due = start + i // PER_TX * interval
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+            with unit_of_work(engine) as conn:
+                bus.publish(conn, batch[i : i + PER_TX])
+            at = datetime.now(UTC)
+            committed.update((e.id, at) for e in batch[i : i + PER_TX])
+        wait_applied(engine, n)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT event_id, applied_at FROM probe_applied")).all()
+    engine.dispose()
+    lags = [(at - committed[eid]).total_seconds() for eid, at in rows if eid in committed]
+    return percentile(lags, 50), percentile(lags, 99), len(lags)
+
+
+def s1_with_and_without(dbs: Databases, n: int, rounds: int = 2) -> tuple[float, float]:
+    rng = random.Random(3)
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for on in (False, True):
+            url = dbs.postgres()
+            engine = create_db_engine(url)
+            probe_meta.create_all(engine)
+            env = {**PLUGIN_ENV, "ORDERHUB_RUN_BUS": "true" if on else "false", "ORDERHUB_BUS_POLL_S": "0.02"}
+            with server(url, admin_key=ADMIN_KEY, workers=2, env=env) as (api, _pid):
+                stock_world(api, skus=SKUS, on_hand=10**6)
+                asyncio.run(drive_api(api, [s1_order(rng) for _ in range(200)], 8))
+                elapsed, _lat = asyncio.run(drive_api(api, [s1_order(rng) for _ in range(n)], 8))
+                rates[on].append(n / elapsed)
+                if on:  # the subscriber keeps up: everything committed is applied soon after
+                    with engine.connect() as conn:
+                        total = conn.execute(
+                            sa.text("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL OR position IS NULL")
+                        ).scalar_one()
+                    wait_applied(engine, int(total), timeout=60)
+            engine.dispose()
+    return sum(rates[False]) / rounds, sum(rates[True]) / rounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=30000)
+    parser.add_argument("--orders", type=int, default=1500)
+    parser.add_argument("--only", default="drain,latency,s1")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    work = Path(tempfile.mkdtemp(prefix="orderhub-bench-bus-"))
+    dbs = Databases(work)
+    if dbs:
+        embedded = nats_rate = bare = None
+        if "drain" in only or "latency" in only:
+            embedded = drain(dbs, args.events)
+            print(
+                f"DRAIN embedded (PostgreSQL): {embedded:,.0f} events/s commit → relay → subscriber table (goal ≥ 5,000)"
+            )
+        if "drain" in only:
+            with nats_server() as url:
+                nats_rate = drain(dbs, args.events, bus_url=url)
+            bare = bare_nats(args.events)
+            print(f"DRAIN nats (PostgreSQL + JetStream): {nats_rate:,.0f} events/s (goal ≥ 5,000)")
+            print(
+                f"BARE nats-py publish → consume: {bare:,.0f} messages/s | ratio nats/bare {nats_rate / bare:.2f}, embedded/bare {embedded / bare:.2f}"
+            )
+        if "latency" in only and embedded:
+            p50, p99, n = latency(dbs, embedded / 2)
+            print(
+                f"LATENCY at half load ({embedded / 2:,.0f} events/s, {n} events): commit → applied "
+                f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (goal ≤ 50)"
+            )
+        if "s1" in only:
+            off, on = s1_with_and_without(dbs, args.orders)
+            print(
+                f"S1 with the relay and one subscriber: {on:.0f} orders/s vs {off:.0f} without "
+                f"| cost {(1 - on / off) * 100:.1f} % (goal ≤ 10 %)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Outbound webhooks: signed event notifications to subscribers' endpoints, with retries."""
