@@ -72,7 +72,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from orderhub.core.errors import InvalidInput
     from orderhub.migrations import upgrade
     from orderhub.orders import capture
+    from orderhub.wiring import wire
 
+    wire()
     engine = _engine(settings)
     upgrade(engine)
     text = Path(args.file).read_text()
