@@ -269,7 +269,9 @@ def count_statements(database_url: str, orders: list[dict[str, Any]]) -> tuple[f
     from orderhub.orders import capture
     from orderhub.platform.db import create_db_engine
     from orderhub.platform.settings import Settings
+    from orderhub.wiring import wire
 
+    wire()  # as the app does: the capture counted includes the hooks other contexts register
     engine = create_db_engine(database_url)
     counter = {"n": 0}
 

@@ -238,7 +238,9 @@ def count_statements(url: str, orders: list[dict[str, Any]]) -> float:
     from orderhub.inventory import service as inventory
     from orderhub.orders import capture
     from orderhub.platform.db import create_db_engine
+    from orderhub.wiring import wire
 
+    wire()  # as the app does: the capture counted includes the hooks other contexts register
     engine = create_db_engine(url)
     inventory.save_nodes(
         engine,

@@ -27,9 +27,17 @@ from orderhub.migrations import upgrade
 from orderhub.platform.auth import service as auth
 from orderhub.platform.db import create_db_engine
 from orderhub.platform.settings import Settings
+from orderhub.wiring import wire
 
 ADMIN_KEY = "test-admin-key"
 SKIPPED: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Cross-context hooks registered, as the app, the CLI and the demo do (``orderhub.wiring``):
+    service tests that capture orders without an app still keep carbon's projection current."""
+    wire()
 
 
 @pytest.fixture(scope="session")

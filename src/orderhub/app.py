@@ -23,6 +23,7 @@ from orderhub import __version__
 from orderhub.bus import api as bus_api
 from orderhub.bus import worker as bus_worker
 from orderhub.carbon import api as carbon_api
+from orderhub.carbon import pages as carbon_pages
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
@@ -39,13 +40,16 @@ from orderhub.sourcing import pages as sourcing_pages
 from orderhub.web import pages as web_pages
 from orderhub.webhooks import api as webhooks_api
 from orderhub.webhooks import pages as webhooks_pages
+from orderhub.wiring import wire
 
 log = logging.getLogger("orderhub.jobs")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """An OrderHub app. Builds its engine from ``settings.database_url`` unless given one."""
+    """An OrderHub app. Builds its engine from ``settings.database_url`` unless given one, and
+    wires the contexts' hooks (``orderhub.wiring``)."""
     settings = settings or Settings()
+    wire()
     engine = engine or create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_api.router)
     app.include_router(inventory_api.router)
     app.include_router(carbon_api.router)
+    app.include_router(carbon_api.orders_router)
     app.include_router(carbon_api.points_router)
     app.include_router(sourcing_api.router)
     app.include_router(bus_api.router)
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(inventory_pages.router)
     app.include_router(sourcing_pages.router)
     app.include_router(webhooks_pages.router)
+    app.include_router(carbon_pages.router)
     _extend_openapi(app)
     return app
 

@@ -72,7 +72,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from orderhub.core.errors import InvalidInput
     from orderhub.migrations import upgrade
     from orderhub.orders import capture
+    from orderhub.wiring import wire
 
+    wire()
     engine = _engine(settings)
     upgrade(engine)
     text = Path(args.file).read_text()
@@ -102,7 +104,9 @@ def cmd_bus(args: argparse.Namespace, settings: Settings) -> int:
     import orderhub.app  # noqa: F401  (every context's events and subscribers)
     from orderhub.bus.worker import load_plugins, start_worker
     from orderhub.migrations import upgrade
+    from orderhub.wiring import wire
 
+    wire()
     engine = _engine(settings)
     upgrade(engine)
     stop = threading.Event()

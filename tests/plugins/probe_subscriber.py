@@ -34,7 +34,8 @@ def handle_batch(conn: Connection, events: list[DomainEvent]) -> None:
     if events:
         at = utcnow()
         conn.execute(
-            _insert, [{"event_id": e.id, "aggregate_id": e.aggregate_id, "type": e.type, "applied_at": at} for e in events]
+            _insert,
+            [{"event_id": e.id, "aggregate_id": e.aggregate_id, "type": e.type, "applied_at": at} for e in events],
         )
 
 

@@ -29,7 +29,16 @@ from orderhub.platform.settings import Settings
 
 log = logging.getLogger("orderhub.bus")
 
+#: Periodic work that rides along with the bus (senders of queued deliveries): name → fn(engine)
+#: returning how much it did; safe to run in several processes at once.
+_pollers: dict[str, Callable[[Engine], int]] = {}
 _relay_wake = threading.Event()
+
+
+def register_poller(name: str, fn: Callable[[Engine], int]) -> None:
+    _pollers[name] = fn
+
+
 _subscriber_wakes: list[threading.Event] = []
 
 
@@ -99,7 +108,20 @@ class BusWorker:
         for sub in subscribers.get_all():
             if self.names is None or sub.name in self.names:
                 self._spawn(f"sub:{sub.name}", partial(self._subscriber_loop, sub))
+        if self.names is None:
+            for name, fn in _pollers.items():
+                self._spawn(f"poll:{name}", partial(self._poller_loop, name, fn))
         return self
+
+    def _poller_loop(self, name: str, fn: Callable[[Engine], int]) -> None:
+        while not self.stopping.is_set():
+            done = 0
+            try:
+                done = fn(self.engine)
+            except Exception:
+                log.exception("poller %s failed; the next round runs", name)
+            if not done:
+                self.stopping.wait(max(self.poll_s, 0.2))
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()

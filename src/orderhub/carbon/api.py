@@ -1,11 +1,15 @@
-"""JSON routes: the factor table, ad hoc shipment calculations."""
+"""JSON routes: the factor table, ad hoc shipment calculations, delivery options, reward points,
+the footprint of an order and the footprints of a period (CSV or iLEAP-style JSON)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from orderhub.carbon import service as carbon
@@ -159,6 +163,73 @@ def get_report(
     end: Annotated[datetime, Query(alias="to")],
 ) -> dict[str, Any]:
     return carbon.green_report(engine, start=start, end=end)
+
+
+@router.get("/export", summary="Footprints of a period, as CSV or iLEAP-style JSON")
+def get_carbon_export(
+    engine: EngineDep,
+    _: Viewer,
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+    customer: str | None = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """Per order (and per customer with ``customer``): kg CO2e with transport / product /
+    packaging parts and data quality. JSON follows the iLEAP shape (shipment footprints made of
+    transport chain elements with mass, distance, t·km, WTW and TTW), with method and factors."""
+    if format == "json":
+        return JSONResponse(carbon.get_disclosure(engine, start=start, end=end, customer=customer))
+    rows = carbon.get_footprints(engine, start=start, end=end, customer=customer)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(
+        [
+            "order_id",
+            "created_at",
+            "channel",
+            "customer_email",
+            "kg_co2e",
+            "transport_kg",
+            "product_kg",
+            "packaging_kg",
+            "data_quality",
+        ]
+    )
+    for order, fp in rows:
+        d = fp.as_dict(detail=False)
+        w.writerow(
+            [
+                order.order_id,
+                order.created_at.isoformat(),
+                order.channel,
+                order.customer_email,
+                d["kg_co2e"],
+                d["transport_kg"],
+                d["product_kg"],
+                d["packaging_kg"],
+                d["data_quality"],
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": "attachment; filename=footprints.csv"},
+    )
+
+
+orders_router = APIRouter(prefix="/api/v1/orders", tags=["carbon"])
+
+
+@orders_router.get("/{order_id}/footprint", summary="The order's carbon footprint (ISO 14083 / GLEC)")
+def get_order_footprint(
+    order_id: str,
+    engine: EngineDep,
+    _: Viewer,
+    detail: Annotated[bool, Query(description="itemise legs, products, packaging")] = False,
+) -> dict[str, Any]:
+    """Short by default (kg CO2e with its split and data quality); ``detail=true`` adds every
+    leg with its factor and source, and what was not counted for want of a factor."""
+    return {"order_id": order_id, **carbon.get_order_footprint(engine, order_id=order_id).as_dict(detail=detail)}
 
 
 points_router = APIRouter(prefix="/api/v1/customers", tags=["carbon"])

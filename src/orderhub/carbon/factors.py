@@ -9,11 +9,39 @@ import json
 from pathlib import Path
 from typing import Any
 
-from orderhub.carbon.model import RANGES, DataQuality, Factor, FactorKind
+from orderhub.carbon.model import RANGES, DataQuality, Factor, FactorKind, ParcelNetwork, pick
 from orderhub.core.errors import InvalidInput
 
 REQUIRED = ("kind", "key", "value", "source", "edition")
 DEFAULT_TABLE = Path(__file__).parent / "data" / "default_factors.csv"
+
+TRUNK = "road.artic.gt33t.diesel"
+LAST_MILE = "road.van.le3_5t.diesel"
+DEPOT = "hub.parcel"
+PARCEL = "parcel"  # packaging factor per parcel shipped (box, label, handling)
+
+
+class FactorSet:
+    """Every usable factor by kind and key, with the choice rule of ``model.pick``."""
+
+    def __init__(self, rows: list[Factor]) -> None:
+        self.rows = rows
+        self._by: dict[tuple[FactorKind, str], list[Factor]] = {}
+        for f in rows:
+            self._by.setdefault((f.kind, f.key), []).append(f)
+
+    def get(self, kind: FactorKind, key: str, *, carrier: str = "", region: str = "") -> Factor | None:
+        return pick(self._by.get((kind, key), []), carrier=carrier, region=region)
+
+    def for_item(self, kind: FactorKind, sku: str, category: str) -> Factor | None:
+        """A SKU's own factor, else its category's."""
+        return self.get(kind, f"sku:{sku}") or self.get(kind, f"category:{category}")
+
+    def network(self, carrier: str = "") -> ParcelNetwork:
+        trunk = self.get(FactorKind.transport, TRUNK, carrier=carrier)
+        last = self.get(FactorKind.transport, LAST_MILE, carrier=carrier)
+        assert trunk is not None and last is not None, "the default table defines trunk and last-mile factors"
+        return ParcelNetwork(trunk=trunk, last_mile=last, depot=self.get(FactorKind.hub, DEPOT, carrier=carrier))
 
 
 def _number(raw: Any, where: str, errors: list[dict[str, str]], *, required: bool) -> float | None:

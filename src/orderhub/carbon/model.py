@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -242,4 +243,53 @@ class ParcelNetwork:
         return ShipmentFootprint(
             legs=(Leg(self.trunk, road - self.last_mile_km, mass_kg), Leg(self.last_mile, self.last_mile_km, mass_kg)),
             hubs=hubs,
+        )
+
+
+# -- orders as the carbon context keeps them ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderLineFacts:
+    """One line of an order: its open units (ordered minus cancelled)."""
+
+    line_id: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """An order as carbon keeps it in its own projection (``carbon_orders``): what a footprint,
+    a dashboard and a disclosure need, and nothing else. Fed from the order's facts
+    (``Order.as_facts``) by a hook inside each order change, so carbon never reads orders."""
+
+    order_id: str
+    created_at: datetime
+    channel: str
+    customer_email: str
+    delivery_method: str
+    destination: tuple[float, float] | None
+    country: str
+    lines: tuple[OrderLineFacts, ...]
+    status: str
+
+    @property
+    def is_in_store(self) -> bool:
+        """Sold over the counter: no transport to count."""
+        return self.delivery_method == "in_store"
+
+    @classmethod
+    def from_facts(cls, facts: dict[str, Any]) -> OrderFacts:
+        """From the plain facts an order hands its hooks (``Order.as_facts``)."""
+        address = facts.get("address") or {}
+        lat, lon = address.get("lat"), address.get("lon")
+        return cls(
+            order_id=facts["id"],
+            created_at=datetime.fromisoformat(facts["created_at"]),
+            channel=facts["channel"],
+            customer_email=(facts.get("customer") or {}).get("email", ""),
+            delivery_method=facts["delivery_method"],
+            destination=(float(lat), float(lon)) if lat is not None and lon is not None else None,
+            country=address.get("country", ""),
+            lines=tuple(OrderLineFacts(x["id"], x["sku"], int(x["quantity"])) for x in facts["lines"]),
+            status=facts["status"],
         )

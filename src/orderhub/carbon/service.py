@@ -1,18 +1,22 @@
-"""Carbon use cases: the factor database, shipment and order footprints."""
+"""Carbon use cases: the factor database, shipment and order footprints, carbon's projection
+of orders (kept current by a hook inside every order change), greener delivery options."""
 
 from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from orderhub.carbon import factors as tables
+from orderhub.carbon import footprints, store
 from orderhub.carbon import options as options_mod
-from orderhub.carbon import store
+from orderhub.carbon.factors import DEPOT, LAST_MILE, PARCEL, TRUNK, FactorSet
+from orderhub.carbon.footprints import UNKNOWN_WEIGHT_G, ItemQty, OrderFootprint, ShipmentSpec
 from orderhub.carbon.model import (
     DataQuality,
     Factor,
@@ -20,19 +24,21 @@ from orderhub.carbon.model import (
     Footprint,
     Hub,
     Leg,
-    ParcelNetwork,
-    Part,
+    OrderFacts,
     ShipmentFootprint,
-    allocate_by_mass,
     great_circle_km,
-    pick,
 )
-from orderhub.core.clock import utcnow
-from orderhub.core.errors import InvalidInput
+from orderhub.core.clock import as_utc, utcnow
+from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 
 __all__ = [
+    "DEPOT",
+    "LAST_MILE",
+    "PARCEL",
+    "TRUNK",
+    "UNKNOWN_WEIGHT_G",
     "DataQuality",
     "Factor",
     "FactorKind",
@@ -41,6 +47,7 @@ __all__ = [
     "Hub",
     "ItemQty",
     "Leg",
+    "OrderFacts",
     "OrderFootprint",
     "ShipmentFootprint",
     "ShipmentSpec",
@@ -49,35 +56,6 @@ __all__ = [
     "load_factors",
     "order_footprint",
 ]
-
-TRUNK = "road.artic.gt33t.diesel"
-LAST_MILE = "road.van.le3_5t.diesel"
-DEPOT = "hub.parcel"
-PARCEL = "parcel"  # packaging factor per parcel shipped (box, label, handling)
-
-
-class FactorSet:
-    """Every usable factor by kind and key, with the choice rule of ``model.pick``."""
-
-    def __init__(self, rows: list[Factor]) -> None:
-        self.rows = rows
-        self._by: dict[tuple[FactorKind, str], list[Factor]] = {}
-        for f in rows:
-            self._by.setdefault((f.kind, f.key), []).append(f)
-
-    def get(self, kind: FactorKind, key: str, *, carrier: str = "", region: str = "") -> Factor | None:
-        return pick(self._by.get((kind, key), []), carrier=carrier, region=region)
-
-    def for_item(self, kind: FactorKind, sku: str, category: str) -> Factor | None:
-        """A SKU's own factor, else its category's."""
-        return self.get(kind, f"sku:{sku}") or self.get(kind, f"category:{category}")
-
-    def network(self, carrier: str = "") -> ParcelNetwork:
-        trunk = self.get(FactorKind.transport, TRUNK, carrier=carrier)
-        last = self.get(FactorKind.transport, LAST_MILE, carrier=carrier)
-        assert trunk is not None and last is not None, "the default table defines trunk and last-mile factors"
-        return ParcelNetwork(trunk=trunk, last_mile=last, depot=self.get(FactorKind.hub, DEPOT, carrier=carrier))
-
 
 # Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
 _cache: weakref.WeakKeyDictionary[Engine, tuple[float, FactorSet]] = weakref.WeakKeyDictionary()
@@ -117,70 +95,9 @@ def load_factors(engine: Engine, *, text: str, fmt: str, actor: str, carrier: st
     return len(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class ItemQty:
-    sku: str
-    category: str
-    weight_g: int
-    quantity: int
-
-
-@dataclass(frozen=True, slots=True)
-class ShipmentSpec:
-    """A parcel from a node to a destination with the items of one order in it."""
-
-    origin: str
-    origin_at: tuple[float, float]
-    destination: tuple[float, float]
-    items: list[ItemQty]
-    carrier: str = ""
-    shared_mass_kg: float = 0.0  # other orders' goods in the same parcel (allocation by mass)
-
-
-@dataclass(slots=True)
-class OrderFootprint:
-    footprint: Footprint
-    shipments: list[tuple[str, ShipmentFootprint, float]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-
-    def as_dict(self, *, detail: bool) -> dict[str, Any]:
-        fp = self.footprint
-        out: dict[str, Any] = {
-            "kg_co2e": round(fp.kg, 3),
-            "transport_kg": round(fp.by("transport"), 3),
-            "product_kg": round(fp.by("product"), 3),
-            "packaging_kg": round(fp.by("packaging"), 3),
-            "data_quality": min((p.quality for p in fp.parts), key=lambda q: q.rank, default=DataQuality.default).value,
-            "method": "ISO 14083 / GLEC: tonne-km × WTW intensity per leg, hubs per tonne, allocation by mass",
-        }
-        if detail:
-            out["parts"] = [
-                {"what": p.what, "kg_co2e": round(p.kg, 4), "data_quality": p.quality.value, "detail": p.detail}
-                for p in fp.parts
-            ]
-            out["shipments"] = [
-                {
-                    "from": origin,
-                    "order_share_kg": round(share, 4),
-                    "legs": [
-                        {
-                            "factor": leg.factor.key,
-                            "distance_km": round(leg.distance_km, 1),
-                            "mass_kg": round(leg.mass_kg, 3),
-                            "tkm": round(leg.tkm, 4),
-                            "kg_co2e": round(leg.kg, 4),
-                            "g_per_tkm": leg.factor.value,
-                            "source": leg.factor.source,
-                            "edition": leg.factor.edition,
-                        }
-                        for leg in sf.legs
-                    ],
-                    "hubs": [{"factor": h.factor.key, "kg_co2e": round(h.kg, 4)} for h in sf.hubs],
-                }
-                for origin, sf, share in self.shipments
-            ]
-            out["missing"] = self.missing
-        return out
+def factor_rows(engine: Engine) -> list[dict[str, Any]]:
+    """Every factor in use, with its provenance, for the console and the API."""
+    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt} for f in get_factor_set(engine).rows]
 
 
 def order_footprint(
@@ -188,50 +105,67 @@ def order_footprint(
 ) -> OrderFootprint:
     """An order's footprint: its shipments (allocated by mass), its products and packaging,
     itemised with the data quality of each part; what had no factor is listed as missing."""
+    return footprints.calculate(get_factor_set(engine), shipments=shipments, items=items, road_factor=road_factor)
+
+
+# -- carbon's projection of orders, and the footprints of orders ------------------------------
+def record_order(conn: Connection, facts: dict[str, Any]) -> None:
+    """Keep carbon's row of an order current, in the order change's own transaction (one
+    statement). ``facts`` is what the order hands its hooks (``Order.as_facts``)."""
+    store.upsert_orders(conn, [OrderFacts.from_facts(facts)])
+
+
+def record_orders(engine: Engine, facts: list[dict[str, Any]]) -> int:
+    """Bulk path for orders written without an order change (imported history): their rows,
+    inserted or replaced in one transaction. Idempotent. Returns how many."""
+    rows = [OrderFacts.from_facts(f) for f in facts]
+    with unit_of_work(engine) as conn:
+        store.upsert_orders(conn, rows)
+    return len(rows)
+
+
+def get_order_footprint(engine: Engine, *, order_id: str) -> OrderFootprint:
+    """The order's carbon footprint: one parcel per node that holds or ships its lines (the
+    nearest shipping node when none does yet), products and packaging by SKU or category.
+    404 ``order_not_found`` if carbon has no such order."""
+    with unit_of_work(engine, write=False) as conn:
+        order = store.get_order(conn, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+    items = inventory.get_items(engine, skus=[line.sku for line in order.lines])
+    nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
+    holds = inventory.get_holds(engine, order_ids=[order_id]).get(order_id, [])
+    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes)
+
+
+def get_footprints(
+    engine: Engine, *, start: datetime, end: datetime, customer: str | None = None, limit: int = 20000
+) -> list[tuple[OrderFacts, OrderFootprint]]:
+    """Footprints of the orders created in a period (for reports and exports), computed in bulk."""
+    with unit_of_work(engine, write=False) as conn:
+        batch = store.orders_between(conn, start=as_utc(start), end=as_utc(end), customer=customer, limit=limit)
+    items = {i.sku: i for i in inventory.get_all_items(engine)}
+    nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
+    holds = inventory.get_holds(engine, order_ids=[o.order_id for o in batch])
     fs = get_factor_set(engine)
-    result = OrderFootprint(footprint=Footprint())
-    parts: list[Part] = []
-    for spec in shipments:
-        mass = sum(i.weight_g * i.quantity for i in spec.items) / 1000.0
-        network = fs.network(spec.carrier)
-        if road_factor is not None:
-            network = ParcelNetwork(network.trunk, network.last_mile, network.depot, road_factor=road_factor)
-        gc = great_circle_km(*spec.origin_at, *spec.destination)
-        sf = network.shipment(gc, mass + spec.shared_mass_kg)
-        share = allocate_by_mass(sf.kg, {"order": mass, "others": spec.shared_mass_kg})["order"]
-        result.shipments.append((spec.origin, sf, share))
-        parts.append(
-            Part(
-                f"transport:{spec.origin}",
-                share,
-                sf.quality,
-                f"{gc * network.road_factor:.0f} km by road, {mass:.2f} kg",
-            )
-        )
-        if network.depot is None and len(sf.legs) > 1:
-            result.missing.append(f"hub handling at the depot ({DEPOT}): no factor loaded")
-    for item in items:
-        for kind in (FactorKind.product, FactorKind.packaging):
-            f = fs.for_item(kind, item.sku, item.category)
-            if f is None:
-                result.missing.append(f"{kind.value} factor for {item.sku} ({item.category})")
-                continue
-            parts.append(
-                Part(
-                    f"{kind.value}:{item.sku}",
-                    f.value * item.quantity,
-                    f.quality,
-                    f"{item.quantity} × {f.value} kg ({f.key})",
-                )
-            )
-    result.footprint = Footprint(tuple(parts))
-    result.missing = sorted(set(result.missing))
-    return result
+    return [(o, footprints.of_order(fs, o, holds.get(o.order_id, []), items, nodes)) for o in batch]
 
 
-def factor_rows(engine: Engine) -> list[dict[str, Any]]:
-    """Every factor in use, with its provenance, for the console and the API."""
-    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt} for f in get_factor_set(engine).rows]
+def get_dashboard(engine: Engine, *, days: int = 30) -> dict[str, Any]:
+    """kg CO2e of the orders of the last ``days``: per day (transport / products / packaging),
+    per channel, per shipping node, per transport operation category and per product category."""
+    end = utcnow()
+    start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = get_footprints(engine, start=start, end=end)
+    categories = {i.sku: i.category for i in inventory.get_all_items(engine)}
+    return footprints.dashboard(rows, categories=categories, start=start, days=days)
+
+
+def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: str | None = None) -> dict[str, Any]:
+    """The period's footprints as an iLEAP-style document (shipment footprints made of
+    transport chain elements, order totals, method, the factors used)."""
+    rows = get_footprints(engine, start=start, end=end, customer=customer)
+    return footprints.ileap_document(rows, factor_rows=factor_rows(engine), start=as_utc(start), end=as_utc(end))
 
 
 # -- delivery options, choices and points -----------------------------------------------------

@@ -1,4 +1,5 @@
-"""Tables for loaded emission factors and the reward points ledger."""
+"""Tables for loaded emission factors, the reward points ledger and carbon's own projection of
+orders (``carbon_orders``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from orderhub.carbon.model import DataQuality, Factor, FactorKind
-from orderhub.platform.db import UtcDateTime, metadata
+from orderhub.carbon.model import DataQuality, Factor, FactorKind, OrderFacts, OrderLineFacts
+from orderhub.platform.db import UtcDateTime, metadata, per_dialect
 
 factors = sa.Table(
     "emission_factors",
@@ -112,3 +113,81 @@ def add_points(conn: Connection, **values: Any) -> None:
 def choices_between(conn: Connection, start: Any, end: Any) -> list[dict[str, Any]]:
     stmt = sa.select(green_choices).where(green_choices.c.at >= start, green_choices.c.at < end)
     return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# -- carbon's projection of orders ------------------------------------------------------------
+#: One row per order, written in the order's own transaction by the hook ``wiring`` registers
+#: (and in bulk for imported history). Carbon reads this, never the order tables.
+orders = sa.Table(
+    "carbon_orders",
+    metadata,
+    sa.Column("order_id", sa.String(40), primary_key=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("customer_email", sa.String(254), nullable=False, server_default="", index=True),
+    sa.Column("delivery_method", sa.String(20), nullable=False),
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("lon", sa.Float, nullable=True),
+    sa.Column("country", sa.String(40), nullable=False, server_default=""),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+)
+
+_CHANGING = ("channel", "customer_email", "delivery_method", "lat", "lon", "country", "lines", "status")
+
+
+def _build_upsert(insert: Any) -> Any:
+    stmt = insert(orders)
+    return stmt.on_conflict_do_update(index_elements=["order_id"], set_={c: stmt.excluded[c] for c in _CHANGING})
+
+
+_upsert_orders = per_dialect(_build_upsert)
+
+
+def _row(o: OrderFacts) -> dict[str, Any]:
+    lat, lon = o.destination if o.destination else (None, None)
+    return {
+        "order_id": o.order_id,
+        "created_at": o.created_at,
+        "channel": o.channel,
+        "customer_email": o.customer_email,
+        "delivery_method": o.delivery_method,
+        "lat": lat,
+        "lon": lon,
+        "country": o.country,
+        "lines": [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in o.lines],
+        "status": o.status,
+    }
+
+
+def _facts(r: Any) -> OrderFacts:
+    return OrderFacts(
+        order_id=r.order_id,
+        created_at=r.created_at,
+        channel=r.channel,
+        customer_email=r.customer_email,
+        delivery_method=r.delivery_method,
+        destination=(r.lat, r.lon) if r.lat is not None and r.lon is not None else None,
+        country=r.country,
+        lines=tuple(OrderLineFacts(x["line_id"], x["sku"], x["quantity"]) for x in r.lines),
+        status=r.status,
+    )
+
+
+def upsert_orders(conn: Connection, rows: list[OrderFacts]) -> None:
+    """Insert or replace the orders' rows: one statement (one ``executemany`` for many)."""
+    if rows:
+        conn.execute(_upsert_orders(conn), [_row(o) for o in rows])
+
+
+def get_order(conn: Connection, order_id: str) -> OrderFacts | None:
+    row = conn.execute(sa.select(orders).where(orders.c.order_id == order_id)).first()
+    return _facts(row) if row is not None else None
+
+
+def orders_between(conn: Connection, *, start: Any, end: Any, customer: str | None, limit: int) -> list[OrderFacts]:
+    """Orders created in [start, end), oldest first (optionally one customer's)."""
+    stmt = sa.select(orders).where(orders.c.created_at >= start, orders.c.created_at < end)
+    if customer:
+        stmt = stmt.where(orders.c.customer_email == customer.lower())
+    return [_facts(r) for r in conn.execute(stmt.order_by(orders.c.created_at, orders.c.order_id).limit(limit))]

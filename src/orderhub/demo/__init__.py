@@ -32,6 +32,7 @@ from orderhub.orders import capture
 from orderhub.orders import service as orders
 from orderhub.orders.canonical import OrderCreate
 from orderhub.platform.auth import service as auth
+from orderhub.wiring import wire
 
 DEMO_ADMIN_KEY = "demo-admin-key"
 BASE_ORDERS_PER_DAY = 40
@@ -364,8 +365,17 @@ def capture_samples(engine: Engine) -> str:
     return f"live channel samples: {captured} captured, {letters} dead letters to replay"
 
 
+def import_history(engine: Engine, batch: list[Any]) -> int:
+    """Past orders in bulk: the order tables (no order change runs, so no hook does), then
+    carbon's projection of them."""
+    n = orders.import_history(engine, orders=batch, actor="demo:history")
+    carbon.record_orders(engine, [order.as_facts() for order in batch])
+    return n
+
+
 def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None = None) -> str:
     """Load the demo world once (a second call finds it and does nothing)."""
+    wire()
     if any(u["email"] == "admin@demo.orderhub" for u in auth.list_users(engine)):
         return "demo data already loaded"
     rng = random.Random(seed)
@@ -417,10 +427,10 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
                     walk_to(order, final_status(rng, age), node=node, new_id=partial(_ids, rng, when=order.created_at))
                 batch.append(order)
                 if len(batch) >= BATCH:
-                    total += orders.import_history(engine, orders=batch, actor="demo:history")
+                    total += import_history(engine, batch)
                     batch = []
     if batch:
-        total += orders.import_history(engine, orders=batch, actor="demo:history")
+        total += import_history(engine, batch)
     stocked = seed_stock(engine, rng, nodes, items)
     carbon.load_factors(engine, text=DEMO_FACTORS, fmt="csv", actor="demo")
     live = capture_samples(engine)

@@ -24,8 +24,17 @@ from sqlalchemy import Connection
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.inventory import stock, store
-from orderhub.inventory.model import Capability, LedgerReason, ReservationStatus, channel_atp
-from orderhub.inventory.reservations import Held, LineDemand, OutOfStock, ledger_moves, nodes_by_id, policy_for
+from orderhub.inventory.model import (
+    Capability,
+    Held,
+    LedgerReason,
+    LineDemand,
+    OutOfStock,
+    ReservationStatus,
+    channel_atp,
+)
+from orderhub.inventory.stock import ledger_moves
+from orderhub.inventory.store import nodes_by_id, policy_for
 
 R = store.reservations
 ACTIVE = ReservationStatus.active.value

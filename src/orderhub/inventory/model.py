@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from orderhub.core.errors import Conflict
+
 
 class NodeType(StrEnum):
     distribution_centre = "distribution_centre"
@@ -144,3 +146,26 @@ class LedgerReason(StrEnum):
     received = "received"  # incoming supply arrived
     returned = "returned"
     shortage = "shortage"  # on hand fell below what was promised: promises moved to backorder
+
+
+# -- what an order asks of stock and what it got (reservations and carts share these) ----------
+class OutOfStock(Conflict):
+    """Not enough free stock for a line, and the caller asked not to backorder."""
+
+    code = "out_of_stock"
+    title = "Not enough stock"
+
+
+@dataclass(frozen=True, slots=True)
+class LineDemand:
+    line_id: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    line_id: str
+    sku: str
+    node_id: str
+    quantity: int

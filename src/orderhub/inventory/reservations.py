@@ -8,8 +8,6 @@ one row per position it moves, with the counters after the move.
 from __future__ import annotations
 
 import logging
-import time
-import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,44 +17,40 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from orderhub.core.errors import Conflict, InvalidInput
+from orderhub.core.errors import InvalidInput
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
-from orderhub.inventory import stock, store
+from orderhub.inventory import carts, stock, store
 from orderhub.inventory.model import (
     Candidate,
     Capability,
+    Held,
     LedgerReason,
+    LineDemand,
     Node,
+    OutOfStock,
     ReservationStatus,
     channel_atp,
     plan_reservation,
 )
+from orderhub.inventory.stock import ledger_moves
+from orderhub.inventory.store import forget_cached, items_by_sku, nodes_by_id, policy_for
+
+__all__ = [
+    "Held",
+    "LineDemand",
+    "OutOfStock",
+    "Planner",
+    "ReserveResult",
+    "forget_cached",
+    "items_by_sku",
+    "ledger_moves",
+    "nodes_by_id",
+    "policy_for",
+]
 
 R = store.reservations
 log = logging.getLogger("orderhub.inventory")
-
-
-class OutOfStock(Conflict):
-    """Not enough free stock for a line, and the caller asked not to backorder."""
-
-    code = "out_of_stock"
-    title = "Not enough stock"
-
-
-@dataclass(frozen=True, slots=True)
-class LineDemand:
-    line_id: str
-    sku: str
-    quantity: int
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    line_id: str
-    sku: str
-    node_id: str
-    quantity: int
 
 
 @dataclass(slots=True)
@@ -70,54 +64,6 @@ class ReserveResult:
 #: ``planner(free, nodes) -> {line_id: node_id}``: free stock by (node, sku) under the locks
 #: of the reservation, and the nodes; an empty answer means "no opinion".
 Planner = Callable[[dict[tuple[str, str], int], dict[str, Node]], dict[str, str] | None]
-
-
-# -- read models cached per database (nodes and policies change rarely) ---------------------
-_CACHE_S = 5.0
-# Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
-_cache: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
-
-
-def _cached(conn: Connection, name: str, load: Any) -> Any:
-    per_engine = _cache.setdefault(conn.engine, {})
-    hit = per_engine.get(name)
-    now = time.monotonic()
-    if hit and hit[0] > now:
-        return hit[1]
-    value = load(conn)
-    per_engine[name] = (now + _CACHE_S, value)
-    return value
-
-
-def forget_cached() -> None:
-    """Drop the cached nodes and policies (after they change)."""
-    _cache.clear()
-
-
-def items_by_sku(conn: Connection) -> dict[str, Any]:
-    """The item master, cached like the nodes (weights for routing and carbon)."""
-    return dict(_cached(conn, "items", lambda c: {i.sku: i for i in store.list_items(c)}))
-
-
-def nodes_by_id(conn: Connection) -> dict[str, Node]:
-    return dict(_cached(conn, "nodes", lambda c: {n.id: n for n in store.list_nodes(c)}))
-
-
-def _policies(conn: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
-    def load(c: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
-        rows = c.execute(sa.select(store.policies))
-        return {(r.channel, r.sku): (r.reservation_ttl_s, r.buffer_pct) for r in rows}
-
-    return dict(_cached(conn, "policies", load))
-
-
-def policy_for(conn: Connection, channel: str, sku: str) -> tuple[int | None, float]:
-    """(reservation TTL in seconds or None, channel buffer %) for a channel and SKU."""
-    table = _policies(conn)
-    for key in ((channel, sku), (channel, "*"), ("*", sku), ("*", "*")):
-        if key in table:
-            return table[key]
-    return None, 0.0
 
 
 # -- reserving --------------------------------------------------------------------------------
@@ -144,8 +90,6 @@ def reserve(
     shipping nodes that have it. What no node has is backordered, or refused with
     ``OutOfStock`` (409) and nothing written. With ``cart_id``, the cart's holds serve the
     lines first (see ``carts.claim``)."""
-    from orderhub.inventory import carts  # carts builds on this module
-
     claim = carts.plan_claim(conn, cart_id=cart_id, lines=lines) if cart_id else None
     lock_also = claim.lock_keys if claim else set()
     if claim is not None:
@@ -320,34 +264,6 @@ def _apply_holds_pg(
     ).scalar_one()
     if moved != len(need):
         raise OutOfStock("stock changed while it was being reserved; retry", code="reservation_raced")
-
-
-def ledger_moves(
-    conn: Connection,
-    moves: dict[tuple[str, str], list[int]],
-    after: dict[tuple[str, str], Any],
-    reason: LedgerReason,
-    *,
-    source: str,
-    reference: str,
-    now: datetime,
-) -> None:
-    stock.add_ledger(
-        conn,
-        [
-            stock.ledger_row(
-                node_id=node,
-                sku=sku,
-                reason=reason.value,
-                d=(m[0], m[1], m[2]),
-                after=after[(node, sku)],
-                source=source,
-                reference=reference,
-                at=now,
-            )
-            for (node, sku), m in sorted(moves.items())
-        ],
-    )
 
 
 # -- changing what an order holds -------------------------------------------------------------

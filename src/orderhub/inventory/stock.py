@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from orderhub.inventory.model import Position
+from orderhub.inventory.model import LedgerReason, Position
 from orderhub.platform.db import UtcDateTime, metadata
 
 BULK = 50  # from this many rows, PostgreSQL gets one array statement instead of a pipeline
@@ -296,3 +296,31 @@ def move_many(conn: Connection, moves: dict[tuple[str, str], tuple[int, int, int
         params.update({f"n{i}": node, f"s{i}": sku, f"o{i}": o, f"r{i}": r, f"a{i}": a, f"f{i}": f})
     result = conn.execute(_move_sql(conn.dialect.name, len(moves)), params)
     return {(row[0], row[1]): (row[2], row[3], row[4]) for row in result}
+
+
+def ledger_moves(
+    conn: Connection,
+    moves: dict[tuple[str, str], list[int]],
+    after: dict[tuple[str, str], Any],
+    reason: LedgerReason,
+    *,
+    source: str,
+    reference: str,
+    now: datetime,
+) -> None:
+    add_ledger(
+        conn,
+        [
+            ledger_row(
+                node_id=node,
+                sku=sku,
+                reason=reason.value,
+                d=(m[0], m[1], m[2]),
+                after=after[(node, sku)],
+                source=source,
+                reference=reference,
+                at=now,
+            )
+            for (node, sku), m in sorted(moves.items())
+        ],
+    )

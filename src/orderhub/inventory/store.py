@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -193,3 +195,51 @@ ingestion_batches = sa.Table(
     sa.Column("received_at", UtcDateTime(), nullable=False),
     sa.Column("result", sa.JSON, nullable=False),
 )
+
+
+# -- read models cached per database (nodes and policies change rarely) ---------------------
+_CACHE_S = 5.0
+# Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
+_cache: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _cached(conn: Connection, name: str, load: Any) -> Any:
+    per_engine = _cache.setdefault(conn.engine, {})
+    hit = per_engine.get(name)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
+    value = load(conn)
+    per_engine[name] = (now + _CACHE_S, value)
+    return value
+
+
+def forget_cached() -> None:
+    """Drop the cached nodes and policies (after they change)."""
+    _cache.clear()
+
+
+def items_by_sku(conn: Connection) -> dict[str, Any]:
+    """The item master, cached like the nodes (weights for routing and carbon)."""
+    return dict(_cached(conn, "items", lambda c: {i.sku: i for i in list_items(c)}))
+
+
+def nodes_by_id(conn: Connection) -> dict[str, Node]:
+    return dict(_cached(conn, "nodes", lambda c: {n.id: n for n in list_nodes(c)}))
+
+
+def _policies(conn: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
+    def load(c: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
+        rows = c.execute(sa.select(policies))
+        return {(r.channel, r.sku): (r.reservation_ttl_s, r.buffer_pct) for r in rows}
+
+    return dict(_cached(conn, "policies", load))
+
+
+def policy_for(conn: Connection, channel: str, sku: str) -> tuple[int | None, float]:
+    """(reservation TTL in seconds or None, channel buffer %) for a channel and SKU."""
+    table = _policies(conn)
+    for key in ((channel, sku), (channel, "*"), ("*", sku), ("*", "*")):
+        if key in table:
+            return table[key]
+    return None, 0.0

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from orderhub.core.errors import NotFound
 from orderhub.core.money import Money
-from orderhub.orders import capture, footprints, service
+from orderhub.orders import capture, service
 from orderhub.orders.canonical import AddressIn, OrderCreate
 from orderhub.orders.model import Order
 from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
@@ -402,18 +400,6 @@ def get_order_stock(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, An
     }
 
 
-@router.get("/orders/{order_id}/footprint", summary="The order's carbon footprint (ISO 14083 / GLEC)")
-def get_order_footprint(
-    order_id: str,
-    engine: EngineDep,
-    _: Viewer,
-    detail: Annotated[bool, Query(description="itemise legs, products, packaging")] = False,
-) -> dict[str, Any]:
-    """Short by default (kg CO2e with its split and data quality); ``detail=true`` adds every
-    leg with its factor and source, and what was not counted for want of a factor."""
-    return {"order_id": order_id, **footprints.get_footprint(engine, order_id=order_id).as_dict(detail=detail)}
-
-
 @router.get("/orders/{order_id}/sourcing", tags=["sourcing"], summary="Why the order's stock is where it is")
 def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     """The sourcing engine's latest decision for the order: chosen plan and its terms next to
@@ -436,58 +422,6 @@ def post_reoptimise(
     """Paid orders not yet allocated are re-planned against today's stock; those the planner
     serves better (fewer shipments, lower cost) move their holds. Answers what it saved."""
     return service.reoptimise(engine, limit=limit, actor=who.actor)
-
-
-@router.get("/carbon/export", tags=["carbon"], summary="Footprints of a period, as CSV or iLEAP-style JSON")
-def get_carbon_export(
-    engine: EngineDep,
-    _: Viewer,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
-    customer: str | None = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
-) -> Response:
-    """Per order (and per customer with ``customer``): kg CO2e with transport / product /
-    packaging parts and data quality. JSON follows the iLEAP shape (shipment footprints made of
-    transport chain elements with mass, distance, t·km, WTW and TTW), with method and factors."""
-    rows = footprints.get_footprints(engine, start=start, end=end, customer=customer)
-    if format == "csv":
-        out = io.StringIO()
-        w = csv.writer(out)
-        w.writerow(
-            [
-                "order_id",
-                "created_at",
-                "channel",
-                "customer_email",
-                "kg_co2e",
-                "transport_kg",
-                "product_kg",
-                "packaging_kg",
-                "data_quality",
-            ]
-        )
-        for order, fp in rows:
-            d = fp.as_dict(detail=False)
-            w.writerow(
-                [
-                    order.id,
-                    order.created_at.isoformat(),
-                    order.channel,
-                    order.customer.email,
-                    d["kg_co2e"],
-                    d["transport_kg"],
-                    d["product_kg"],
-                    d["packaging_kg"],
-                    d["data_quality"],
-                ]
-            )
-        return Response(
-            out.getvalue(),
-            media_type="text/csv",
-            headers={"Content-Disposition": "attachment; filename=footprints.csv"},
-        )
-    return JSONResponse(footprints.ileap_document(engine, rows, start=start, end=end))
 
 
 @router.get("/carbon/runs", tags=["carbon"], summary="Orders waiting for their area's consolidated run")

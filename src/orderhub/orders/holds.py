@@ -17,7 +17,6 @@ from orderhub.inventory import service as inventory
 from orderhub.orders import events as ev
 from orderhub.orders.model import DeliveryMethod, Order, OrderStatus
 from orderhub.sourcing import service as sourcing
-from orderhub.sourcing.model import Line
 
 #: Unpaid orders hold stock this long unless a stock policy says otherwise (``*`` / ``*``).
 DEFAULT_HOLD_TTL_S = 30 * 60
@@ -64,7 +63,9 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         return None
     items = inventory.items_by_sku(conn)
     lines = [
-        Line(d.line_id, d.sku, d.quantity, (items[d.sku].weight_g if d.sku in items else 500) * d.quantity / 1000)
+        sourcing.Line(
+            d.line_id, d.sku, d.quantity, (items[d.sku].weight_g if d.sku in items else 500) * d.quantity / 1000
+        )
         for d in demand
     ]
     return sourcing.live_planner_for(

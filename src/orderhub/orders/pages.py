@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.carbon import service as carbon
-from orderhub.core.clock import utcnow
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.core.ids import new_id
 from orderhub.inventory import service as inventory
-from orderhub.orders import capture, footprints, service
+from orderhub.orders import capture, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform.auth.model import Principal, Role
-from orderhub.web.templating import act, check_csrf, console_user, error_message, flash, redirect, render
+from orderhub.web.templating import act, bars, check_csrf, console_user, error_message, flash, redirect, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
@@ -104,7 +103,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "nav": "orders",
             "o": order_json(view.order, view.events),
             "editable": view.order.is_editable,
-            "footprint": footprints.get_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
+            "footprint": carbon.get_order_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
             "sourcing": service.latest_sourcing(view.events),
             "ship_nodes": [
                 n.id for n in inventory.get_all_nodes(request.app.state.engine) if n.can(inventory.Capability.ships)
@@ -274,19 +273,13 @@ def line_add(
     )
 
 
-def _bars(counts: dict[str, int] | dict[str, float], order: list[str] | None = None) -> list[dict[str, Any]]:
-    keys = [k for k in (order or sorted(counts, key=lambda k: -counts[k])) if counts.get(k)]
-    top = max(counts.values(), default=0) or 1
-    return [{"label": k, "count": counts[k], "pct": round(100 * counts[k] / top, 1)} for k in keys]
-
-
 def _dashboard_context(request: Request) -> dict[str, Any]:
     data = service.get_dashboard(request.app.state.engine)
     peak = max((n for _, n in data.per_day), default=0) or 1
     return {
         "data": data,
-        "status_bars": _bars(data.by_status, list(OrderStatus)),
-        "channel_bars": _bars(data.by_channel),
+        "status_bars": bars(data.by_status, list(OrderStatus)),
+        "channel_bars": bars(data.by_channel),
         "days": [{"day": d, "count": n, "h": round(100 * n / peak, 1)} for d, n in data.per_day],
     }
 
@@ -299,36 +292,6 @@ def dashboard(request: Request, user: User) -> Response:
         "orders/dashboard.html",
         {"user": user, "nav": "dashboard", **_dashboard_context(request)},
         fragment="orders/_dashboard_counts.html",
-    )
-
-
-@router.get("/carbon", response_class=HTMLResponse)
-def carbon_page(request: Request, user: User, days: int = 30) -> Response:
-    """Footprint by day, channel, node, transport mode and product category; the greener
-    choices and points; the factor table with provenance."""
-    engine = request.app.state.engine
-    days = max(1, min(days, 365))
-    dash = footprints.carbon_dashboard(engine, days=days)
-    peak = max((sum(v) for _, v in dash["per_day"]), default=0.0) or 1.0
-    end = utcnow()
-    report = carbon.green_report(engine, start=end - timedelta(days=days), end=end)
-    rows = carbon.factor_rows(engine)
-    transport = sorted((r for r in rows if r["kind"] == "transport"), key=lambda r: r["value"])
-    return render(
-        request,
-        "carbon/factors.html",
-        {
-            "user": user,
-            "nav": "carbon",
-            "rows": rows,
-            "transport": transport,
-            "peak_factor": max((r["value"] for r in transport), default=1.0),
-            "dash": dash,
-            "peak_day": peak,
-            "bars": {k: _bars({kk: round(vv, 3) for kk, vv in v.items()}) for k, v in dash["by"].items()},
-            "report": report,
-            "days": days,
-        },
     )
 
 

@@ -26,7 +26,6 @@ from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import (
     STRATEGIES,
     Decision,
-    Line,
     Offer,
     Plan,
     Request,
@@ -36,6 +35,9 @@ from orderhub.sourcing.model import (
     plan_nearest,
     shipment,
     terms,
+)
+from orderhub.sourcing.model import (
+    Line as Line,  # re-exported: callers build lines for the planner
 )
 
 #: Cost of a shipment leaving a node, by node type (picking, packing, labour): a store's is

@@ -121,3 +121,11 @@ def act(request: Request, user: Principal, role: Role, back: str, action: Callab
     except DomainError as exc:
         flash(request, error_message(exc), "error")
     return redirect(back, request)
+
+
+def bars(counts: dict[str, int] | dict[str, float], order: list[str] | None = None) -> list[dict[str, Any]]:
+    """Horizontal bar rows for a chart: label, figure and width in % of the largest (zeros left
+    out), in ``order`` or largest first."""
+    keys = [k for k in (order or sorted(counts, key=lambda k: -counts[k])) if counts.get(k)]
+    top = max(counts.values(), default=0) or 1
+    return [{"label": k, "count": counts[k], "pct": round(100 * counts[k] / top, 1)} for k in keys]

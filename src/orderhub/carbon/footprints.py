@@ -1,0 +1,277 @@
+"""Footprints of orders, computed from carbon's own projection of orders (``OrderFacts``),
+the stock they hold and the item master: one order in detail, a period in bulk, the figures
+the console charts, and the iLEAP-style disclosure. No I/O: ``service`` reads and calls these."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from orderhub.carbon.factors import DEPOT, FactorSet
+from orderhub.carbon.model import (
+    DataQuality,
+    FactorKind,
+    Footprint,
+    OrderFacts,
+    ParcelNetwork,
+    Part,
+    ShipmentFootprint,
+    allocate_by_mass,
+    great_circle_km,
+)
+from orderhub.inventory import service as inventory
+
+#: Weight assumed for a SKU missing from the item master (and said so in the footprint).
+UNKNOWN_WEIGHT_G = 500
+#: Holds that put an order's units at a node (and so in a parcel from it).
+HOLDING = ("active", "allocated", "fulfilled")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemQty:
+    sku: str
+    category: str
+    weight_g: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentSpec:
+    """A parcel from a node to a destination with the items of one order in it."""
+
+    origin: str
+    origin_at: tuple[float, float]
+    destination: tuple[float, float]
+    items: list[ItemQty]
+    carrier: str = ""
+    shared_mass_kg: float = 0.0  # other orders' goods in the same parcel (allocation by mass)
+
+
+@dataclass(slots=True)
+class OrderFootprint:
+    footprint: Footprint
+    shipments: list[tuple[str, ShipmentFootprint, float]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def as_dict(self, *, detail: bool) -> dict[str, Any]:
+        fp = self.footprint
+        out: dict[str, Any] = {
+            "kg_co2e": round(fp.kg, 3),
+            "transport_kg": round(fp.by("transport"), 3),
+            "product_kg": round(fp.by("product"), 3),
+            "packaging_kg": round(fp.by("packaging"), 3),
+            "data_quality": min((p.quality for p in fp.parts), key=lambda q: q.rank, default=DataQuality.default).value,
+            "method": "ISO 14083 / GLEC: tonne-km × WTW intensity per leg, hubs per tonne, allocation by mass",
+        }
+        if detail:
+            out["parts"] = [
+                {"what": p.what, "kg_co2e": round(p.kg, 4), "data_quality": p.quality.value, "detail": p.detail}
+                for p in fp.parts
+            ]
+            out["shipments"] = [
+                {
+                    "from": origin,
+                    "order_share_kg": round(share, 4),
+                    "legs": [
+                        {
+                            "factor": leg.factor.key,
+                            "distance_km": round(leg.distance_km, 1),
+                            "mass_kg": round(leg.mass_kg, 3),
+                            "tkm": round(leg.tkm, 4),
+                            "kg_co2e": round(leg.kg, 4),
+                            "g_per_tkm": leg.factor.value,
+                            "source": leg.factor.source,
+                            "edition": leg.factor.edition,
+                        }
+                        for leg in sf.legs
+                    ],
+                    "hubs": [{"factor": h.factor.key, "kg_co2e": round(h.kg, 4)} for h in sf.hubs],
+                }
+                for origin, sf, share in self.shipments
+            ]
+            out["missing"] = self.missing
+        return out
+
+
+def calculate(
+    fs: FactorSet, *, shipments: list[ShipmentSpec], items: list[ItemQty], road_factor: float | None = None
+) -> OrderFootprint:
+    """An order's footprint: its shipments (allocated by mass), its products and packaging,
+    itemised with the data quality of each part; what had no factor is listed as missing."""
+    result = OrderFootprint(footprint=Footprint())
+    parts: list[Part] = []
+    for spec in shipments:
+        mass = sum(i.weight_g * i.quantity for i in spec.items) / 1000.0
+        network = fs.network(spec.carrier)
+        if road_factor is not None:
+            network = ParcelNetwork(network.trunk, network.last_mile, network.depot, road_factor=road_factor)
+        gc = great_circle_km(*spec.origin_at, *spec.destination)
+        sf = network.shipment(gc, mass + spec.shared_mass_kg)
+        share = allocate_by_mass(sf.kg, {"order": mass, "others": spec.shared_mass_kg})["order"]
+        result.shipments.append((spec.origin, sf, share))
+        parts.append(
+            Part(
+                f"transport:{spec.origin}",
+                share,
+                sf.quality,
+                f"{gc * network.road_factor:.0f} km by road, {mass:.2f} kg",
+            )
+        )
+        if network.depot is None and len(sf.legs) > 1:
+            result.missing.append(f"hub handling at the depot ({DEPOT}): no factor loaded")
+    for item in items:
+        for kind in (FactorKind.product, FactorKind.packaging):
+            f = fs.for_item(kind, item.sku, item.category)
+            if f is None:
+                result.missing.append(f"{kind.value} factor for {item.sku} ({item.category})")
+                continue
+            parts.append(
+                Part(
+                    f"{kind.value}:{item.sku}",
+                    f.value * item.quantity,
+                    f.quality,
+                    f"{item.quantity} × {f.value} kg ({f.key})",
+                )
+            )
+    result.footprint = Footprint(tuple(parts))
+    result.missing = sorted(set(result.missing))
+    return result
+
+
+def of_order(
+    fs: FactorSet, order: OrderFacts, holds: list[dict[str, Any]], items: dict[str, Any], nodes: dict[str, Any]
+) -> OrderFootprint:
+    """The order's footprint: one parcel per node that holds or ships its lines (the nearest
+    shipping node when none does yet), products and packaging by SKU or category."""
+    line_of = {line.line_id: line for line in order.lines}
+    by_node: dict[str, dict[str, int]] = {}
+    for h in holds:
+        if h["status"] in HOLDING and h["node_id"] in nodes:
+            by_node.setdefault(h["node_id"], {}).setdefault(h["line_id"], 0)
+            by_node[h["node_id"]][h["line_id"]] += h["quantity"]
+    destination = order.destination
+    missing: list[str] = []
+    if not by_node and destination and not order.is_in_store:
+        shipping = [n for n in nodes.values() if n.can(inventory.Capability.ships)]
+        if shipping:
+            near = min(shipping, key=lambda n: great_circle_km(n.lat, n.lon, *destination))
+            by_node[near.id] = {line.line_id: line.quantity for line in order.lines if line.quantity}
+            missing.append(f"origin estimated: nearest shipping node {near.id} (the order holds no stock)")
+    if destination is None and not order.is_in_store:
+        missing.append("no coordinates for the shipping address: transport not counted")
+
+    def item_qty(sku: str, qty: int) -> ItemQty:
+        item = items.get(sku)
+        if item is None:
+            missing.append(f"item master has no {sku}: {UNKNOWN_WEIGHT_G} g assumed")
+            return ItemQty(sku, "unknown", UNKNOWN_WEIGHT_G, qty)
+        return ItemQty(sku, item.category, item.weight_g, qty)
+
+    specs = []
+    if destination is not None and not order.is_in_store:
+        for node_id, lines in sorted(by_node.items()):
+            node = nodes[node_id]
+            parcel = [item_qty(line_of[lid].sku, qty) for lid, qty in lines.items() if lid in line_of]
+            specs.append(
+                ShipmentSpec(origin=node_id, origin_at=(node.lat, node.lon), destination=destination, items=parcel)
+            )
+    products = [item_qty(line.sku, line.quantity) for line in order.lines if line.quantity]
+    result = calculate(fs, shipments=specs, items=products)
+    result.missing = sorted(set(result.missing + missing))
+    return result
+
+
+def dashboard(
+    rows: list[tuple[OrderFacts, OrderFootprint]], *, categories: dict[str, str], start: datetime, days: int
+) -> dict[str, Any]:
+    """kg CO2e of the orders given: per day from ``start`` (transport / products / packaging),
+    per channel, per shipping node, per transport operation category and per product category."""
+    per_day: dict[str, list[float]] = {
+        (start + timedelta(days=i)).date().isoformat(): [0.0, 0.0, 0.0] for i in range(days)
+    }
+    by: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("channel", "node", "mode", "category")}
+    quality: dict[str, int] = defaultdict(int)
+    for order, fp in rows:
+        day = per_day.setdefault(order.created_at.date().isoformat(), [0.0, 0.0, 0.0])
+        f = fp.footprint
+        day[0] += f.by("transport")
+        day[1] += f.by("product")
+        day[2] += f.by("packaging")
+        by["channel"][order.channel] += f.kg
+        for origin, sf, share in fp.shipments:
+            by["node"][origin] += share
+            total = sf.kg or 1.0
+            for leg in sf.legs:
+                by["mode"][leg.factor.key] += share * leg.kg / total
+        for part in f.parts:
+            if part.what.startswith("product:"):
+                by["category"][categories.get(part.what.removeprefix("product:"), "unknown")] += part.kg
+        quality[min((p.quality for p in f.parts), key=lambda q: q.rank, default=DataQuality.default).value] += 1
+    return {
+        "orders": len(rows),
+        "kg_total": sum(fp.footprint.kg for _, fp in rows),
+        "per_day": [(d, v) for d, v in sorted(per_day.items())],
+        "by": {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in by.items()},
+        "quality": dict(quality),
+    }
+
+
+def ileap_document(
+    rows: list[tuple[OrderFacts, OrderFootprint]], *, factor_rows: list[dict[str, Any]], start: datetime, end: datetime
+) -> dict[str, Any]:
+    """A disclosure close to the iLEAP data model (PACT extension for logistics emissions):
+    shipment footprints made of transport chain elements, plus order totals, method, factors.
+    ``start`` and ``end`` are UTC."""
+    used: set[str] = set()
+    shipments = []
+    for order, fp in rows:
+        for origin, sf, share in fp.shipments:
+            ratio = share / sf.kg if sf.kg else 0.0
+            tces = []
+            for i, leg in enumerate(sf.legs):
+                used.add(leg.factor.key)
+                tces.append(
+                    {
+                        "tceId": f"{order.order_id}/{origin}/{i}",
+                        "mode": leg.factor.key.split(".")[0].capitalize(),
+                        "transportOperationCategory": leg.factor.key,
+                        "mass": {"value": round(leg.mass_kg, 3), "unit": "kg"},
+                        "distance": {"value": round(leg.distance_km, 1), "unit": "km", "dataSource": "Simulated"},
+                        "transportActivity": {"value": round(leg.tkm, 5), "unit": "tkm"},
+                        "co2eWTW": {"value": round(leg.kg * ratio, 5), "unit": "kg"},
+                        "co2eTTW": {
+                            "value": round((leg.ttw_kg or 0.0) * ratio, 5) if leg.ttw_kg is not None else None,
+                            "unit": "kg",
+                        },
+                        "dataQuality": leg.factor.quality.value,
+                    }
+                )
+            shipments.append({"shipmentId": f"{order.order_id}/{origin}", "orderId": order.order_id, "tces": tces})
+        for p in fp.footprint.parts:
+            if not p.what.startswith("transport"):
+                used.add(p.detail.rsplit("(", 1)[-1].rstrip(")"))
+    return {
+        "specVersion": "orderhub-ileap-0.1",
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "method": {
+            "standard": "EN ISO 14083:2023",
+            "framework": "GLEC Framework",
+            "scope": "well-to-wheel",
+            "allocation": "mass",
+            "distance": "great-circle distance × road factor (shortest feasible distance stand-in)",
+        },
+        "orderFootprints": [
+            {
+                "orderId": o.order_id,
+                "createdAt": o.created_at.isoformat(),
+                "channel": o.channel,
+                "customer": o.customer_email,
+                **{k: v for k, v in fp.as_dict(detail=False).items() if k != "method"},
+            }
+            for o, fp in rows
+        ],
+        "shipmentFootprints": shipments,
+        "factors": [f for f in factor_rows if f["key"] in used],
+    }
