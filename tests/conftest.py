@@ -204,3 +204,17 @@ def run_async(main: Any) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def finished_job(client: TestClient, accepted: Any, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The job a ``202 Accepted`` answer points at, once the app's runner has finished it."""
+    import time
+
+    assert accepted.status_code == 202, accepted.text
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(accepted.headers["Location"]).json()
+        if job["finished_at"] is not None:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {accepted.headers['Location']} not finished in {timeout_s} s: {job}")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
-import time
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -30,9 +32,10 @@ from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
-from orderhub.platform import leases, problems
+from orderhub.platform import jobs, jobs_api, leases, problems
 from orderhub.platform.auth import api as auth_api
 from orderhub.platform.auth import service as auth
+from orderhub.platform.auth.model import Role
 from orderhub.platform.db import create_db_engine, unit_of_work
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or Settings()
     wire()
     engine = engine or create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
+    _register_job_kinds()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -59,16 +63,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Fewer request threads than the default 40: the handlers are CPU-bound under load and
         # a crowd of threads fighting for the GIL costs more than it waits (bench/inventory S1).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        stopping = asyncio.Event()
-        jobs = asyncio.create_task(_run_jobs(engine, settings.job_interval_s, stopping)) if settings.run_jobs else None
+        stopping, halt = asyncio.Event(), threading.Event()
+        loops = (
+            [
+                asyncio.create_task(_run_timers(engine, settings, stopping)),
+                asyncio.create_task(_run_queue(engine, settings, stopping, halt)),
+            ]
+            if settings.run_jobs
+            else []
+        )
         worker = bus_worker.start_worker(engine, settings) if settings.run_bus else None
         yield
         if worker:
             await run_in_threadpool(worker.stop)
-        if jobs:
-            # let a round in progress finish (it holds a connection in a worker thread) and stop
-            stopping.set()
-            await jobs
+        # let a timer round finish (it holds a connection in a worker thread); a running job
+        # goes back to the queue at its next progress call, for this or another process
+        stopping.set()
+        halt.set()
+        await asyncio.gather(*loops)
 
     app = FastAPI(
         title="OrderHub",
@@ -105,6 +117,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(sourcing_api.router)
     app.include_router(bus_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(jobs_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
@@ -119,28 +132,71 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 TIMERS = "timers"
 
 
-async def _run_jobs(engine: Engine, interval_s: float, stopping: asyncio.Event) -> None:
+def _register_job_kinds() -> None:
+    """The job kinds this app runs (platform knows no context: the composition root wires them)."""
+
+    def reoptimise(engine: Engine, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+        actor = str(params.get("actor") or "system:re-optimisation")
+        return orders_service.reoptimise(engine, limit=int(params["limit"]), actor=actor, progress=progress)
+
+    jobs.register_kind(orders_service.REOPTIMISE_JOB, reoptimise, role=Role.operator)
+
+
+def _schedule(settings: Settings) -> dict[str, tuple[float, jobs.Timer]]:
+    """The timers, each with its interval; their state is recorded in ``schedules``."""
+    every, stale = settings.job_interval_s, settings.job_stale_after_s
+    return {
+        "orders.expire-unpaid": (every, lambda e: {"cancelled": orders_service.expire_unpaid(e)}),
+        "inventory.cart-holds": (every, lambda e: {"released": inventory_service.release_due_cart_holds(e)}),
+        "orders.consolidated-runs": (60.0, lambda e: {"released": orders_service.release_due_wait_runs(e)}),
+        "jobs.requeue-stale": (min(10.0, stale / 4), lambda e: jobs.requeue_stale(e, stale)),
+    }
+
+
+def _holder(token: object) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{id(token):x}"
+
+
+async def _run_timers(engine: Engine, settings: Settings, stopping: asyncio.Event) -> None:
     """Timers of the embedded deployment: presale locks and cart holds that ran out are
-    released within ``interval_s`` of their deadline; consolidated runs are checked every
-    minute. Every process runs this loop, but only the holder of the ``timers`` lease does a
-    round (see ``platform.leases``). A failing round is logged and the next one runs."""
-    holder = f"{socket.gethostname()}:{os.getpid()}:{id(stopping):x}"
+    released within ``job_interval_s`` of their deadline; consolidated runs are checked every
+    minute; jobs whose runner died are requeued. Every process runs this loop, but only the
+    holder of the ``timers`` lease does a round (see ``platform.leases``); each timer's runs,
+    failures and next due time are recorded (``platform.jobs.run_due``), so they survive a
+    restart and any process can show them. A failing timer is recorded and runs again."""
+    interval_s = settings.job_interval_s
+    holder = _holder(stopping)
     ttl_s = max(5.0, interval_s * 8)
-    next_runs = 0.0
+    schedule = _schedule(settings)
     while not stopping.is_set():
         try:
             if await run_in_threadpool(_take_lease, engine, holder, ttl_s):
-                await run_in_threadpool(orders_service.expire_unpaid, engine)
-                await run_in_threadpool(inventory_service.release_due_cart_holds, engine)
-                if time.monotonic() >= next_runs:
-                    await run_in_threadpool(orders_service.release_due_wait_runs, engine)
-                    next_runs = time.monotonic() + 60
+                await run_in_threadpool(jobs.run_due, engine, holder, schedule)
         except Exception:
             log.exception("a timer round failed; the next one runs")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), interval_s)
     with contextlib.suppress(Exception):
         await run_in_threadpool(_give_up_lease, engine, holder)
+
+
+async def _run_queue(engine: Engine, settings: Settings, stopping: asyncio.Event, halt: threading.Event) -> None:
+    """The job runner: every process runs queued jobs one at a time (claiming is atomic, so
+    no lease is needed). A job runs on a thread of its own limiter, so it never takes one of
+    the request threads; ``halt`` makes a running job hand itself back to the queue."""
+    holder = _holder(halt)
+    limiter = anyio.CapacityLimiter(1)
+    while not stopping.is_set():
+        ran = None
+        try:
+            ran = await anyio.to_thread.run_sync(
+                functools.partial(jobs.run_next, engine, holder, stopping=halt), limiter=limiter
+            )
+        except Exception:
+            log.exception("the job runner failed; it polls again")
+        if ran is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), settings.job_interval_s)
 
 
 def _take_lease(engine: Engine, holder: str, ttl_s: float) -> bool:

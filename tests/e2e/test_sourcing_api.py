@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orderhub.inventory import service as inventory
-from tests.conftest import put_stock
+from tests.conftest import finished_job, put_stock
 
 BERLIN = {"lat": 52.52, "lon": 13.40}
 
@@ -205,7 +205,9 @@ def test_batch_reoptimisation_consolidates_split_orders_when_stock_arrives(clien
     ]
     assert all(len({h["node_id"] for h in client.get(f"/api/v1/orders/{i}/stock").json()["holds"]}) == 2 for i in ids)
     put_stock(engine, {("DC-1", "A"): 10})  # DC-1 now has both
-    report = client.post("/api/v1/sourcing/reoptimise").json()
+    job = finished_job(client, client.post("/api/v1/sourcing/reoptimise"))
+    assert job["status"] == "succeeded" and job["kind"] == "sourcing.reoptimise"
+    report = job["report"]
     assert report["examined"] == 2 and report["replanned"] == 2
     assert (report["shipments_before"], report["shipments_after"]) == (4, 2) and report["cost_after_eur"] < report[
         "cost_before_eur"
@@ -214,7 +216,7 @@ def test_batch_reoptimisation_consolidates_split_orders_when_stock_arrives(clien
         holds = [h for h in client.get(f"/api/v1/orders/{i}/stock").json()["holds"] if h["status"] == "active"]
         assert {h["node_id"] for h in holds} == {"DC-1"}
         assert any(e["type"] == "order.rerouted" for e in client.get(f"/api/v1/orders/{i}").json()["events"])
-    again = client.post("/api/v1/sourcing/reoptimise").json()
+    again = finished_job(client, client.post("/api/v1/sourcing/reoptimise"))["report"]
     assert again["replanned"] == 0  # nothing better left: nothing moved
     assert client.get("/api/v1/inventory-ledger-check").json() == {"differences": []}
 

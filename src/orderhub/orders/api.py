@@ -15,6 +15,7 @@ from orderhub.core.money import Money
 from orderhub.orders import capture, service
 from orderhub.orders.canonical import AddressIn, OrderCreate
 from orderhub.orders.model import Order
+from orderhub.platform import jobs_api
 from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
@@ -414,14 +415,19 @@ def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str,
 
 
 @router.post(
-    "/sourcing/reoptimise", tags=["sourcing"], summary="Re-plan the unreleased backlog together; report the savings"
+    "/sourcing/reoptimise",
+    tags=["sourcing"],
+    status_code=202,
+    summary="Start re-planning the unreleased backlog together (a job; its report has the savings)",
 )
 def post_reoptimise(
     engine: EngineDep, who: Operator, limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
-) -> dict[str, Any]:
-    """Paid orders not yet allocated are re-planned against today's stock; those the planner
-    serves better (fewer shipments, lower cost) move their holds. Answers what it saved."""
-    return service.reoptimise(engine, limit=limit, actor=who.actor)
+) -> JSONResponse:
+    """Queues a durable job and answers ``202`` with it and its ``Location``; poll that until
+    ``status`` is ``succeeded`` (``report`` says what it saved) or ``failed``. The job re-plans
+    paid orders not yet allocated against today's stock; those the planner serves better
+    (fewer shipments, lower cost) move their holds."""
+    return jobs_api.accepted(service.start_reoptimise(engine, limit=limit, actor=who.actor))
 
 
 @router.get("/carbon/runs", tags=["carbon"], summary="Orders waiting for their area's consolidated run")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,11 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import DomainError, Forbidden
-from orderhub.core.ids import new_id
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
+from orderhub.platform import jobs
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.web.templating import act, bars, check_csrf, console_user, error_message, flash, redirect, render
 
@@ -295,39 +294,26 @@ def dashboard(request: Request, user: User) -> Response:
     )
 
 
-# -- batch re-optimisation, started from the sourcing page (long work shows its progress) -------
-_jobs: dict[str, dict[str, Any]] = {}
-
-
+# -- batch re-optimisation, started from the sourcing page (a durable job: any process shows it) --
 @router.post("/sourcing/reoptimise", dependencies=[Csrf])
 def reoptimise_start(request: Request, user: User) -> Response:
+    """Queue the re-optimisation job and come back to the sourcing page, which polls it."""
     try:
         user.require(Role.operator)
     except Forbidden as exc:
         flash(request, exc.detail, "error")
         return redirect("/console/sourcing", request)
-    engine = request.app.state.engine
-    job_id = new_id("job")
-    job: dict[str, Any] = {"done": 0, "total": 0, "report": None, "error": None}
-    _jobs[job_id] = job
-
-    def progress(done: int, total: int) -> None:
-        job["done"], job["total"] = done, total
-
-    def run() -> None:
-        try:
-            job["report"] = service.reoptimise(engine, actor=user.actor, progress=progress)
-            job["done"] = job["total"] = job["report"]["examined"]
-        except Exception as exc:  # shown on the page; the orders already moved stay moved
-            job["error"] = str(exc)
-
-    threading.Thread(target=run, name=f"reoptimise-{job_id}", daemon=True).start()
-    return redirect(f"/console/sourcing?job={job_id}", request)
+    job = service.start_reoptimise(request.app.state.engine, actor=user.actor)
+    return redirect(f"/console/sourcing?job={job.id}", request)
 
 
 @router.get("/sourcing/reoptimise/{job_id}", response_class=HTMLResponse)
 def reoptimise_status(request: Request, job_id: str, user: User) -> Response:
-    job = _jobs.get(job_id)
+    """The job's progress fragment, read from its row (htmx polls it every second)."""
+    try:
+        job = jobs.get(request.app.state.engine, job_id)
+    except DomainError:
+        job = None
     return render(request, "sourcing/_job.html", {"user": user, "job": job, "job_id": job_id})
 
 

@@ -26,6 +26,7 @@ from orderhub.inventory import service as inventory
 from orderhub.orders import changes, dead_letters, holds, store
 from orderhub.orders.events import HoldExtended
 from orderhub.orders.model import Address, Order, OrderLine, OrderStatus
+from orderhub.platform import jobs
 from orderhub.platform.db import unit_of_work
 
 
@@ -128,7 +129,12 @@ def reoptimise(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Re-plan the paid, unallocated orders (oldest first) against today's stock and move the
-    holds of those the planner can serve better; report what it saved."""
+    holds of those the planner can serve better; report what it saved.
+
+    Restartable: each order moves in its own transaction and the next run re-plans only what
+    is still unallocated, so a run stopped halfway (cancelled, or its process died and the job
+    was requeued) is simply started again. ``progress`` may raise (``platform.jobs.Cancelled``)
+    to stop it; the orders already moved stay moved."""
     started = time.perf_counter()
     with unit_of_work(engine, write=False) as conn:
         ids = store.unallocated_paid(conn, limit=limit)
@@ -168,6 +174,16 @@ def reoptimise(
     report = {k: round(v, 3) if isinstance(v, float) else v for k, v in report.items()}
     report["seconds"] = round(time.perf_counter() - started, 2)
     return report
+
+
+REOPTIMISE_JOB = "sourcing.reoptimise"
+
+
+def start_reoptimise(engine: Engine, *, limit: int = 10_000, actor: str) -> jobs.Job:
+    """Queue a batch re-optimisation as a durable job (``REOPTIMISE_JOB``, registered by the
+    composition root); a runner of any process runs it. Returns the queued job."""
+    job_id = jobs.submit(engine, REOPTIMISE_JOB, {"limit": limit, "actor": actor}, created_by=actor)
+    return jobs.get(engine, job_id)
 
 
 def get_stock(engine: Engine, *, order_id: str) -> dict[str, Any]:

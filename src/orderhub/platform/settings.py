@@ -26,8 +26,9 @@ class Settings(BaseSettings):
     workers: int = 1  # API processes (`orderhub serve`); on PostgreSQL, one per core
     worker_threads: int = 4  # request threads per process (bench/inventory S1: fewer beat 40)
     session_max_age_s: int = 12 * 3600
-    run_jobs: bool = True  # timers (presale-lock expiry) run inside the API process
-    job_interval_s: float = 0.25
+    run_jobs: bool = True  # timers and the job runner run inside the API process
+    job_interval_s: float = 0.25  # timer rounds; idle job runners poll the queue as often
+    job_stale_after_s: float = 60.0  # a running job without a heartbeat this long is requeued
     bus_url: str = ""  # "" or "embedded": the database is the log; nats://host:4222[,nats://…]: JetStream
     run_bus: bool = True  # the relay and the subscribers run inside the API process (one holder each)
     bus_poll_s: float = 0.02  # how often an idle relay or subscriber looks for work from other processes
