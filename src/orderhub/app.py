@@ -40,6 +40,7 @@ from orderhub.platform.db import create_db_engine, unit_of_work
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
+from orderhub.web import events as web_events
 from orderhub.web import pages as web_pages
 from orderhub.webhooks import api as webhooks_api
 from orderhub.webhooks import pages as webhooks_pages
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(sourcing_pages.router)
+    app.include_router(web_events.router)
     app.include_router(webhooks_pages.router)
     app.include_router(carbon_pages.router)
     _extend_openapi(app)

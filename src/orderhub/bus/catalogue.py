@@ -24,10 +24,15 @@ def schema_of(cls: type[Event]) -> dict[str, Any]:
         {
             "$id": f"{CLOUDEVENTS_SOURCE}/events/{cls.TYPE}/v{cls.VERSION}",
             "title": cls.__name__,
-            "description": (cls.__doc__ or "").strip(),
+            "description": _plain(cls.__doc__),
         }
     )
     return schema
+
+
+def _plain(doc: str | None) -> str:
+    """A docstring as one line of prose (reST ``code`` becomes Markdown `code`)."""
+    return " ".join((doc or "").split()).replace("``", "`")
 
 
 def catalogue() -> list[dict[str, Any]]:
@@ -39,7 +44,7 @@ def catalogue() -> list[dict[str, Any]]:
             "aggregate": cls.AGGREGATE,
             "subject": f"the {cls.AGGREGATE} id",
             "name": cls.__name__,
-            "description": (cls.__doc__ or "").strip(),
+            "description": _plain(cls.__doc__),
             "schema": schema_of(cls),
         }
         for cls in sorted(EVENT_TYPES.values(), key=lambda c: c.TYPE)

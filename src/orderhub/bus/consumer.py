@@ -231,6 +231,8 @@ def _open_failure(conn: Connection, failure_id: int, sub: Subscriber) -> dict[st
         raise NotFound(f"no failed event {failure_id}", code="bus_failure_not_found")
     if failure["status"] not in ("retrying", "dead"):
         raise Conflict(
-            f"failed event {failure_id} is {failure['status']}", code="bus_failure_closed", status=failure["status"]
+            f"failed event {failure_id} is {failure['status']}",
+            code="bus_failure_closed",
+            failure_status=failure["status"],
         )
     return failure
