@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ from orderhub.platform.db import create_db_engine, unit_of_work
 
 ROOT = Path(__file__).parents[1]
 PER_TX = 10  # events per transaction: an order's change writes a handful of events at once
+PRODUCERS = 2  # committing threads in the latency run
 PLUGIN_ENV = {
     "ORDERHUB_PLUGINS": "tests.plugins.probe_subscriber",
     "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
@@ -107,24 +109,22 @@ def events(n: int) -> list[DomainEvent]:
 
 
 def drain(dbs: Databases, n: int, bus_url: str = "") -> float:
-    """Events/s from the first commit to the last event applied, the worker draining while the
-    producer commits (the rate is bounded by the slower of the two, and both are printed)."""
+    """A backlog of ``n`` committed events (transactions of ``PER_TX``) drained by a worker
+    started afterwards: events/s between the first and the last event the subscriber applied
+    (the worker's start-up is not counted; relay and subscriber run concurrently)."""
     url = dbs.postgres()
     engine = create_db_engine(url)
     probe_meta.create_all(engine)
+    batch = events(n)
+    for i in range(0, n, PER_TX):
+        with unit_of_work(engine) as conn:
+            bus.publish(conn, batch[i : i + PER_TX])
     with bus_worker(url, bus_url):
-        batch = events(n)
-        first = time.perf_counter()
-        for i in range(0, n, PER_TX):  # the backlog, committed as the worker already runs
-            with unit_of_work(engine) as conn:
-                bus.publish(conn, batch[i : i + PER_TX])
-        start = time.perf_counter()
-        end = wait_applied(engine, n)
-        print(
-            f"  (producer committed {n:,} events at {n / (start - first):,.0f}/s; last applied {end - start:.2f} s after the last commit)"
-        )
+        wait_applied(engine, n)
+    with engine.connect() as conn:
+        first, last = conn.execute(sa.text("SELECT min(applied_at), max(applied_at) FROM probe_applied")).one()
     engine.dispose()
-    return n / (end - first)
+    return (n - 1) / (last - first).total_seconds()
 
 
 def bare_nats(n: int) -> float:
@@ -164,23 +164,39 @@ def latency(dbs: Databases, rate: float, seconds: float = 10) -> tuple[float, fl
     probe_meta.create_all(engine)
     committed: dict[str, datetime] = {}
     with bus_worker(url):
-        n = int(rate * seconds) // PER_TX * PER_TX
-        interval = PER_TX / rate
+        n = int(rate * seconds) // (PER_TX * PRODUCERS) * PER_TX * PRODUCERS
         batch = events(n)
-        start = time.perf_counter()
-        for i in range(0, n, PER_TX):
-            due = start + i // PER_TX * interval
-            if (wait := due - time.perf_counter()) > 0:
-                time.sleep(wait)
-            with unit_of_work(engine) as conn:
-                bus.publish(conn, batch[i : i + PER_TX])
-            at = datetime.now(UTC)
-            committed.update((e.id, at) for e in batch[i : i + PER_TX])
+
+        def produce(k: int) -> None:  # PRODUCERS threads, each at rate / PRODUCERS
+            interval = PER_TX * PRODUCERS / rate
+            start = time.perf_counter()
+            mine = range(k * PER_TX, n, PER_TX * PRODUCERS)
+            for j, i in enumerate(mine):
+                if (wait := start + j * interval - time.perf_counter()) > 0:
+                    time.sleep(wait)
+                with unit_of_work(engine) as conn:
+                    bus.publish(conn, batch[i : i + PER_TX])
+                at = datetime.now(UTC)
+                committed.update((e.id, at) for e in batch[i : i + PER_TX])
+
+        threads = [threading.Thread(target=produce, args=(k,)) for k in range(PRODUCERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         wait_applied(engine, n)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT event_id, applied_at FROM probe_applied")).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT p.event_id, p.applied_at, o.published_at FROM probe_applied p JOIN outbox o ON o.id = p.event_id"
+            )
+        ).all()
     engine.dispose()
-    lags = [(at - committed[eid]).total_seconds() for eid, at in rows if eid in committed]
+    lags = [(at - committed[eid]).total_seconds() for eid, at, _ in rows if eid in committed]
+    relayed = [(pub - committed[eid]).total_seconds() for eid, _, pub in rows if eid in committed]
+    print(
+        f"  (commit → published p50 {percentile(relayed, 50) * 1000:.1f} ms, p99 {percentile(relayed, 99) * 1000:.1f} ms)"
+    )
     return percentile(lags, 50), percentile(lags, 99), len(lags)
 
 

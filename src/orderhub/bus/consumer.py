@@ -78,14 +78,29 @@ def _park(conn: Connection, sub: Subscriber, event: DomainEvent, now: datetime) 
     )
 
 
-def apply(conn: Connection, sub: Subscriber, events: list[DomainEvent], *, now: datetime, safe: bool) -> int:
-    """Apply ``events`` (in order) inside the caller's transaction; returns how many took effect."""
+def apply(
+    conn: Connection,
+    sub: Subscriber,
+    events: list[DomainEvent],
+    *,
+    now: datetime,
+    safe: bool,
+    blocked: set[str] | None = None,
+    redelivered: bool = True,
+) -> int:
+    """Apply ``events`` (in order) inside the caller's transaction; returns how many took effect.
+
+    ``blocked``: aggregates with an open failure, when the caller already knows them (else one
+    query). ``redelivered=False``: the caller guarantees none of these was applied before (the
+    embedded reader reads strictly after its locked offset), so the processed-id look-up is
+    skipped; the ids are recorded all the same."""
     if not events:
         return 0
-    done = store.processed_among(conn, subscriber=sub.name, ids=[e.id for e in events])
-    blocked = store.blocked_aggregates(
-        conn, subscriber=sub.name, aggregate_ids=sorted({e.aggregate_id for e in events})
-    )
+    done = store.processed_among(conn, subscriber=sub.name, ids=[e.id for e in events]) if redelivered else set()
+    if blocked is None:
+        blocked = store.blocked_aggregates(
+            conn, subscriber=sub.name, aggregate_ids=sorted({e.aggregate_id for e in events})
+        )
     applied = []
     if not safe and sub.handle_batch is not None:
         ready = []

@@ -25,20 +25,22 @@ def consume_once(engine: Engine, sub: Subscriber, *, limit: int = 1000) -> int:
 
 def _consume(engine: Engine, sub: Subscriber, *, limit: int, safe: bool) -> int:
     with unit_of_work(engine, write=False) as conn:  # a cheap look first: SQLite has one writer
-        seen = store.get_offset(conn, subscriber=sub.name, backend=BACKEND)
-        if seen is not None and seen >= store.last_position(conn):
-            return 0
+        seen, upto = store.peek(conn, subscriber=sub.name, backend=BACKEND)
+    if seen is not None and seen >= upto:
+        return 0
     now = utcnow()
     with unit_of_work(engine) as conn:
+        # the offset is locked, so a second reader waits and then starts where this one ended;
+        # ``upto`` may be a little old by then, which only makes this batch shorter
         offset = store.get_offset(conn, subscriber=sub.name, backend=BACKEND, for_update=True)
-        upto = store.last_position(conn)
         if offset is None:
             offset = 0 if sub.start == "beginning" else upto
             store.init_offset(conn, subscriber=sub.name, backend=BACKEND, position=offset, at=now)
         if offset >= upto:
             return 0
-        rows = store.events_after(conn, position=offset, upto=upto, types=sub.types, limit=limit)
-        apply(conn, sub, [store.to_event(r) for r in rows], now=now, safe=safe)
+        rows = store.events_after(conn, position=offset, upto=upto, types=sub.types, limit=limit, subscriber=sub.name)
+        blocked = {r.aggregate_id for r in rows if r.blocked}
+        apply(conn, sub, [store.to_event(r) for r in rows], now=now, safe=safe, blocked=blocked, redelivered=False)
         new = rows[-1].position if len(rows) == limit else upto
         if not store.move_offset(conn, subscriber=sub.name, backend=BACKEND, old=offset, new=new, at=now):
             raise OffsetMoved(sub.name)

@@ -33,9 +33,10 @@ class Sink(Protocol):
 
 def relay_once(engine: Engine, *, sink: Sink | None = None, limit: int = 1000) -> int:
     """Publish up to ``limit`` committed events; returns how many were published."""
-    with unit_of_work(engine, write=False) as conn:  # a cheap look first: SQLite has one writer
-        if not store.has_unpublished(conn):
-            return 0
+    if engine.dialect.name == "sqlite":  # a cheap look first: SQLite has one writer
+        with unit_of_work(engine, write=False) as conn:
+            if not store.has_unpublished(conn):
+                return 0
     if sink is None:
         with unit_of_work(engine) as conn:
             return store.publish_next(conn, limit=limit, at=utcnow())

@@ -200,9 +200,37 @@ def mark_published(conn: Connection, seqs: list[int], *, first_position: int, at
 
 
 # -- subscribers --------------------------------------------------------------------------
-def events_after(conn: Connection, *, position: int, upto: int, types: frozenset[str] | None, limit: int) -> list[Any]:
-    """Published events in (position, upto], of ``types`` (all when None), in position order."""
-    stmt = sa.select(*_EVENT_COLUMNS, outbox.c.position).where(outbox.c.position > position, outbox.c.position <= upto)
+def peek(conn: Connection, *, subscriber: str, backend: str) -> tuple[int | None, int]:
+    """A subscriber's offset (None before its first read) and the last published position, in
+    one round trip."""
+    offset = (
+        sa.select(bus_offsets.c.position)
+        .where(bus_offsets.c.subscriber == subscriber, bus_offsets.c.backend == backend)
+        .scalar_subquery()
+    )
+    last = sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0)).scalar_subquery()
+    row = conn.execute(sa.select(offset, last)).one()
+    return (None if row[0] is None else int(row[0])), int(row[1])
+
+
+def events_after(
+    conn: Connection, *, position: int, upto: int, types: frozenset[str] | None, limit: int, subscriber: str
+) -> list[Any]:
+    """Published events in (position, upto], of ``types`` (all when None), in position order,
+    each with ``blocked``: whether its aggregate has an open failure for ``subscriber``."""
+    blocked = (
+        sa.select(bus_failures.c.id)
+        .where(
+            bus_failures.c.subscriber == subscriber,
+            bus_failures.c.status.in_(OPEN),
+            bus_failures.c.aggregate_id == outbox.c.aggregate_id,
+        )
+        .exists()
+        .label("blocked")
+    )
+    stmt = sa.select(*_EVENT_COLUMNS, outbox.c.position, blocked).where(
+        outbox.c.position > position, outbox.c.position <= upto
+    )
     if types is not None:
         stmt = stmt.where(outbox.c.type.in_(sorted(types)))
     return list(conn.execute(stmt.order_by(outbox.c.position).limit(limit)))

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from orderhub.bus import consumer, embedded, relay, subscribers
 from orderhub.bus.subscribers import Subscriber
 from orderhub.platform import leases
-from orderhub.platform.db import unit_of_work
+from orderhub.platform.db import create_db_engine, unit_of_work
 from orderhub.platform.settings import Settings
 
 log = logging.getLogger("orderhub.bus")
@@ -101,6 +101,7 @@ class BusWorker:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.owns_engine = False
 
     def start(self) -> BusWorker:
         if self.run_relay:
@@ -129,6 +130,8 @@ class BusWorker:
         _wake_subscribers()
         for thread in self.threads:
             thread.join(timeout)
+        if self.owns_engine:
+            self.engine.dispose()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"bus-{name}", daemon=True)
@@ -214,4 +217,10 @@ def start_worker(
         from orderhub.bus.nats import NatsBackend  # only deployments on NATS need nats-py loaded
 
         backend = NatsBackend(settings.bus_url, stream=settings.bus_stream, replicas=settings.bus_replicas)
-    return BusWorker(engine, backend=backend, relay=relay, names=names, poll_s=settings.bus_poll_s).start()
+    if engine.dialect.name != "postgresql":  # SQLite: one writer, so share the app's writer queue
+        return BusWorker(engine, backend=backend, relay=relay, names=names, poll_s=settings.bus_poll_s).start()
+    # its own connections, whose commits need not wait for the WAL flush (see create_db_engine)
+    own = create_db_engine(engine.url.render_as_string(hide_password=False), pool_size=4, relaxed_commit=True)
+    worker = BusWorker(own, backend=backend, relay=relay, names=names, poll_s=settings.bus_poll_s)
+    worker.owns_engine = True
+    return worker.start()

@@ -50,8 +50,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions."""
+def create_db_engine(url: str, *, pool_size: int = 20, relaxed_commit: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and immediate write transactions.
+
+    ``relaxed_commit`` (PostgreSQL): commits do not wait for the WAL flush
+    (``synchronous_commit=off``). Only for work whose loss on a *server* crash is undone by
+    redoing it — the bus worker's relay and subscribers, whose effects and offsets commit
+    together (see docs/bus.md); never for orders. A process crash loses nothing either way."""
     if url.startswith("sqlite"):
         # A pool of long-lived connections: opening a WAL connection and closing the last one
         # (which checkpoints) costs more than a whole order's writes.
@@ -68,7 +73,8 @@ def create_db_engine(url: str, *, pool_size: int = 20) -> Engine:
     # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
     # fails its statement once; SQLAlchemy then invalidates the pool, so one request sees the
     # error (503) and the next ones get fresh connections. Connections are recycled hourly.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+    connect_args = {"options": "-c synchronous_commit=off"} if relaxed_commit else {}
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, connect_args=connect_args)
 
 
 def _tune_sqlite(engine: Engine) -> None:
