@@ -106,6 +106,9 @@ class BusWorker:
         _wake_subscribers()
         for thread in self.threads:
             thread.join(timeout)
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"bus-{name}", daemon=True)
