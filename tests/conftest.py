@@ -27,6 +27,7 @@ from orderhub.migrations import upgrade
 from orderhub.platform.auth import service as auth
 from orderhub.platform.db import create_db_engine
 from orderhub.platform.settings import Settings
+from tests.nats_servers import nats_cluster, nats_server  # noqa: F401  (fixtures)
 
 ADMIN_KEY = "test-admin-key"
 SKIPPED: list[str] = []
