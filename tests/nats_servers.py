@@ -92,6 +92,9 @@ def _wait_ready(servers: Servers, *, replicas: int) -> None:
     import nats
     from nats.js.api import StreamConfig
 
+    async def quiet(exc: Exception) -> None:  # not up yet: said once, below, if it never is
+        pass
+
     async def probe() -> None:
         deadline = time.monotonic() + READY_S
         last: BaseException | None = None
@@ -99,9 +102,12 @@ def _wait_ready(servers: Servers, *, replicas: int) -> None:
             for node in servers.nodes:
                 if node.process.poll() is not None:
                     raise RuntimeError(f"nats-server {node.name} exited: {node.log.read_text()[-2000:]}")
+            if not all(_listening(n.port) for n in servers.nodes):
+                await asyncio.sleep(0.02)  # nats.connect would wait 2 s before trying again
+                continue
             try:
                 for node in servers.nodes:
-                    nc = await nats.connect(node.url, connect_timeout=1, allow_reconnect=False)
+                    nc = await nats.connect(node.url, connect_timeout=1, allow_reconnect=False, error_cb=quiet)
                     try:
                         js = nc.jetstream(timeout=2)
                         await js.account_info()
@@ -117,6 +123,14 @@ def _wait_ready(servers: Servers, *, replicas: int) -> None:
         raise RuntimeError(f"nats-server not ready after {READY_S}s: {last!r}")
 
     asyncio.run(probe())
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _binary_or_skip() -> str:
@@ -163,4 +177,3 @@ def nats_cluster(tmp_path: Path) -> Iterator[Servers]:
         yield servers
     finally:
         servers.stop()
-

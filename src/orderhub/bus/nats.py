@@ -332,7 +332,14 @@ class NatsBackend:
         loop, thread = self._loop, self._thread
         if loop is None:
             return
+        readers = list(self._readers.values())
         self._readers.clear()
+        try:
+            # a pull subscription left behind a timed-out fetch holds nats-py's drain for its
+            # whole drain timeout: unsubscribe them first
+            self._run(_unsubscribe(readers), self.timeout_s)
+        except Exception as exc:
+            log.warning("unsubscribing from NATS: %s", exc)
         try:
             self._run(self._drain(), self.timeout_s * 2)
         except Exception as exc:
@@ -394,6 +401,11 @@ def _commit(engine: Engine, sub: Subscriber, deliveries: list[_Delivery], *, saf
         last = max(d.stream_seq for d in fresh)
         if not store.move_offset(conn, subscriber=sub.name, backend=BACKEND, old=offset, new=last, at=now):
             raise OffsetMoved(sub.name)
+
+
+async def _unsubscribe(readers: list[_Reader]) -> None:
+    for reader in readers:
+        await reader.psub.unsubscribe()
 
 
 async def _ack(msgs: list[Msg]) -> None:
