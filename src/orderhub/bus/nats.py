@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,6 +52,7 @@ PREFIX = "orderhub"
 MSG_ID = "Nats-Msg-Id"
 AGGREGATE_HEADER = "Orderhub-Aggregate-Id"
 DUPLICATE_WINDOW_S = 120.0
+WARN_EVERY_S = 5.0
 STREAM_IN_USE = 10058  # JetStream: "stream name already in use with a different configuration"
 
 _NOT_IN_A_TOKEN = re.compile(r"[\s.*>\x00-\x1f\x7f]")
@@ -139,6 +141,7 @@ class NatsBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._quiet_until = 0.0
 
     # -- the event loop thread ----------------------------------------------------------------
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
@@ -223,7 +226,7 @@ class NatsBackend:
         try:
             js = await self._jetstream()
         except Exception as exc:
-            log.warning("cannot reach JetStream to publish %d events: %s", len(events), exc)
+            self._warn("cannot reach JetStream to publish %d events: %s", len(events), exc)
             return set()
         stored: set[str] = set()
         for wave in waves(events):
@@ -232,9 +235,18 @@ class NatsBackend:
             stored.update(e.id for e, r in zip(wave, results, strict=True) if not isinstance(r, BaseException))
             if failed:
                 event, error = failed[0]
-                log.warning("publishing %d of %d events failed (first %s: %r)", len(failed), len(wave), event.id, error)
+                self._warn("publishing %d of %d events failed (first %s: %r)", len(failed), len(wave), event.id, error)
                 break
         return stored
+
+    def _warn(self, msg: str, *args: Any) -> None:
+        """A warning at most every few seconds: the relay retries a failing bus every poll."""
+        now = time.monotonic()
+        if now >= self._quiet_until:
+            self._quiet_until = now + WARN_EVERY_S
+            log.warning(msg, *args)
+        else:
+            log.debug(msg, *args)
 
     async def _publish(self, js: JetStreamContext, event: DomainEvent) -> None:
         await js.publish(
@@ -303,7 +315,7 @@ class NatsBackend:
         if seen is None:
             log.info("subscriber %s: delivery out of sequence; resuming from the database offset", sub.name)
             self.prepare(engine, sub)
-            return 0
+            return len(msgs)  # read, not applied: the caller comes back at once
         deliveries = [_decode(m) for m in msgs]
         try:
             try:
