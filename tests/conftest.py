@@ -28,6 +28,7 @@ from orderhub.platform.auth import service as auth
 from orderhub.platform.db import create_db_engine
 from orderhub.platform.settings import Settings
 from orderhub.wiring import wire
+from tests.nats_servers import nats_cluster, nats_server  # noqa: F401  (fixtures)
 
 ADMIN_KEY = "test-admin-key"
 SKIPPED: list[str] = []

@@ -130,6 +130,9 @@ class BusWorker:
         _wake_subscribers()
         for thread in self.threads:
             thread.join(timeout)
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
         if self.owns_engine:
             self.engine.dispose()
 
