@@ -180,3 +180,38 @@ def test_the_worker_relays_and_applies_committed_events_within_a_second(engine: 
         assert published == 30
     finally:
         worker.stop()
+
+
+def test_a_batch_handler_takes_the_fast_path_and_a_failure_falls_back_event_by_event(engine: Engine) -> None:
+    applied_meta.create_all(engine)
+    per_event = Flaky()
+    batches: list[int] = []
+
+    def batch(conn: Connection, events: list[DomainEvent]) -> None:
+        batches.append(len(events))
+        for event in events:
+            per_event(conn, event)
+
+    sub = Subscriber("test-batch", per_event, types=frozenset({"test.happened"}), max_attempts=3, handle_batch=batch)
+    subscribers.register(sub)
+    try:
+        embedded.consume_once(engine, sub)
+        for k in range(4):
+            emit(engine, "A", k)
+            emit(engine, "B", k)
+        relay.relay_once(engine)
+        embedded.consume_once(engine, sub)
+        assert batches == [8]  # one call for the whole batch
+        per_event.broken = {"B"}
+        emit(engine, "A", 10)
+        emit(engine, "B", 10)
+        emit(engine, "A", 11)
+        relay.relay_once(engine)
+        calls = per_event.calls
+        embedded.consume_once(engine, sub)
+        assert batches == [8, 3]  # the batch raised (and was rolled back) …
+        assert per_event.calls - calls == 2 + 3  # (A10, B10 raised) … then each event on its own
+        assert [k for agg, k in rows(engine) if agg == "A"] == [0, 1, 2, 3, 10, 11]
+        assert [f["status"] for f in bus.get_failures(engine, subscriber="test-batch")] == ["retrying"]
+    finally:
+        subscribers.unregister("test-batch")

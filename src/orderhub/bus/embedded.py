@@ -8,7 +8,7 @@ from orderhub.bus import store
 from orderhub.bus.consumer import HandlerFailed, OffsetMoved, apply
 from orderhub.bus.subscribers import Subscriber
 from orderhub.core.clock import utcnow
-from orderhub.platform.db import unit_of_work
+from orderhub.platform.db import glance, unit_of_work
 
 BACKEND = "embedded"
 
@@ -24,7 +24,7 @@ def consume_once(engine: Engine, sub: Subscriber, *, limit: int = 1000) -> int:
 
 
 def _consume(engine: Engine, sub: Subscriber, *, limit: int, safe: bool) -> int:
-    with unit_of_work(engine, write=False) as conn:  # a cheap look first: SQLite has one writer
+    with glance(engine) as conn:  # a cheap look first (one round trip; SQLite has one writer)
         seen, upto = store.peek(conn, subscriber=sub.name, backend=BACKEND)
     if seen is not None and seen >= upto:
         return 0

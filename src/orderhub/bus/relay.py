@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from orderhub.bus import store
 from orderhub.core.clock import utcnow
 from orderhub.core.events import DomainEvent
-from orderhub.platform.db import unit_of_work
+from orderhub.platform.db import glance, unit_of_work
 
 
 class Sink(Protocol):
@@ -34,7 +34,7 @@ class Sink(Protocol):
 def relay_once(engine: Engine, *, sink: Sink | None = None, limit: int = 1000) -> int:
     """Publish up to ``limit`` committed events; returns how many were published."""
     if engine.dialect.name == "sqlite":  # a cheap look first: SQLite has one writer
-        with unit_of_work(engine, write=False) as conn:
+        with glance(engine) as conn:
             if not store.has_unpublished(conn):
                 return 0
     if sink is None:

@@ -158,12 +158,17 @@ def unpublished(conn: Connection, *, limit: int, lock: bool) -> list[Any]:
     return list(conn.execute(stmt))
 
 
+# Statements of the hot path are built once (building one costs more than running it).
+_has_unpublished = sa.select(outbox.c.seq).where(outbox.c.published_at.is_(None)).limit(1)
+_last_position = sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0))
+
+
 def has_unpublished(conn: Connection) -> bool:
-    return conn.execute(sa.select(outbox.c.seq).where(outbox.c.published_at.is_(None)).limit(1)).first() is not None
+    return conn.execute(_has_unpublished).first() is not None
 
 
 def last_position(conn: Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0))).scalar_one())
+    return int(conn.execute(_last_position).scalar_one())
 
 
 def publish_next(conn: Connection, *, limit: int, at: datetime) -> int:
@@ -200,16 +205,34 @@ def mark_published(conn: Connection, seqs: list[int], *, first_position: int, at
 
 
 # -- subscribers --------------------------------------------------------------------------
+_this_offset = (bus_offsets.c.subscriber == sa.bindparam("sub")) & (bus_offsets.c.backend == sa.bindparam("b_backend"))
+_peek = sa.select(
+    sa.select(bus_offsets.c.position).where(_this_offset).scalar_subquery(),
+    _last_position.scalar_subquery(),
+)
+_blocked = (
+    sa.select(bus_failures.c.id)
+    .where(
+        bus_failures.c.subscriber == sa.bindparam("sub"),
+        bus_failures.c.status.in_(OPEN),
+        bus_failures.c.aggregate_id == outbox.c.aggregate_id,
+    )
+    .exists()
+    .label("blocked")
+)
+_after = (
+    sa.select(*_EVENT_COLUMNS, outbox.c.position, _blocked)
+    .where(outbox.c.position > sa.bindparam("position"), outbox.c.position <= sa.bindparam("upto"))
+    .order_by(outbox.c.position)
+    .limit(sa.bindparam("limit"))
+)
+_after_of_types = _after.where(outbox.c.type.in_(sa.bindparam("types", expanding=True)))
+
+
 def peek(conn: Connection, *, subscriber: str, backend: str) -> tuple[int | None, int]:
     """A subscriber's offset (None before its first read) and the last published position, in
     one round trip."""
-    offset = (
-        sa.select(bus_offsets.c.position)
-        .where(bus_offsets.c.subscriber == subscriber, bus_offsets.c.backend == backend)
-        .scalar_subquery()
-    )
-    last = sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0)).scalar_subquery()
-    row = conn.execute(sa.select(offset, last)).one()
+    row = conn.execute(_peek, {"sub": subscriber, "b_backend": backend}).one()
     return (None if row[0] is None else int(row[0])), int(row[1])
 
 
@@ -218,22 +241,10 @@ def events_after(
 ) -> list[Any]:
     """Published events in (position, upto], of ``types`` (all when None), in position order,
     each with ``blocked``: whether its aggregate has an open failure for ``subscriber``."""
-    blocked = (
-        sa.select(bus_failures.c.id)
-        .where(
-            bus_failures.c.subscriber == subscriber,
-            bus_failures.c.status.in_(OPEN),
-            bus_failures.c.aggregate_id == outbox.c.aggregate_id,
-        )
-        .exists()
-        .label("blocked")
-    )
-    stmt = sa.select(*_EVENT_COLUMNS, outbox.c.position, blocked).where(
-        outbox.c.position > position, outbox.c.position <= upto
-    )
-    if types is not None:
-        stmt = stmt.where(outbox.c.type.in_(sorted(types)))
-    return list(conn.execute(stmt.order_by(outbox.c.position).limit(limit)))
+    params: dict[str, Any] = {"position": position, "upto": upto, "limit": limit, "sub": subscriber}
+    if types is None:
+        return list(conn.execute(_after, params))
+    return list(conn.execute(_after_of_types, {**params, "types": sorted(types)}))
 
 
 def events_by_id(conn: Connection, ids: list[str]) -> dict[str, DomainEvent]:
@@ -241,15 +252,21 @@ def events_by_id(conn: Connection, ids: list[str]) -> dict[str, DomainEvent]:
     return {r.id: to_event(r) for r in rows}
 
 
+_offset = sa.select(bus_offsets.c.position).where(_this_offset)
+_offset_locked = _offset.with_for_update()
+_move_offset = (
+    bus_offsets.update()
+    .where(_this_offset, bus_offsets.c.position == sa.bindparam("old"))
+    .values(position=sa.bindparam("new"), updated_at=sa.bindparam("at"))
+)
+_mark_processed = bus_processed.insert()
+
+
 def get_offset(conn: Connection, *, subscriber: str, backend: str, for_update: bool = False) -> int | None:
     """Where ``subscriber`` has read up to. ``for_update`` locks the offset (PostgreSQL), so a
     second reader of the same subscriber waits and then starts where the first ended."""
-    stmt = sa.select(bus_offsets.c.position).where(
-        bus_offsets.c.subscriber == subscriber, bus_offsets.c.backend == backend
-    )
-    if for_update and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    stmt = _offset_locked if for_update and conn.dialect.name == "postgresql" else _offset
+    row = conn.execute(stmt, {"sub": subscriber, "b_backend": backend}).first()
     return None if row is None else int(row[0])
 
 
@@ -259,16 +276,8 @@ def init_offset(conn: Connection, *, subscriber: str, backend: str, position: in
 
 def move_offset(conn: Connection, *, subscriber: str, backend: str, old: int, new: int, at: datetime) -> bool:
     """Advance an offset only from where this reader saw it (a second reader fails here)."""
-    moved = conn.execute(
-        bus_offsets.update()
-        .where(
-            bus_offsets.c.subscriber == subscriber,
-            bus_offsets.c.backend == backend,
-            bus_offsets.c.position == old,
-        )
-        .values(position=new, updated_at=at)
-    ).rowcount
-    return bool(moved)
+    params = {"sub": subscriber, "b_backend": backend, "old": old, "new": new, "at": at}
+    return bool(conn.execute(_move_offset, params).rowcount)
 
 
 def processed_among(conn: Connection, *, subscriber: str, ids: list[str]) -> set[str]:
@@ -282,9 +291,7 @@ def processed_among(conn: Connection, *, subscriber: str, ids: list[str]) -> set
 
 def mark_processed(conn: Connection, *, subscriber: str, ids: list[str], at: datetime) -> None:
     if ids:
-        conn.execute(
-            bus_processed.insert(), [{"subscriber": subscriber, "event_id": i, "processed_at": at} for i in ids]
-        )
+        conn.execute(_mark_processed, [{"subscriber": subscriber, "event_id": i, "processed_at": at} for i in ids])
 
 
 def blocked_aggregates(conn: Connection, *, subscriber: str, aggregate_ids: list[str]) -> set[str]:

@@ -102,6 +102,7 @@ class BusWorker:
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.owns_engine = False
+        self.leading_relay = False  # this process's relay holds the lease (and wakes subscribers)
 
     def start(self) -> BusWorker:
         if self.run_relay:
@@ -147,7 +148,8 @@ class BusWorker:
         while not self.stopping.is_set():
             moved = 0
             try:
-                if lease.held():
+                self.leading_relay = lease.held()
+                if self.leading_relay:
                     moved = relay.relay_once(self.engine, sink=sink)
             except Exception:
                 log.exception("relay round failed; the next one runs")
@@ -184,7 +186,9 @@ class BusWorker:
                     time.sleep(self.poll_s)
                 if read:
                     continue
-                wake.wait(self.poll_s)
+                # the relay of this process wakes us when it published; look on our own only
+                # as often as needed to notice a relay in another process (or the retry timer)
+                wake.wait(self.retry_every_s if self.leading_relay else self.poll_s)
                 wake.clear()
         finally:
             _subscriber_wakes.remove(wake)

@@ -132,6 +132,14 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
             log.exception("an after-commit callback failed")
 
 
+@contextmanager
+def glance(engine: Engine) -> Iterator[Connection]:
+    """A connection for a single look (one statement) with no transaction around it: no BEGIN
+    and COMMIT round trips, no SQLite lock. For pollers that mostly find nothing to do."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield conn
+
+
 _AFTER_COMMIT = "orderhub.after_commit"
 
 
