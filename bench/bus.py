@@ -24,6 +24,7 @@ import asyncio
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,28 +201,54 @@ def latency(dbs: Databases, rate: float, seconds: float = 10) -> tuple[float, fl
     return percentile(lags, 50), percentile(lags, 99), len(lags)
 
 
-def s1_with_and_without(dbs: Databases, n: int, rounds: int = 2) -> tuple[float, float]:
+def machine_cpu_seconds() -> float:
+    """CPU seconds every process of this machine has used (Linux /proc/stat): the API, the
+    bus worker threads, PostgreSQL and the load generator alike."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def s1_with_and_without(dbs: Databases, n: int, rounds: int = 3) -> dict[bool, tuple[float, float]]:
+    """Per setting, the medians over ``rounds`` interleaved runs of orders/s and of machine CPU
+    ms per order — counted until the subscriber applied every event of the run when the bus is
+    on, so the backbone's whole work is in it. This machine's noise between two runs of one
+    build is larger than the effect on throughput; CPU per order is the steadier figure."""
     rng = random.Random(3)
-    rates: dict[bool, list[float]] = {False: [], True: []}
+    runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     for _ in range(rounds):
         for on in (False, True):
             url = dbs.postgres()
             engine = create_db_engine(url)
             probe_meta.create_all(engine)
-            env = {**PLUGIN_ENV, "ORDERHUB_RUN_BUS": "true" if on else "false", "ORDERHUB_BUS_POLL_S": "0.02"}
+            env = {
+                **PLUGIN_ENV,
+                "ORDERHUB_RUN_BUS": "true" if on else "false",
+                "ORDERHUB_BUS_POLL_S": "0.02",
+                "ORDERHUB_BUS_SUBSCRIBERS": "probe",  # the relay and one subscriber
+            }
             with server(url, admin_key=ADMIN_KEY, workers=2, env=env) as (api, _pid):
                 stock_world(api, skus=SKUS, on_hand=10**6)
                 asyncio.run(drive_api(api, [s1_order(rng) for _ in range(200)], 8))
+                if on:
+                    wait_applied(engine, outbox_size(engine), timeout=60)
+                cpu0 = machine_cpu_seconds()
                 elapsed, _lat = asyncio.run(drive_api(api, [s1_order(rng) for _ in range(n)], 8))
-                rates[on].append(n / elapsed)
-                if on:  # the subscriber keeps up: everything committed is applied soon after
-                    with engine.connect() as conn:
-                        total = conn.execute(
-                            sa.text("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL OR position IS NULL")
-                        ).scalar_one()
-                    wait_applied(engine, int(total), timeout=60)
+                if on:  # the subscriber keeps up: every event of the run applied soon after
+                    wait_applied(engine, outbox_size(engine), timeout=60)
+                runs[on].append((n / elapsed, (machine_cpu_seconds() - cpu0) / n * 1000))
             engine.dispose()
-    return sum(rates[False]) / rounds, sum(rates[True]) / rounds
+    for on in (False, True):
+        print(
+            f"  {'with   ' if on else 'without'}: "
+            + ", ".join(f"{rate:.0f} orders/s ({cpu:.2f} ms CPU/order)" for rate, cpu in runs[on])
+        )
+    return {on: (statistics.median(r for r, _ in runs[on]), statistics.median(c for _, c in runs[on])) for on in runs}
+
+
+def outbox_size(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one())
 
 
 def main() -> None:
@@ -233,33 +260,32 @@ def main() -> None:
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="orderhub-bench-bus-"))
     dbs = Databases(work)
-    if dbs:
-        embedded = nats_rate = bare = None
-        if "drain" in only or "latency" in only:
-            embedded = drain(dbs, args.events)
-            print(
-                f"DRAIN embedded (PostgreSQL): {embedded:,.0f} events/s commit → relay → subscriber table (goal ≥ 5,000)"
-            )
-        if "drain" in only:
-            with nats_server() as url:
-                nats_rate = drain(dbs, args.events, bus_url=url)
-            bare = bare_nats(args.events)
-            print(f"DRAIN nats (PostgreSQL + JetStream): {nats_rate:,.0f} events/s (goal ≥ 5,000)")
-            print(
-                f"BARE nats-py publish → consume: {bare:,.0f} messages/s | ratio nats/bare {nats_rate / bare:.2f}, embedded/bare {embedded / bare:.2f}"
-            )
-        if "latency" in only and embedded:
-            p50, p99, n = latency(dbs, embedded / 2)
-            print(
-                f"LATENCY at half load ({embedded / 2:,.0f} events/s, {n} events): commit → applied "
-                f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (goal ≤ 50)"
-            )
-        if "s1" in only:
-            off, on = s1_with_and_without(dbs, args.orders)
-            print(
-                f"S1 with the relay and one subscriber: {on:.0f} orders/s vs {off:.0f} without "
-                f"| cost {(1 - on / off) * 100:.1f} % (goal ≤ 10 %)"
-            )
+    embedded = nats_rate = bare = None
+    if "drain" in only or "latency" in only:
+        embedded = drain(dbs, args.events)
+        print(f"DRAIN embedded (PostgreSQL): {embedded:,.0f} events/s commit → relay → subscriber table (goal ≥ 5,000)")
+    if "drain" in only:
+        with nats_server() as url:
+            nats_rate = drain(dbs, args.events, bus_url=url)
+        bare = bare_nats(args.events)
+        print(f"DRAIN nats (PostgreSQL + JetStream): {nats_rate:,.0f} events/s (goal ≥ 5,000)")
+        print(
+            f"BARE nats-py publish → consume: {bare:,.0f} messages/s | ratio nats/bare {nats_rate / bare:.2f}, embedded/bare {embedded / bare:.2f}"
+        )
+    if "latency" in only and embedded:
+        p50, p99, n = latency(dbs, embedded / 2)
+        print(
+            f"LATENCY at half load ({embedded / 2:,.0f} events/s, {n} events): commit → applied "
+            f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (goal ≤ 50)"
+        )
+    if "s1" in only:
+        got = s1_with_and_without(dbs, args.orders)
+        (off, cpu_off), (on, cpu_on) = got[False], got[True]
+        print(
+            f"S1 with the relay and one subscriber: {on:.0f} orders/s vs {off:.0f} without "
+            f"(throughput cost {(1 - on / off) * 100:.1f} %); machine CPU {cpu_on:.2f} vs {cpu_off:.2f} ms/order "
+            f"(CPU cost {(cpu_on / cpu_off - 1) * 100:.1f} %) (goal ≤ 10 %)"
+        )
 
 
 if __name__ == "__main__":

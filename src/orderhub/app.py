@@ -23,6 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from orderhub import __version__
 from orderhub.bus import api as bus_api
+from orderhub.bus import service as bus_service
 from orderhub.bus import worker as bus_worker
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import pages as carbon_pages
@@ -152,6 +153,7 @@ def _schedule(settings: Settings) -> dict[str, tuple[float, jobs.Timer]]:
         "inventory.cart-holds": (every, lambda e: {"released": inventory_service.release_due_cart_holds(e)}),
         "orders.consolidated-runs": (60.0, lambda e: {"released": orders_service.release_due_wait_runs(e)}),
         "jobs.requeue-stale": (min(10.0, stale / 4), lambda e: jobs.requeue_stale(e, stale)),
+        "bus.prune": (3600.0, bus_service.prune),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -215,3 +216,19 @@ def test_a_batch_handler_takes_the_fast_path_and_a_failure_falls_back_event_by_e
         assert [f["status"] for f in bus.get_failures(engine, subscriber="test-batch")] == ["retrying"]
     finally:
         subscribers.unregister("test-batch")
+
+
+def test_pruning_forgets_old_processed_ids_and_closed_failures_only(engine: Engine, handler: Flaky) -> None:
+    sub = subscribers.get("test")
+    assert sub is not None
+    embedded.consume_once(engine, sub)
+    handler.broken = {"A"}
+    emit(engine, "A", 1)
+    emit(engine, "B", 1)
+    drain(engine, sub)
+    old = datetime.now(UTC) - timedelta(days=8)
+    with engine.begin() as conn:
+        conn.execute(sa.update(bus_store.bus_processed).values(processed_at=old))
+        conn.execute(sa.update(bus_store.bus_failures).values(updated_at=old - timedelta(days=30)))
+    assert bus.prune(engine) == {"processed_ids": 1, "closed_failures": 0}  # the open failure stays
+    assert [f["status"] for f in bus.get_failures(engine, subscriber="test")] == ["retrying"]

@@ -7,13 +7,14 @@ describes, so it is published if and only if the change commits.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from orderhub.bus import consumer, store, subscribers
 from orderhub.bus.worker import wake_relay
+from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.events import DomainEvent
 from orderhub.platform.db import after_commit, unit_of_work
@@ -119,6 +120,18 @@ def discard_failure(engine: Engine, *, failure_id: int, actor: str) -> dict[str,
     """Close a failed event without applying it; what waited behind it goes on."""
     consumer.discard(engine, _subscriber_of(engine, failure_id), failure_id, actor=actor)
     return get_failure(engine, failure_id=failure_id)
+
+
+#: How long processed ids and closed failures are kept (the console's history of failures).
+KEEP_PROCESSED = timedelta(days=7)
+KEEP_CLOSED_FAILURES = timedelta(days=30)
+
+
+def prune(engine: Engine) -> dict[str, int]:
+    """Delete the bus's bookkeeping nobody needs any more (a daily schedule)."""
+    now = utcnow()
+    with unit_of_work(engine) as conn:
+        return store.prune(conn, processed_before=now - KEEP_PROCESSED, closed_before=now - KEEP_CLOSED_FAILURES)
 
 
 def get_failure(engine: Engine, *, failure_id: int) -> dict[str, Any]:

@@ -376,3 +376,15 @@ def offsets(conn: Connection) -> list[dict[str, Any]]:
 def backlog(conn: Connection) -> int:
     """Events committed but not yet published."""
     return int(conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))).scalar_one())
+
+
+def prune(conn: Connection, *, processed_before: datetime, closed_before: datetime) -> dict[str, int]:
+    """Forget processed ids older than ``processed_before`` (by then every backend reads past
+    them: the offsets are the guard) and closed failures older than ``closed_before``."""
+    processed = conn.execute(bus_processed.delete().where(bus_processed.c.processed_at < processed_before)).rowcount
+    closed = conn.execute(
+        bus_failures.delete().where(
+            bus_failures.c.status.in_(("resolved", "discarded")), bus_failures.c.updated_at < closed_before
+        )
+    ).rowcount
+    return {"processed_ids": int(processed), "closed_failures": int(closed)}

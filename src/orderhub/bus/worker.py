@@ -29,6 +29,9 @@ from orderhub.platform.settings import Settings
 
 log = logging.getLogger("orderhub.bus")
 
+RELAY_BATCH = 1000  # events a relay round publishes at most
+SUBSCRIBER_BATCH = 500  # events a subscriber round reads at most
+
 #: Periodic work that rides along with the bus (senders of queued deliveries): name → fn(engine)
 #: returning how much it did; safe to run in several processes at once.
 _pollers: dict[str, Callable[[Engine], int]] = {}
@@ -53,19 +56,24 @@ def _wake_subscribers() -> None:
 
 
 class Lease:
-    """A lease renewed only when half its time is gone (not one write per loop)."""
+    """A lease renewed only when half its time is gone, and asked for by a process that does
+    not hold it only every ``ttl_s / 4`` (not one write per loop in every process)."""
 
     def __init__(self, engine: Engine, name: str, holder: str, ttl_s: float) -> None:
         self.engine, self.name, self.holder, self.ttl_s = engine, name, holder, ttl_s
         self.until = 0.0
+        self.next_try = 0.0
 
     def held(self) -> bool:
         now = time.monotonic()
         if now < self.until - self.ttl_s / 2:
             return True
+        if not self.until and now < self.next_try:
+            return False
         with unit_of_work(self.engine) as conn:
             taken = leases.acquire(conn, name=self.name, holder=self.holder, ttl_s=self.ttl_s)
         self.until = now + self.ttl_s if taken else 0.0
+        self.next_try = now + self.ttl_s / 4
         return taken
 
     def give_up(self) -> None:
@@ -90,12 +98,14 @@ class BusWorker:
         poll_s: float = 0.02,
         lease_ttl_s: float = 3.0,
         retry_every_s: float = 0.5,
+        batch_gap_s: float = 0.005,
     ) -> None:
         self.engine = engine
         self.backend = backend
         self.run_relay = relay
         self.names = names
         self.poll_s = poll_s
+        self.batch_gap_s = batch_gap_s
         self.lease_ttl_s = lease_ttl_s
         self.retry_every_s = retry_every_s
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
@@ -150,11 +160,13 @@ class BusWorker:
             try:
                 self.leading_relay = lease.held()
                 if self.leading_relay:
-                    moved = relay.relay_once(self.engine, sink=sink)
+                    moved = relay.relay_once(self.engine, sink=sink, limit=RELAY_BATCH)
             except Exception:
                 log.exception("relay round failed; the next one runs")
             if moved:
                 _wake_subscribers()
+                if moved < RELAY_BATCH:  # let a few more commits gather: fewer, larger rounds
+                    self.stopping.wait(self.batch_gap_s)
                 continue
             _relay_wake.wait(self.poll_s)
             _relay_wake.clear()
@@ -185,6 +197,8 @@ class BusWorker:
                     prepared = False
                     time.sleep(self.poll_s)
                 if read:
+                    if read < SUBSCRIBER_BATCH:
+                        self.stopping.wait(self.batch_gap_s)
                     continue
                 # the relay of this process wakes us when it published; look on our own only
                 # as often as needed to notice a relay in another process (or the retry timer)
@@ -196,8 +210,8 @@ class BusWorker:
 
     def _consume(self, sub: Subscriber) -> int:
         if self.backend is None:
-            return embedded.consume_once(self.engine, sub)
-        read: int = self.backend.consume_once(self.engine, sub)
+            return embedded.consume_once(self.engine, sub, limit=SUBSCRIBER_BATCH)
+        read: int = self.backend.consume_once(self.engine, sub, limit=SUBSCRIBER_BATCH)
         return read
 
     @staticmethod
@@ -224,10 +238,19 @@ def start_worker(
         from orderhub.bus.nats import NatsBackend  # only deployments on NATS need nats-py loaded
 
         backend = NatsBackend(settings.bus_url, stream=settings.bus_stream, replicas=settings.bus_replicas)
+    if names is None and settings.bus_subscribers:
+        names = [n.strip() for n in settings.bus_subscribers.split(",") if n.strip()]
+    options: dict[str, Any] = {
+        "backend": backend,
+        "relay": relay,
+        "names": names,
+        "poll_s": settings.bus_poll_s,
+        "batch_gap_s": settings.bus_batch_gap_s,
+    }
     if engine.dialect.name != "postgresql":  # SQLite: one writer, so share the app's writer queue
-        return BusWorker(engine, backend=backend, relay=relay, names=names, poll_s=settings.bus_poll_s).start()
+        return BusWorker(engine, **options).start()
     # its own connections, whose commits need not wait for the WAL flush (see create_db_engine)
     own = create_db_engine(engine.url.render_as_string(hide_password=False), pool_size=4, relaxed_commit=True)
-    worker = BusWorker(own, backend=backend, relay=relay, names=names, poll_s=settings.bus_poll_s)
+    worker = BusWorker(own, **options)
     worker.owns_engine = True
     return worker.start()

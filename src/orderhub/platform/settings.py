@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     bus_url: str = ""  # "" or "embedded": the database is the log; nats://host:4222[,nats://…]: JetStream
     run_bus: bool = True  # the relay and the subscribers run inside the API process (one holder each)
     bus_poll_s: float = 0.02  # how often an idle relay or subscriber looks for work from other processes
+    bus_batch_gap_s: float = 0.005  # after a round that found work, gather this long before the next
+    bus_subscribers: str = ""  # comma-separated subscribers this process runs ("" = every registered one)
     bus_stream: str = "ORDERHUB"  # the JetStream stream (subjects orderhub.>)
     bus_replicas: int = 1  # JetStream replicas of the stream (3 on a 3-node cluster)
     plugins: str = ""  # comma-separated modules whose register() adds subscribers or hooks at start-up
