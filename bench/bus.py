@@ -189,7 +189,8 @@ def latency(dbs: Databases, rate: float, seconds: float = 10) -> tuple[float, fl
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(
-                "SELECT p.event_id, p.applied_at, o.published_at FROM probe_applied p JOIN outbox o ON o.id = p.event_id"
+                "SELECT p.event_id, p.applied_at, l.published_at FROM probe_applied p"
+                " JOIN outbox o ON o.id = p.event_id JOIN bus_log l ON l.seq = o.seq"
             )
         ).all()
     engine.dispose()
@@ -209,7 +210,7 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def s1_with_and_without(dbs: Databases, n: int, rounds: int = 3) -> dict[bool, tuple[float, float]]:
+def s1_with_and_without(dbs: Databases, n: int, rounds: int = 5) -> dict[bool, tuple[float, float]]:
     """Per setting, the medians over ``rounds`` interleaved runs of orders/s and of machine CPU
     ms per order — counted until the subscriber applied every event of the run when the bus is
     on, so the backbone's whole work is in it. This machine's noise between two runs of one

@@ -145,7 +145,7 @@ def test_kill_9_of_api_relay_and_subscriber_loses_nothing_and_applies_once(pg_ad
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                pending = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE position IS NULL")).scalar_one()
+                pending = conn.execute(sa.text("SELECT count(*) FROM bus_pending")).scalar_one()
                 applied = conn.execute(sa.text("SELECT count(*) FROM probe_applied")).scalar_one()
                 total = conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one()
             if pending == 0 and applied >= total:
@@ -163,7 +163,7 @@ def test_kill_9_of_api_relay_and_subscriber_loses_nothing_and_applies_once(pg_ad
                 sa.text("SELECT aggregate_id, count(*) FROM outbox WHERE type = 'order.captured' GROUP BY aggregate_id")
             ).all()
         )
-        unpublished = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE position IS NULL")).scalar_one()
+        unpublished = conn.execute(sa.text("SELECT count(*) FROM bus_pending")).scalar_one()
         twice = conn.execute(
             sa.text("SELECT count(*) FROM (SELECT event_id FROM probe_applied GROUP BY event_id HAVING count(*) > 1) x")
         ).scalar_one()

@@ -91,9 +91,10 @@ def apply(
     """Apply ``events`` (in order) inside the caller's transaction; returns how many took effect.
 
     ``blocked``: aggregates with an open failure, when the caller already knows them (else one
-    query). ``redelivered=False``: the caller guarantees none of these was applied before (the
-    embedded reader reads strictly after its locked offset), so the processed-id look-up is
-    skipped; the ids are recorded all the same."""
+    query). ``redelivered=False``: the caller guarantees each event reaches it once (the
+    embedded reader reads strictly after its locked offset and moves it in this transaction),
+    so the offset is the idempotency guard: processed ids are neither looked up nor recorded.
+    A backend that can redeliver (NATS) passes ``True``."""
     if not events:
         return 0
     done = store.processed_among(conn, subscriber=sub.name, ids=[e.id for e in events]) if redelivered else set()
@@ -115,7 +116,8 @@ def apply(
             sub.handle_batch(conn, ready)
         except Exception as exc:
             raise HandlerFailed(ready[0].id if ready else "") from exc
-        store.mark_processed(conn, subscriber=sub.name, ids=[e.id for e in ready], at=now)
+        if redelivered:
+            store.mark_processed(conn, subscriber=sub.name, ids=[e.id for e in ready], at=now)
         return len(ready)
     for event in events:
         if event.id in done or not sub.handles(event.type):
@@ -138,7 +140,8 @@ def apply(
                 raise HandlerFailed(event.id) from exc
         applied.append(event.id)
         done.add(event.id)
-    store.mark_processed(conn, subscriber=sub.name, ids=applied, at=now)
+    if redelivered:
+        store.mark_processed(conn, subscriber=sub.name, ids=applied, at=now)
     return len(applied)
 
 

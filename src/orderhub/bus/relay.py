@@ -1,7 +1,7 @@
 """The relay: moves committed outbox events onto the bus, in commit order per aggregate.
 
-Embedded backend: the outbox *is* the log. Publishing gives each committed event the next
-``position`` in one statement per batch; subscribers read by position. An aggregate's events
+Embedded backend: the database is the log. Publishing moves a batch of pending events into
+``bus_log`` with the next positions, in one statement per batch; subscribers read by position. An aggregate's events
 are inserted under its row lock, so their insert order is their commit order; a transaction
 that commits late simply gets later positions.
 
@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from orderhub.bus import store
 from orderhub.core.clock import utcnow
 from orderhub.core.events import DomainEvent
-from orderhub.platform.db import glance, unit_of_work
+from orderhub.platform.db import one_statement, unit_of_work
 
 
 class Sink(Protocol):
@@ -34,21 +34,22 @@ class Sink(Protocol):
 def relay_once(engine: Engine, *, sink: Sink | None = None, limit: int = 1000) -> int:
     """Publish up to ``limit`` committed events; returns how many were published."""
     if engine.dialect.name == "sqlite":  # a cheap look first: SQLite has one writer
-        with glance(engine) as conn:
+        with one_statement(engine) as conn:
             if not store.has_unpublished(conn):
                 return 0
     if sink is None:
+        if engine.dialect.name == "postgresql":  # one atomic statement: no transaction around it
+            with one_statement(engine) as conn:
+                return store.publish_next(conn, limit=limit, at=utcnow())
         with unit_of_work(engine) as conn:
             return store.publish_next(conn, limit=limit, at=utcnow())
-    with unit_of_work(engine, write=False) as conn:
-        rows = store.unpublished(conn, limit=limit, lock=False)
+    with one_statement(engine) as conn:
+        rows = store.unpublished(conn, limit=limit)
     if not rows:
         return 0
     seq_of = {r.id: r.seq for r in rows}
     sent = sink.send([store.to_event(r) for r in rows])
     if sent:
         with unit_of_work(engine) as conn:
-            store.mark_published(
-                conn, [seq_of[e.id] for e in sent], first_position=store.last_position(conn) + 1, at=utcnow()
-            )
+            store.mark_published(conn, [seq_of[e.id] for e in sent], at=utcnow())
     return len(sent)

@@ -1,11 +1,19 @@
 """The bus's tables: the outbox (the log), subscriber offsets, processed event ids, failures.
 
 The outbox is shaped like Debezium's outbox router (id, aggregate type, aggregate id, type,
-payload); the aggregate id keys per-aggregate ordering, the id de-duplicates deliveries. Rows
-are kept after the relay publishes them: the outbox is also the event store an aggregate's
-history is read from. The relay gives each committed event a ``position`` — a gap-free,
-strictly increasing number in the order it published them — which embedded subscribers read
-from; ``seq`` is the insert order, which a transaction that commits late does not respect.
+payload); the aggregate id keys per-aggregate ordering, the id de-duplicates deliveries. Its
+rows are written once and never updated: the outbox is also the event store an aggregate's
+history is read from.
+
+Publishing is two narrow tables beside it, so a published event costs two tiny rows instead
+of rewriting the wide one (and every index on it):
+
+- ``bus_pending``: the seqs waiting for the relay. A trigger (migration 0003) queues every
+  outbox row inserted without ``published_at`` (imported history is stored as published), so
+  publishing costs the writer no extra statement.
+- ``bus_log``: what the relay published, each with its ``position`` — strictly increasing in
+  the order of publication — which embedded subscribers read by. ``seq`` is the insert order,
+  which a transaction that commits late does not respect; positions do.
 """
 
 from __future__ import annotations
@@ -32,10 +40,19 @@ outbox = sa.Table(
     sa.Column("occurred_at", UtcDateTime(), nullable=False),
     sa.Column("published_at", UtcDateTime(), nullable=True),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("position", sa.BigInteger, nullable=True),
     sa.Index("ix_outbox_aggregate", "aggregate_type", "aggregate_id", "seq"),
-    sa.Index("ix_outbox_unpublished", "published_at", "seq"),
-    sa.Index("uq_outbox_position", "position", unique=True),
+)
+
+#: Outbox rows waiting for the relay (filled by a trigger on outbox inserts).
+bus_pending = sa.Table("bus_pending", metadata, sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False))
+
+#: What the relay published, in order: embedded subscribers read by ``position``.
+bus_log = sa.Table(
+    "bus_log",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False, unique=True),
+    sa.Column("published_at", UtcDateTime(), nullable=False),
 )
 
 #: Where each subscriber has read up to: an outbox position (embedded) or a stream sequence (nats).
@@ -149,18 +166,23 @@ _EVENT_COLUMNS = (
 )
 
 
-def unpublished(conn: Connection, *, limit: int, lock: bool) -> list[Any]:
+_pending_window = sa.select(bus_pending.c.seq).order_by(bus_pending.c.seq).limit(sa.bindparam("limit")).subquery()
+_unpublished = (
+    sa.select(*_EVENT_COLUMNS)
+    .select_from(_pending_window.join(outbox, outbox.c.seq == _pending_window.c.seq))
+    .order_by(outbox.c.seq)
+)
+
+
+def unpublished(conn: Connection, *, limit: int) -> list[Any]:
     """The oldest events not yet published, in insert order (per aggregate, commit order:
-    an aggregate's writers queue on its row lock). ``lock`` skips rows another relay holds."""
-    stmt = sa.select(*_EVENT_COLUMNS).where(outbox.c.published_at.is_(None)).order_by(outbox.c.seq).limit(limit)
-    if lock and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(conn.execute(stmt))
+    an aggregate's writers queue on its row lock)."""
+    return list(conn.execute(_unpublished, {"limit": limit}))
 
 
 # Statements of the hot path are built once (building one costs more than running it).
-_has_unpublished = sa.select(outbox.c.seq).where(outbox.c.published_at.is_(None)).limit(1)
-_last_position = sa.select(sa.func.coalesce(sa.func.max(outbox.c.position), 0))
+_has_unpublished = sa.select(bus_pending.c.seq).limit(1)
+_last_position = sa.select(sa.func.coalesce(sa.func.max(bus_log.c.position), 0))
 
 
 def has_unpublished(conn: Connection) -> bool:
@@ -171,37 +193,41 @@ def last_position(conn: Connection) -> int:
     return int(conn.execute(_last_position).scalar_one())
 
 
+_PUBLISH_PG = sa.text(
+    """
+    WITH batch AS (
+        DELETE FROM bus_pending WHERE seq IN (
+            SELECT seq FROM bus_pending ORDER BY seq LIMIT :limit FOR UPDATE SKIP LOCKED
+        ) RETURNING seq
+    )
+    INSERT INTO bus_log (position, seq, published_at)
+    SELECT (SELECT coalesce(max(position), 0) FROM bus_log) + row_number() OVER (ORDER BY seq), seq, :at
+    FROM batch
+    """
+).bindparams(sa.bindparam("at", type_=UtcDateTime()))
+
+
 def publish_next(conn: Connection, *, limit: int, at: datetime) -> int:
-    """Publish the oldest ``limit`` unpublished events in one statement: each gets the next
-    position in insert order. On PostgreSQL rows another relay holds are skipped; the unique
-    index on position refuses a second relay racing for the same numbers."""
-    lock = "FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
-    rows = conn.execute(
-        sa.text(
-            f"""
-            WITH batch AS (
-                SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT :limit {lock}
-            ), numbered AS (
-                SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM batch
-            )
-            UPDATE outbox SET
-                position = (SELECT coalesce(max(position), 0) FROM outbox) + numbered.rn,
-                published_at = :at
-            FROM numbered WHERE outbox.seq = numbered.seq
-            """
-        ).bindparams(sa.bindparam("at", type_=UtcDateTime())),
-        {"limit": limit, "at": at},
-    )
-    return int(rows.rowcount)
+    """Publish the oldest ``limit`` pending events: each gets the next position in insert
+    order. On PostgreSQL it is one statement that skips rows another relay holds (the primary
+    key on position refuses a second relay racing for the same numbers); SQLite has one writer."""
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(_PUBLISH_PG, {"limit": limit, "at": at}).rowcount)
+    seqs = [r[0] for r in conn.execute(sa.select(bus_pending.c.seq).order_by(bus_pending.c.seq).limit(limit))]
+    mark_published(conn, seqs, at=at)
+    return len(seqs)
 
 
-def mark_published(conn: Connection, seqs: list[int], *, first_position: int, at: datetime) -> None:
-    """Give ``seqs`` (in publication order) consecutive positions from ``first_position``.
-    The unique index on position refuses a second relay racing for the same numbers."""
+def mark_published(conn: Connection, seqs: list[int], *, at: datetime) -> None:
+    """Log ``seqs`` as published, in this order, with the next positions; take them off the
+    pending queue."""
+    if not seqs:
+        return
+    first = last_position(conn) + 1
     conn.execute(
-        outbox.update().where(outbox.c.seq == sa.bindparam("s")).values(position=sa.bindparam("p"), published_at=at),
-        [{"s": seq, "p": first_position + i} for i, seq in enumerate(seqs)],
+        bus_log.insert(), [{"position": first + i, "seq": seq, "published_at": at} for i, seq in enumerate(seqs)]
     )
+    conn.execute(bus_pending.delete().where(bus_pending.c.seq.in_(seqs)))
 
 
 # -- subscribers --------------------------------------------------------------------------
@@ -220,13 +246,44 @@ _blocked = (
     .exists()
     .label("blocked")
 )
-_after = (
-    sa.select(*_EVENT_COLUMNS, outbox.c.position, _blocked)
-    .where(outbox.c.position > sa.bindparam("position"), outbox.c.position <= sa.bindparam("upto"))
-    .order_by(outbox.c.position)
-    .limit(sa.bindparam("limit"))
-)
-_after_of_types = _after.where(outbox.c.type.in_(sa.bindparam("types", expanding=True)))
+# PostgreSQL: lock the offset and read past it in one statement
+_locked = sa.select(bus_offsets.c.position).where(_this_offset).with_for_update().cte("locked_offset")
+
+
+def _reader(*, locked: bool, typed: bool, lateral: bool) -> sa.Select[Any]:
+    """The next window of the log — up to ``limit`` positions after the offset — each with its
+    event when the subscriber handles its type (else NULL columns: the window still moves the
+    offset past it). Every event is looked up by primary key (``LATERAL`` on PostgreSQL: a
+    plan that scans the whole outbox to join a window of a few rows would grow with history)."""
+    start = sa.select(_locked.c.position).scalar_subquery() if locked else sa.bindparam("position")
+    window = (
+        sa.select(bus_log.c.position, bus_log.c.seq)
+        .where(bus_log.c.position > start, bus_log.c.position <= sa.bindparam("upto"))
+        .order_by(bus_log.c.position)
+        .limit(sa.bindparam("limit"))
+        .subquery("window")
+    )
+    wanted = outbox.c.type.in_(sa.bindparam("types", expanding=True)) if typed else sa.true()
+    if lateral:
+        event = sa.select(*_EVENT_COLUMNS, _blocked).where(outbox.c.seq == window.c.seq, wanted).lateral("event")
+        return (
+            sa.select(window.c.position, *event.c)
+            .select_from(window.outerjoin(event, sa.true()))
+            .order_by(window.c.position)
+        )
+    return (
+        sa.select(window.c.position, *_EVENT_COLUMNS, _blocked)
+        .select_from(window.outerjoin(outbox, sa.and_(outbox.c.seq == window.c.seq, wanted)))
+        .order_by(window.c.position)
+    )
+
+
+_READERS = {
+    (locked, typed, lateral): _reader(locked=locked, typed=typed, lateral=lateral)
+    for locked in (False, True)
+    for typed in (False, True)
+    for lateral in (False, True)
+}
 
 
 def peek(conn: Connection, *, subscriber: str, backend: str) -> tuple[int | None, int]:
@@ -239,12 +296,26 @@ def peek(conn: Connection, *, subscriber: str, backend: str) -> tuple[int | None
 def events_after(
     conn: Connection, *, position: int, upto: int, types: frozenset[str] | None, limit: int, subscriber: str
 ) -> list[Any]:
-    """Published events in (position, upto], of ``types`` (all when None), in position order,
-    each with ``blocked``: whether its aggregate has an open failure for ``subscriber``."""
-    params: dict[str, Any] = {"position": position, "upto": upto, "limit": limit, "sub": subscriber}
-    if types is None:
-        return list(conn.execute(_after, params))
-    return list(conn.execute(_after_of_types, {**params, "types": sorted(types)}))
+    """The log's next window in (position, upto], up to ``limit`` rows in position order. A row
+    has the event's columns (``id`` is None when ``types`` leaves it out) and ``blocked``:
+    whether its aggregate has an open failure for ``subscriber``."""
+    return _read(conn, False, types, {"position": position, "upto": upto, "limit": limit, "sub": subscriber})
+
+
+def lock_and_read(
+    conn: Connection, *, subscriber: str, backend: str, upto: int, types: frozenset[str] | None, limit: int
+) -> list[Any]:
+    """PostgreSQL: lock the subscriber's offset and read the window past it (as
+    ``events_after``) in one round trip. The caller moves the offset from the value it saw
+    before; if another reader moved it meanwhile, that conditional move fails."""
+    return _read(conn, True, types, {"sub": subscriber, "b_backend": backend, "upto": upto, "limit": limit})
+
+
+def _read(conn: Connection, locked: bool, types: frozenset[str] | None, params: dict[str, Any]) -> list[Any]:
+    stmt = _READERS[(locked, types is not None, conn.dialect.name == "postgresql")]
+    if types is not None:
+        params["types"] = sorted(types)
+    return list(conn.execute(stmt, params))
 
 
 def events_by_id(conn: Connection, ids: list[str]) -> dict[str, DomainEvent]:
@@ -375,7 +446,7 @@ def offsets(conn: Connection) -> list[dict[str, Any]]:
 
 def backlog(conn: Connection) -> int:
     """Events committed but not yet published."""
-    return int(conn.execute(sa.select(sa.func.count()).where(outbox.c.published_at.is_(None))).scalar_one())
+    return int(conn.execute(sa.select(sa.func.count()).select_from(bus_pending)).scalar_one())
 
 
 def prune(conn: Connection, *, processed_before: datetime, closed_before: datetime) -> dict[str, int]:

@@ -98,7 +98,7 @@ class BusWorker:
         poll_s: float = 0.02,
         lease_ttl_s: float = 3.0,
         retry_every_s: float = 0.5,
-        batch_gap_s: float = 0.005,
+        batch_gap_s: float = 0.015,
     ) -> None:
         self.engine = engine
         self.backend = backend
@@ -166,7 +166,7 @@ class BusWorker:
             if moved:
                 _wake_subscribers()
                 if moved < RELAY_BATCH:  # let a few more commits gather: fewer, larger rounds
-                    self.stopping.wait(self.batch_gap_s)
+                    self.stopping.wait(self.batch_gap_s / 3)
                 continue
             _relay_wake.wait(self.poll_s)
             _relay_wake.clear()

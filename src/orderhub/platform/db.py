@@ -133,9 +133,10 @@ def unit_of_work(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
 
 
 @contextmanager
-def glance(engine: Engine) -> Iterator[Connection]:
-    """A connection for a single look (one statement) with no transaction around it: no BEGIN
-    and COMMIT round trips, no SQLite lock. For pollers that mostly find nothing to do."""
+def one_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection for one statement with no transaction around it (the statement is its own
+    transaction): no BEGIN and COMMIT round trips, no SQLite lock for a read. For pollers that
+    mostly find nothing to do, and for a write that is one atomic statement."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         yield conn
 

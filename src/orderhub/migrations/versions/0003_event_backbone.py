@@ -1,5 +1,5 @@
-"""event backbone: outbox positions and versions, subscriber offsets, processed ids, failures;
-durable jobs and schedules
+"""event backbone: event versions, the publishing queue and log, subscriber offsets,
+processed ids, failures; durable jobs and schedules
 
 Revision ID: 0003
 Revises: 0002
@@ -20,8 +20,42 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
-        batch.add_column(sa.Column("position", sa.BigInteger(), nullable=True))
-    op.create_index("uq_outbox_position", "outbox", ["position"], unique=True)
+    # publishing no longer updates outbox rows: the queue and the log are tables of their own
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.create_table(
+        "bus_pending",
+        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_bus_pending")),
+    )
+    op.create_table(
+        "bus_log",
+        sa.Column("position", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("position", name=op.f("pk_bus_log")),
+        sa.UniqueConstraint("seq", name=op.f("uq_bus_log_seq")),
+    )
+    # events committed before this migration and never relayed wait in the queue
+    op.execute("INSERT INTO bus_pending (seq) SELECT seq FROM outbox WHERE published_at IS NULL")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE FUNCTION outbox_queue() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO bus_pending (seq) SELECT seq FROM new_rows WHERE published_at IS NULL;
+                RETURN NULL;
+            END $$
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER outbox_queue AFTER INSERT ON outbox REFERENCING NEW TABLE AS new_rows "
+            "FOR EACH STATEMENT EXECUTE FUNCTION outbox_queue()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER outbox_queue AFTER INSERT ON outbox FOR EACH ROW WHEN NEW.published_at IS NULL "
+            "BEGIN INSERT INTO bus_pending (seq) VALUES (NEW.seq); END"
+        )
     op.create_table(
         "bus_offsets",
         sa.Column("subscriber", sa.String(80), nullable=False),
@@ -98,7 +132,13 @@ def downgrade() -> None:
     op.drop_table("bus_failures")
     op.drop_table("bus_processed")
     op.drop_table("bus_offsets")
-    op.drop_index("uq_outbox_position", table_name="outbox")
+    op.execute(
+        "DROP TRIGGER IF EXISTS outbox_queue" + (" ON outbox" if op.get_bind().dialect.name == "postgresql" else "")
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS outbox_queue()")
+    op.drop_table("bus_log")
+    op.drop_table("bus_pending")
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "seq"])
     with op.batch_alter_table("outbox") as batch:
-        batch.drop_column("position")
         batch.drop_column("version")
