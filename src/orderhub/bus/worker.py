@@ -32,6 +32,17 @@ log = logging.getLogger("orderhub.bus")
 RELAY_BATCH = 1000  # events a relay round publishes at most
 SUBSCRIBER_BATCH = 500  # events a subscriber round reads at most
 
+FULL_ROUND = 100  # a round this large pays its fixed cost well: the next one starts at once
+
+
+def _gap(most_s: float, found: int) -> float:
+    """How long to let work gather after a round that found ``found`` items: the whole gap
+    after a round of one, nothing after a round of ``FULL_ROUND`` or more. Under light load
+    this turns many tiny rounds into few larger ones (each round has a fixed cost of a few
+    statements); under heavy load rounds are large anyway and waiting would only add latency."""
+    return most_s * max(0.0, 1.0 - found / FULL_ROUND)
+
+
 #: Periodic work that rides along with the bus (senders of queued deliveries): name → fn(engine)
 #: returning how much it did; safe to run in several processes at once.
 _pollers: dict[str, Callable[[Engine], int]] = {}
@@ -165,8 +176,7 @@ class BusWorker:
                 log.exception("relay round failed; the next one runs")
             if moved:
                 _wake_subscribers()
-                if moved < RELAY_BATCH:  # let a few more commits gather: fewer, larger rounds
-                    self.stopping.wait(self.batch_gap_s / 3)
+                self.stopping.wait(_gap(self.batch_gap_s / 3, moved))
                 continue
             _relay_wake.wait(self.poll_s)
             _relay_wake.clear()
@@ -197,8 +207,7 @@ class BusWorker:
                     prepared = False
                     time.sleep(self.poll_s)
                 if read:
-                    if read < SUBSCRIBER_BATCH:
-                        self.stopping.wait(self.batch_gap_s)
+                    self.stopping.wait(_gap(self.batch_gap_s, read))
                     continue
                 # the relay of this process wakes us when it published; look on our own only
                 # as often as needed to notice a relay in another process (or the retry timer)
