@@ -80,6 +80,9 @@ def nats_server() -> Iterator[str]:
 
 @contextmanager
 def bus_worker(database_url: str, bus_url: str = "") -> Iterator[None]:
+    """``orderhub bus`` with the relay and the probe. On NATS the relay and the subscriber run
+    as two processes (``--no-subscribers`` / ``--no-relay``), as a NATS deployment would: each
+    is CPU-bound in Python (JSON, the client), and one process would share one core's GIL."""
     env = {
         **os.environ,
         **PLUGIN_ENV,
@@ -87,17 +90,22 @@ def bus_worker(database_url: str, bus_url: str = "") -> Iterator[None]:
         "ORDERHUB_BUS_URL": bus_url,
         "ORDERHUB_BUS_SUBSCRIBERS": "probe",  # the relay and one subscriber: the probe
     }
+    roles = [["--no-subscribers"], ["--no-relay"]] if bus_url else [[]]
     fd, log = tempfile.mkstemp(prefix="bench-bus-", suffix=".log")
     with os.fdopen(fd, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "orderhub", "bus"], env=env, stdout=out, stderr=out)
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "orderhub", "bus", *role], env=env, stdout=out, stderr=out)
+            for role in roles
+        ]
         try:
             time.sleep(2.0)  # imports, migrations check, leases, (NATS) stream and consumer
-            if proc.poll() is not None:
+            if any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"bus worker died; log: {log}")
             yield
         finally:
-            proc.terminate()
-            proc.wait(15)
+            for p in procs:
+                p.terminate()
+                p.wait(15)
 
 
 def applied(engine: sa.Engine) -> int:

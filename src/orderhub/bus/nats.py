@@ -249,13 +249,16 @@ class NatsBackend:
             log.debug(msg, *args)
 
     async def _publish(self, js: JetStreamContext, event: DomainEvent) -> None:
-        await js.publish(
+        # the asynchronous publish: no reply subscription per message (JetStream's ack arrives
+        # on one shared inbox), bounded by the publish timeout all the same
+        ack = await js.publish_async(
             subject_of(event),
             json.dumps(event.as_cloudevent(), separators=(",", ":")).encode(),
-            timeout=self.publish_timeout_s,
+            wait_stall=self.publish_timeout_s,
             stream=self.stream,
             headers={MSG_ID: event.id, AGGREGATE_HEADER: event.aggregate_id},
         )
+        await asyncio.wait_for(ack, self.publish_timeout_s)
 
     # -- the subscribers' side ----------------------------------------------------------------
     def prepare(self, engine: Engine, sub: Subscriber) -> None:
@@ -285,7 +288,7 @@ class NatsBackend:
                 durable_name=name,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=offset + 1,
-                ack_policy=AckPolicy.EXPLICIT,
+                ack_policy=AckPolicy.ALL,  # acknowledging a batch's last message acknowledges the batch
                 ack_wait=self.ack_wait_s,
                 max_ack_pending=self.max_ack_pending,
                 filter_subjects=filters_of(sub.types),
@@ -421,8 +424,9 @@ async def _unsubscribe(readers: list[_Reader]) -> None:
 
 
 async def _ack(msgs: list[Msg]) -> None:
-    for msg in msgs:
-        await msg.ack()
+    """Acknowledge a batch (ack policy ``all``: its last message stands for every one before)."""
+    if msgs:
+        await msgs[-1].ack()
 
 
 async def _on_error(exc: Exception) -> None:

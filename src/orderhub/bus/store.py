@@ -223,11 +223,28 @@ def mark_published(conn: Connection, seqs: list[int], *, at: datetime) -> None:
     pending queue."""
     if not seqs:
         return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOG_PG, {"seqs": seqs, "at": at})
+        return
     first = last_position(conn) + 1
     conn.execute(
         bus_log.insert(), [{"position": first + i, "seq": seq, "published_at": at} for i, seq in enumerate(seqs)]
     )
     conn.execute(bus_pending.delete().where(bus_pending.c.seq.in_(seqs)))
+
+
+# one statement: the seqs in the order given, numbered from the next position, off the queue
+_LOG_PG = sa.text(
+    """
+    WITH sent AS (
+        SELECT seq, ord FROM unnest(CAST(:seqs AS integer[])) WITH ORDINALITY AS t(seq, ord)
+    ), logged AS (
+        INSERT INTO bus_log (position, seq, published_at)
+        SELECT (SELECT coalesce(max(position), 0) FROM bus_log) + ord, seq, :at FROM sent
+    )
+    DELETE FROM bus_pending WHERE seq IN (SELECT seq FROM sent)
+    """
+).bindparams(sa.bindparam("at", type_=UtcDateTime()))
 
 
 # -- subscribers --------------------------------------------------------------------------
