@@ -92,6 +92,8 @@ def _wait_ready(servers: Servers, *, replicas: int) -> None:
     import nats
     from nats.js.api import StreamConfig
 
+    from tests.conftest import run_async
+
     async def quiet(exc: Exception) -> None:  # not up yet: said once, below, if it never is
         pass
 
@@ -122,7 +124,7 @@ def _wait_ready(servers: Servers, *, replicas: int) -> None:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"nats-server not ready after {READY_S}s: {last!r}")
 
-    asyncio.run(probe())
+    run_async(probe)  # on a thread of its own: a browser test may have left a loop running here
 
 
 def _listening(port: int) -> bool:
