@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.inventory
 	$(BIN)/python -m bench.sourcing
 	$(BIN)/python -m bench.carbon
+	$(BIN)/python -m bench.bus
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

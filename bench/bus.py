@@ -17,9 +17,10 @@ BARE     nats-py alone on the same nats-server: JetStream publish (async, acknow
          many messages, then a pull consumer fetching and acknowledging them all.
 LATENCY  producers commit at half the embedded FLOW rate; each event's commit time against the
          time the probe applied it: p50 / p99 (and the relay's part).
-S1       order capture through the API (2 processes, 8 clients, 3-line paid orders) with the
-         relay and the probe running inside the API processes (the default deployment) against
-         the bus off; 5 interleaved runs each, medians of orders/s and of machine CPU per order.
+S1       order capture through the API (``serve --workers 2``, 8 clients, 3-line paid orders)
+         with the relay and the probe running (in the bus process ``serve`` starts beside its
+         API processes) against the bus off; 5 interleaved runs each, medians of orders/s and of
+         machine CPU per order.
 """
 
 from __future__ import annotations

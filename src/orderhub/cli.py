@@ -43,11 +43,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if settings.is_sqlite:
             print("note: SQLite has one writer; more than one worker only adds contention", file=sys.stderr)
         engine.dispose()
+        bus = _start_bus_process() if settings.run_bus else None
         # each worker process builds its own app and engine from the same ORDERHUB_* settings
-        uvicorn.run("orderhub.app:create_app", factory=True, workers=workers, **options)
+        try:
+            uvicorn.run("orderhub.app:create_app", factory=True, workers=workers, **options)
+        finally:
+            if bus is not None:
+                bus.terminate()
+                bus.wait(15)
         return 0
     uvicorn.run(create_app(settings, engine=engine), **options)
     return 0
+
+
+def _start_bus_process() -> Any:
+    """With several API processes the bus runs in one process of its own (``orderhub bus``):
+    its relay and subscribers then never take the GIL from request threads. The API processes
+    are told not to run it."""
+    import os
+    import subprocess
+
+    os.environ["ORDERHUB_RUN_BUS"] = "false"  # read by every API process uvicorn starts
+    env = {**os.environ, "ORDERHUB_RUN_BUS": "true"}
+    return subprocess.Popen([sys.executable, "-m", "orderhub", "bus"], env=env)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

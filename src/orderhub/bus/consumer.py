@@ -45,37 +45,35 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
 
 
-def _fail(conn: Connection, sub: Subscriber, event: DomainEvent, exc: BaseException, now: datetime) -> None:
-    log.warning("subscriber %s failed on %s (%s): %s", sub.name, event.id, event.type, exc)
+def _record(
+    conn: Connection, sub: Subscriber, event: DomainEvent, *, status: str, attempts: int, error: str, now: datetime
+) -> None:
     store.insert_failure(
         conn,
         subscriber=sub.name,
         event_id=event.id,
         event_type=event.type,
         aggregate_id=event.aggregate_id,
-        status="retrying" if sub.max_attempts > 1 else "dead",
-        attempts=1,
-        error=_error_text(exc),
-        next_attempt_at=now + backoff(sub, 1),
+        status=status,
+        attempts=attempts,
+        error=error,
+        next_attempt_at=now + backoff(sub, attempts) if status == "retrying" else None,
         created_at=now,
         updated_at=now,
     )
+
+
+def _fail(conn: Connection, sub: Subscriber, event: DomainEvent, exc: BaseException, now: datetime) -> None:
+    log.warning("subscriber %s failed on %s (%s): %s", sub.name, event.id, event.type, exc)
+    dead = sub.max_attempts <= 1
+    if dead:
+        alerts.warning("subscriber %s gave up on event %s (%s) at once: %s", sub.name, event.id, event.type, exc)
+    _record(conn, sub, event, status="dead" if dead else "retrying", attempts=1, error=_error_text(exc), now=now)
 
 
 def _park(conn: Connection, sub: Subscriber, event: DomainEvent, now: datetime) -> None:
-    store.insert_failure(
-        conn,
-        subscriber=sub.name,
-        event_id=event.id,
-        event_type=event.type,
-        aggregate_id=event.aggregate_id,
-        status="parked",
-        attempts=0,
-        error="waiting behind an earlier failed event of the same aggregate",
-        next_attempt_at=None,
-        created_at=now,
-        updated_at=now,
-    )
+    error = "waiting behind an earlier failed event of the same aggregate"
+    _record(conn, sub, event, status="parked", attempts=0, error=error, now=now)
 
 
 def apply(
