@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from orderhub.bus import failures as bus_failures
 from orderhub.bus import service as bus
 from orderhub.bus import store as bus_store
 from orderhub.bus import subscribers
@@ -126,7 +127,7 @@ def test_killing_the_stream_leader_mid_stream_loses_and_duplicates_nothing(
         got = conn.execute(sa.select(applied.c.event_id, applied.c.aggregate_id, applied.c.k).order_by(applied.c.n))
         seen = list(got)
         assert bus_store.backlog(conn) == 0
-        assert bus_store.count_failures(conn) == {}
+        assert bus_failures.count_failures(conn) == {}
     assert len(seen) == EVENTS
     assert {r.event_id for r in seen} == set(producer.ids)  # each once: event_id is unique in the table
     last: dict[str, int] = defaultdict(lambda: -1)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from orderhub.bus import store
+from orderhub.bus import failures, store
 from orderhub.bus.subscribers import Subscriber
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import Conflict, NotFound
@@ -48,7 +48,7 @@ def _error_text(exc: BaseException) -> str:
 def _record(
     conn: Connection, sub: Subscriber, event: DomainEvent, *, status: str, attempts: int, error: str, now: datetime
 ) -> None:
-    store.insert_failure(
+    failures.insert_failure(
         conn,
         subscriber=sub.name,
         event_id=event.id,
@@ -97,7 +97,7 @@ def apply(
         return 0
     done = store.processed_among(conn, subscriber=sub.name, ids=[e.id for e in events]) if redelivered else set()
     if blocked is None:
-        blocked = store.blocked_aggregates(
+        blocked = failures.blocked_aggregates(
             conn, subscriber=sub.name, aggregate_ids=sorted({e.aggregate_id for e in events})
         )
     applied = []
@@ -155,7 +155,7 @@ def _settle(conn: Connection, sub: Subscriber, failure: dict[str, Any], *, now: 
             sub.handle(conn, event)
     except Exception as exc:
         dead = (attempts >= sub.max_attempts and not manual) or (failure["status"] == "dead" and manual)
-        store.update_failure(
+        failures.update_failure(
             conn,
             failure["id"],
             attempts=attempts,
@@ -174,7 +174,7 @@ def _settle(conn: Connection, sub: Subscriber, failure: dict[str, Any], *, now: 
                 exc,
             )
         return False
-    store.update_failure(conn, failure["id"], attempts=attempts, status="resolved", error="", updated_at=now)
+    failures.update_failure(conn, failure["id"], attempts=attempts, status="resolved", error="", updated_at=now)
     store.mark_processed(conn, subscriber=sub.name, ids=[failure["event_id"]], at=now)
     _drain(conn, sub, failure["aggregate_id"], now=now)
     return True
@@ -182,7 +182,7 @@ def _settle(conn: Connection, sub: Subscriber, failure: dict[str, Any], *, now: 
 
 def _drain(conn: Connection, sub: Subscriber, aggregate_id: str, *, now: datetime) -> None:
     """Apply the events parked behind a settled failure, in order, until one fails."""
-    for parked in store.parked_behind(conn, subscriber=sub.name, aggregate_id=aggregate_id):
+    for parked in failures.parked_behind(conn, subscriber=sub.name, aggregate_id=aggregate_id):
         event = store.events_by_id(conn, [parked["event_id"]]).get(parked["event_id"])
         try:
             if event is None:
@@ -190,7 +190,7 @@ def _drain(conn: Connection, sub: Subscriber, aggregate_id: str, *, now: datetim
             with conn.begin_nested():
                 sub.handle(conn, event)
         except Exception as exc:
-            store.update_failure(
+            failures.update_failure(
                 conn,
                 parked["id"],
                 status="retrying",
@@ -200,7 +200,7 @@ def _drain(conn: Connection, sub: Subscriber, aggregate_id: str, *, now: datetim
                 updated_at=now,
             )
             return
-        store.update_failure(conn, parked["id"], status="resolved", error="", updated_at=now)
+        failures.update_failure(conn, parked["id"], status="resolved", error="", updated_at=now)
         store.mark_processed(conn, subscriber=sub.name, ids=[parked["event_id"]], at=now)
 
 
@@ -208,11 +208,11 @@ def retry_due(engine: Engine, sub: Subscriber) -> int:
     """Retry the failures whose back-off has passed; each in its own transaction."""
     now = utcnow()
     with unit_of_work(engine, write=False) as conn:
-        due = store.due_failures(conn, subscriber=sub.name, now=now)
+        due = failures.due_failures(conn, subscriber=sub.name, now=now)
     settled = 0
     for failure in due:
         with unit_of_work(engine) as conn:
-            current = store.get_failure(conn, failure["id"], for_update=True)
+            current = failures.get_failure(conn, failure["id"], for_update=True)
             if current is None or current["status"] != "retrying":
                 continue
             settled += _settle(conn, sub, current, now=now, manual=False)
@@ -231,7 +231,7 @@ def discard(engine: Engine, sub: Subscriber, failure_id: int, *, actor: str) -> 
     now = utcnow()
     with unit_of_work(engine) as conn:
         failure = _open_failure(conn, failure_id, sub)
-        store.update_failure(
+        failures.update_failure(
             conn,
             failure_id,
             status="discarded",
@@ -242,7 +242,7 @@ def discard(engine: Engine, sub: Subscriber, failure_id: int, *, actor: str) -> 
 
 
 def _open_failure(conn: Connection, failure_id: int, sub: Subscriber) -> dict[str, Any]:
-    failure = store.get_failure(conn, failure_id, for_update=True)
+    failure = failures.get_failure(conn, failure_id, for_update=True)
     if failure is None or failure["subscriber"] != sub.name:
         raise NotFound(f"no failed event {failure_id}", code="bus_failure_not_found")
     if failure["status"] not in ("retrying", "dead"):

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from orderhub.bus import consumer, store, subscribers
+from orderhub.bus import consumer, failures, store, subscribers
 from orderhub.bus.worker import wake_relay
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
@@ -56,7 +56,7 @@ def get_status(engine: Engine) -> dict[str, Any]:
         last = store.last_position(conn)
         backlog = store.backlog(conn)
         offsets = store.offsets(conn)
-        failures = store.count_failures(conn)
+        by_status = failures.count_failures(conn)
     known = {s.name: s for s in subscribers.get_all()}
     rows = []
     for name in sorted(set(known) | {o["subscriber"] for o in offsets}):
@@ -74,7 +74,7 @@ def get_status(engine: Engine) -> dict[str, Any]:
                 "updated_at": max((o["updated_at"] for o in mine if o["updated_at"]), default=None),
             }
         )
-    return {"last_position": last, "unpublished": backlog, "subscribers": rows, "failures": failures}
+    return {"last_position": last, "unpublished": backlog, "subscribers": rows, "failures": by_status}
 
 
 def get_failures(
@@ -93,12 +93,12 @@ def get_failures(
             errors=[{"parameter": "status", "detail": f"one of {', '.join(FAILURE_STATUSES)}"}],
         )
     with unit_of_work(engine, write=False) as conn:
-        return store.list_failures(conn, status=status, subscriber=subscriber, limit=limit, after_id=before_id)
+        return failures.list_failures(conn, status=status, subscriber=subscriber, limit=limit, after_id=before_id)
 
 
 def _subscriber_of(engine: Engine, failure_id: int) -> subscribers.Subscriber:
     with unit_of_work(engine, write=False) as conn:
-        failure = store.get_failure(conn, failure_id)
+        failure = failures.get_failure(conn, failure_id)
     if failure is None:
         raise NotFound(f"no failed event {failure_id}", code="bus_failure_not_found")
     sub = subscribers.get(failure["subscriber"])
@@ -136,7 +136,7 @@ def prune(engine: Engine) -> dict[str, int]:
 
 def get_failure(engine: Engine, *, failure_id: int) -> dict[str, Any]:
     with unit_of_work(engine, write=False) as conn:
-        failure = store.get_failure(conn, failure_id)
+        failure = failures.get_failure(conn, failure_id)
     if failure is None:
         raise NotFound(f"no failed event {failure_id}", code="bus_failure_not_found")
     return failure
