@@ -1,6 +1,7 @@
 """The bus worker: the relay and every registered subscriber, each in a thread of its own.
 
-Any number of processes may run a worker (every API process does by default; ``orderhub bus``
+Any number of processes may run a worker (a lone API process runs one in its threads;
+``orderhub serve --workers N`` starts one bus process beside its API processes; ``orderhub bus``
 runs one alone). Each loop holds a lease (``bus:relay``, ``bus:sub:<name>``) so one process at a
 time does that work; when a holder dies, another takes over once its lease ran out. A loop that
 finds work goes on at once; an idle one sleeps ``poll_s`` or until woken — a commit in this
@@ -47,13 +48,11 @@ def _gap(most_s: float, found: int) -> float:
 #: returning how much it did; safe to run in several processes at once.
 _pollers: dict[str, Callable[[Engine], int]] = {}
 _relay_wake = threading.Event()
+_subscriber_wakes: list[threading.Event] = []
 
 
 def register_poller(name: str, fn: Callable[[Engine], int]) -> None:
     _pollers[name] = fn
-
-
-_subscriber_wakes: list[threading.Event] = []
 
 
 def wake_relay() -> None:
