@@ -156,6 +156,7 @@ def _schedule(settings: Settings) -> dict[str, tuple[float, jobs.Timer]]:
         "orders.consolidated-runs": (60.0, lambda e: {"released": orders_service.release_due_wait_runs(e)}),
         "jobs.requeue-stale": (min(10.0, stale / 4), lambda e: jobs.requeue_stale(e, stale)),
         "bus.prune": (3600.0, bus_service.prune),
+        "auth.prune": (3600.0, lambda e: sessions.prune(e)),
     }
 
 

@@ -76,8 +76,10 @@ def test_schedules_show_the_timers_runs(client):
         "orders.consolidated-runs",
         "jobs.requeue-stale",
         "bus.prune",
+        "auth.prune",
     }
     assert rows["bus.prune"]["last_result"] == {"processed_ids": 0, "closed_failures": 0}
+    assert rows["auth.prune"]["last_result"] == {"sessions": 0, "login_failures": 0}
     assert rows["orders.consolidated-runs"]["interval_s"] == 60.0 and rows["orders.consolidated-runs"]["runs"] == 1
     assert (
         rows["orders.expire-unpaid"]["last_result"] == {"cancelled": []}

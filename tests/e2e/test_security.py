@@ -171,3 +171,12 @@ def test_cookies_are_secure_over_https(engine):
         r = c.get("/login")
         assert r.headers["set-cookie"].lower().endswith("; secure")
         assert r.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_prune_drops_long_ended_sessions_and_passed_failure_windows(browser, engine):
+    log_in(browser, "admin@shop.test")
+    log_in(browser, "admin@shop.test", "wrong-pw")
+    assert sessions.prune(engine) == {"sessions": 0, "login_failures": 0}
+    later = utcnow() + timedelta(days=2)
+    assert sessions.prune(engine, now=later) == {"sessions": 1, "login_failures": 2}
+    assert count(engine, "sessions") == 0 and count(engine, "login_failures") == 0

@@ -84,14 +84,18 @@ def end(engine: Engine, session_id: str) -> None:
         )
 
 
-def prune(engine: Engine, *, now: datetime | None = None) -> int:
-    """Delete sessions that expired or ended more than a day ago."""
-    cutoff = (now or utcnow()) - timedelta(days=1)
+def prune(engine: Engine, *, now: datetime | None = None) -> dict[str, int]:
+    """Delete sessions that expired or ended more than a day ago, and failed-login counts
+    whose window has passed."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=1)
+    F = login_failures
     with unit_of_work(engine) as conn:
-        result = conn.execute(
+        ended = conn.execute(
             sessions.delete().where(sa.or_(sessions.c.expires_at < cutoff, sessions.c.revoked_at < cutoff))
-        )
-    return int(result.rowcount or 0)
+        ).rowcount
+        counts = conn.execute(F.delete().where(F.c.window_start <= now - FAILURE_WINDOW)).rowcount
+    return {"sessions": int(ended or 0), "login_failures": int(counts or 0)}
 
 
 # -- throttling -------------------------------------------------------------------------------
