@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
-from starlette.middleware.sessions import SessionMiddleware
 
 from orderhub import __version__
 from orderhub.bus import api as bus_api
@@ -36,8 +35,10 @@ from orderhub.orders import service as orders_service
 from orderhub.platform import jobs, jobs_api, leases, problems
 from orderhub.platform.auth import api as auth_api
 from orderhub.platform.auth import service as auth
+from orderhub.platform.auth import sessions
 from orderhub.platform.auth.model import Role
 from orderhub.platform.db import create_db_engine, unit_of_work
+from orderhub.platform.security import ConsoleSessions, SecurityHeaders
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
@@ -98,13 +99,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     bus_worker.load_plugins(settings)
     problems.install(app)
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
+        ConsoleSessions,
+        secret=lambda: settings.secret_key or sessions.shared_secret(engine, "session"),
         session_cookie="orderhub_session",
         max_age=settings.session_max_age_s,
         same_site="lax",
         https_only=settings.env == "production",
     )
+    app.add_middleware(SecurityHeaders, always_secure=settings.env == "production")  # outermost
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -154,6 +156,7 @@ def _schedule(settings: Settings) -> dict[str, tuple[float, jobs.Timer]]:
         "orders.consolidated-runs": (60.0, lambda e: {"released": orders_service.release_due_wait_runs(e)}),
         "jobs.requeue-stale": (min(10.0, stale / 4), lambda e: jobs.requeue_stale(e, stale)),
         "bus.prune": (3600.0, bus_service.prune),
+        "auth.prune": (3600.0, lambda e: sessions.prune(e)),
     }
 
 

@@ -283,3 +283,22 @@ def test_operator_pins_an_order_to_another_node_with_a_reason(page, live):
     expect(page.get_by_test_id("timeline")).to_contain_text("Kassel short of staff")
     atp = httpx.get(f"{live.url}/api/v1/atp", params={"sku": "MUG-1"}, headers=ADMIN).json()
     assert {n["node_id"]: n["allocated"] for n in atp["nodes"]} == {"DC-H": 2, "DC-K": 0}
+
+
+def test_every_console_page_works_under_the_content_security_policy_and_logout_ends_it(page, live):
+    post_order(live, ref="CSP-1")
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    login(page, live)
+    for name in ("Orders", "Inventory", "Nodes", "Sourcing", "Carbon", "Dead letters", "Events", "Webhooks", "Jobs"):
+        page.click(f"header nav >> text={name}")
+        expect(page.locator("header nav a.active")).to_have_text(name)
+    page.select_option("select[name=status]", "failed")  # submits its form (console.js)
+    expect(page).to_have_url(f"{live.url}/console/jobs?status=failed")
+    page.click("text=Dashboard")
+    expect(page.get_by_test_id("kpi-total")).to_have_text("1")
+    assert refused == []
+    page.click("button:has-text('Log out')")
+    expect(page).to_have_url(f"{live.url}/login")
+    page.goto(f"{live.url}/console")
+    expect(page).to_have_url(f"{live.url}/login?next=/console")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -75,8 +76,10 @@ def test_schedules_show_the_timers_runs(client):
         "orders.consolidated-runs",
         "jobs.requeue-stale",
         "bus.prune",
+        "auth.prune",
     }
     assert rows["bus.prune"]["last_result"] == {"processed_ids": 0, "closed_failures": 0}
+    assert rows["auth.prune"]["last_result"] == {"sessions": 0, "login_failures": 0}
     assert rows["orders.consolidated-runs"]["interval_s"] == 60.0 and rows["orders.consolidated-runs"]["runs"] == 1
     assert (
         rows["orders.expire-unpaid"]["last_result"] == {"cancelled": []}
@@ -108,7 +111,11 @@ def test_console_progress_fragment_and_jobs_page_show_a_job_of_another_process(c
     finally:
         other.dispose()
     auth.create_user(engine, email="op@shop.test", name="Op", role="operator", password="secret-pw")
-    client.post("/login", data={"email": "op@shop.test", "password": "secret-pw"}, follow_redirects=False)
+    login_form = client.get("/login").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login_form).group(1)  # type: ignore[union-attr]
+    client.post(
+        "/login", data={"email": "op@shop.test", "password": "secret-pw", "csrf_token": csrf}, follow_redirects=False
+    )
     fragment = client.get(f"/console/sourcing/reoptimise/{job_id}", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert 'data-testid="reopt-progress"' in fragment.text and "40 of 100 orders" in fragment.text

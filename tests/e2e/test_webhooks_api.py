@@ -144,7 +144,11 @@ def login(client, engine, role: str) -> str:
     email = f"{role}-console@test.example"
     auth.create_user(engine, email=email, name=role, role=role, password="secret-pw")
     del client.headers["Authorization"]
-    r = client.post("/login", data={"email": email, "password": "secret-pw", "next": "/console/webhooks"})
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    r = client.post(
+        "/login", data={"email": email, "password": "secret-pw", "next": "/console/webhooks", "csrf_token": token}
+    )
     assert r.status_code == 200 and "<h1>Webhooks</h1>" in r.text
     return re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
 

@@ -144,6 +144,9 @@ def reserve(
     _apply_holds(conn, fresh, order_id=order_id, channel=channel, expires_at=expires_at, now=now)
     if result.backordered:
         skus = {line.line_id: line.sku for line in lines}
+        # an unpaid order keeps its presale lock for what it waits for: counted from when the
+        # stock arrives, so a backorder never holds stock without a deadline
+        ttl_s = max(1, int((expires_at - now).total_seconds())) if expires_at else None
         conn.execute(
             store.backorders.insert(),
             [
@@ -160,6 +163,7 @@ def reserve(
                     "lat": destination[0] if destination else None,
                     "lon": destination[1] if destination else None,
                     "created_at": now,
+                    "hold_ttl_s": ttl_s,
                 }
                 for line_id, qty in result.backordered.items()
             ],
@@ -457,10 +461,12 @@ def receive_return(conn: Connection, *, node_id: str, lines: list[LineDemand], o
 
 
 def clear_expiry(conn: Connection, *, order_id: str) -> None:
-    """Paid: the holds no longer expire."""
+    """Paid: the holds no longer expire, nor do those it will get for what it waits for."""
     conn.execute(
         R.update().where(R.c.order_id == order_id, R.c.status == ReservationStatus.active.value).values(expires_at=None)
     )
+    B = store.backorders
+    conn.execute(B.update().where(B.c.order_id == order_id, B.c.hold_ttl_s.is_not(None)).values(hold_ttl_s=None))
 
 
 def extend(conn: Connection, *, order_id: str, until: datetime) -> int:

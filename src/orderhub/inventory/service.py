@@ -458,7 +458,10 @@ def serve_backorders(engine: Engine, *, skus: set[str] | None = None, policy: st
             for node_id, qty in plan:
                 free[(node_id, w.sku)] -= qty
             held = [Held(w.line_id, w.sku, node_id, qty) for node_id, qty in plan]
-            reservations._apply_holds(conn, held, order_id=w.order_id, channel=w.channel, expires_at=None, now=now)
+            expires_at = now + timedelta(seconds=w.hold_ttl_s) if w.hold_ttl_s else None  # unpaid: presale lock
+            reservations._apply_holds(
+                conn, held, order_id=w.order_id, channel=w.channel, expires_at=expires_at, now=now
+            )
             served += w.quantity - short
             if short:
                 conn.execute(B.update().where(B.c.id == w.id).values(quantity=short))

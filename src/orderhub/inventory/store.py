@@ -160,6 +160,8 @@ backorders = sa.Table(
     sa.Column("lat", sa.Float, nullable=True),
     sa.Column("lon", sa.Float, nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # an unpaid order's presale lock (seconds): its holds expire this long after stock is held
+    sa.Column("hold_ttl_s", sa.Integer, nullable=True),
     sa.Index("ix_backorders_waiting", "status", "sku", "created_at"),
 )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -46,8 +45,9 @@ class Settings(BaseSettings):
         if self.secret_key in PLACEHOLDER_SECRETS:
             if self.env == "production":
                 raise ValueError("ORDERHUB_SECRET_KEY must be set to a real secret in production")
-            # Dev and tests get a fresh random key: sessions do not survive a restart.
-            self.secret_key = secrets.token_urlsafe(32)
+            # Dev and tests without a key: the app uses one generated once and kept in the
+            # database, so every worker process (and a restart) signs sessions alike.
+            self.secret_key = ""
         return self
 
     @property

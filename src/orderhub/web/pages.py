@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from orderhub.core.errors import DomainError
 from orderhub.platform import jobs
 from orderhub.platform.auth import service as auth
+from orderhub.platform.auth import sessions
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.web.templating import LoginRequired, act, check_csrf, console_user, csrf_token, render
 
@@ -47,20 +49,48 @@ def login(
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/console",
+    csrf_token_: Annotated[str, Form(alias="csrf_token")] = "",
 ) -> Response:
+    """Log in with the token the login form was rendered with (kept in the pre-login session
+    cookie). Failed attempts are counted per account and per client address; past
+    ``sessions.MAX_FAILURES`` the form answers 429 until the window has passed."""
+    engine = request.app.state.engine
+    email = email.strip().lower()
+    context = {"next": next, "email": email}
+    expected = str(request.session.get("csrf", ""))
+    if not (csrf_token_ and expected and secrets.compare_digest(csrf_token_, expected)):
+        error = "the form expired or did not come from this console; reload and retry"
+        return render(request, "web/login.html", {**context, "error": error}, status_code=403)
+    address = request.client.host if request.client else "unknown"
+    keys = sessions.throttle_keys(email=email, address=address)
     try:
-        principal = auth.authenticate_password(request.app.state.engine, email=email.strip().lower(), password=password)
+        sessions.check_allowed(engine, keys)
+        principal = auth.authenticate_password(engine, email=email, password=password)
+    except sessions.TooManyAttempts as exc:
+        headers = {"Retry-After": str(exc.fields["retry_after_s"])}
+        response = render(request, "web/login.html", {**context, "error": exc.detail}, status_code=429)
+        response.headers.update(headers)
+        return response
     except DomainError as exc:
-        return render(request, "web/login.html", {"next": next, "error": exc.detail, "email": email}, status_code=401)
-    request.session.clear()
-    request.session["user_id"] = principal.user_id
+        sessions.record_failure(engine, keys)
+        return render(request, "web/login.html", {**context, "error": exc.detail}, status_code=401)
+    sessions.reset(engine, keys[0])
+    session_id = sessions.start(
+        engine, user_id=principal.user_id, max_age_s=request.app.state.settings.session_max_age_s
+    )
+    request.session.clear()  # a new session and a new CSRF token: nothing from before login carries over
+    request.session["sid"] = session_id
     csrf_token(request)
     safe_next = next if next.startswith("/") and not next.startswith("//") else "/console"
     return RedirectResponse(safe_next, status_code=303)
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request) -> Response:
+    """End the session on the server: a copy of the old cookie no longer logs anyone in."""
+    session_id = request.session.get("sid")
+    if session_id:
+        sessions.end(request.app.state.engine, str(session_id))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

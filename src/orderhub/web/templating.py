@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from orderhub.core.errors import DomainError, Forbidden
-from orderhub.platform.auth import service as auth
+from orderhub.platform.auth import sessions
 from orderhub.platform.auth.model import Principal, Role
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +32,9 @@ class LoginRequired(Exception):
 
 
 def console_user(request: Request) -> Principal:
-    """The logged-in console user (session cookie), or ``LoginRequired``."""
-    user_id = request.session.get("user_id")
-    principal = auth.get_principal(request.app.state.engine, user_id) if user_id else None
+    """The logged-in console user (a live server-side session), or ``LoginRequired``."""
+    session_id = request.session.get("sid")
+    principal = sessions.principal_for(request.app.state.engine, str(session_id)) if session_id else None
     if principal is None:
         raise LoginRequired()
     return principal

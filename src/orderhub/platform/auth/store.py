@@ -62,3 +62,35 @@ def insert_api_key(conn: Connection, **values: Any) -> None:
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(sa.select(users).order_by(users.c.email)).mappings()]
+
+
+# Console sessions live on the server: the cookie carries only the session id, so logging out
+# (or the absolute expiry) ends a session even if an old cookie is replayed.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(40), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+# Failed logins per account ("account:<email>") and per client address ("addr:<ip>"), in the
+# database so that every worker process counts the same attempts.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", UtcDateTime(), nullable=False),
+)
+
+# Secrets a deployment generates once and shares between its processes (the dev session key).
+app_secrets = sa.Table(
+    "app_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
