@@ -137,6 +137,19 @@ def test_money_out_of_range_is_422_and_dead_lettered(client, engine, amount, fie
     assert_dead_lettered(client, engine, problem)
 
 
+def test_amounts_that_add_up_beyond_the_range_are_422_and_dead_lettered(client, engine):
+    lines = [{"sku": f"S{i}", "quantity": 100_000, "unit_price": "1000000000000"} for i in range(2)]
+    problem = assert_problem(capture(client, {**ORDER, "lines": lines}), 422, "/lines")
+    assert_dead_lettered(client, engine, problem)
+
+
+def test_a_channel_amount_with_an_exponent_is_422_and_dead_lettered(client, engine):
+    doc = json.loads((FIXTURES / "woocommerce_order.json").read_text())
+    doc["line_items"][0]["subtotal"] = "1e400"
+    problem = assert_problem(capture(client, doc, "/api/v1/channels/woocommerce/orders"), 422)
+    assert_dead_lettered(client, engine, problem)
+
+
 def test_a_json_number_too_large_for_a_float_is_400_and_dead_lettered(client, engine):
     raw = json.dumps(ORDER).replace('"12.00"', "1e400").encode()
     problem = assert_problem(capture(client, raw), 400)
@@ -358,6 +371,12 @@ def test_captured_strings_longer_than_their_column_are_422_and_dead_lettered(cli
     doc = json.loads(json.dumps(ORDER))
     mutate(doc)
     assert_dead_lettered(client, engine, assert_problem(capture(client, doc), 422, pointer))
+
+
+def test_path_parameters_longer_than_their_column_are_422(client, engine):
+    client.post("/api/v1/nodes", json=NODE)
+    assert_problem(client.put(f"/api/v1/inventory/DC-L/{'s' * 65}", json={"on_hand": 1}), 422, "sku")
+    assert client.put(f"/api/v1/inventory/DC-L/{'s' * 64}", json={"on_hand": 1}).status_code == 200
 
 
 def test_patch_has_the_same_limits_as_capture(client):

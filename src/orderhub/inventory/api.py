@@ -158,7 +158,13 @@ class CountIn(BaseModel):
 
 
 @router.put("/inventory/{node_id}/{sku}", summary="Set one position's counted quantity")
-def put_position(node_id: str, sku: str, body: CountIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+def put_position(
+    node_id: Annotated[str, Path(max_length=40)],
+    sku: Annotated[str, Path(min_length=1, max_length=64)],
+    body: CountIn,
+    engine: EngineDep,
+    who: Operator,
+) -> dict[str, Any]:
     result = inventory.set_position(engine, node_id=node_id, sku=sku, on_hand=body.on_hand, actor=who.email)
     return result.as_dict()
 

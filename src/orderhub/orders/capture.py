@@ -34,7 +34,7 @@ from orderhub.core.errors import (
     json_pointer,
 )
 from orderhub.core.ids import new_id
-from orderhub.core.money import Money
+from orderhub.core.money import MAX_MAJOR_UNITS, Money, currency_exponent
 from orderhub.orders import changes, dead_letters, store
 from orderhub.orders import events as ev
 from orderhub.orders.canonical import OrderCreate
@@ -117,6 +117,7 @@ def build_order(data: OrderCreate) -> Order:
         discount_total=_money(data.discount_total, cur, "/discount_total"),
         tax_total=_money(data.tax_total, cur, "/tax_total"),
     )
+    _check_totals(order)
     a = order.shipping_address
     order.changes.append(
         ev.OrderCaptured(
@@ -144,6 +145,15 @@ def build_order(data: OrderCreate) -> Order:
         )
     )
     return order
+
+
+def _check_totals(order: Order) -> None:
+    """Sums stay within the range one amount may have (and so within a BIGINT of minor units)."""
+    limit = MAX_MAJOR_UNITS * 10 ** currency_exponent(order.currency)
+    for name, amount in (("/lines", order.subtotal), ("", order.total)):
+        if abs(amount.minor) > limit:
+            detail = f"the order's amounts add up to more than {MAX_MAJOR_UNITS} {order.currency}"
+            raise InvalidInput(detail, errors=[{"pointer": name, "detail": detail}])
 
 
 def start_lifecycle(order: Order, cancel_reason: str | None = None) -> None:
