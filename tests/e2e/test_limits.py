@@ -205,6 +205,12 @@ def test_nul_in_any_json_field_is_422_naming_it(client, engine, method, path, bo
     assert rows(engine, "nodes") == 0
 
 
+def test_nul_in_a_body_without_content_type_is_422(client, engine):
+    raw = json.dumps({**NODE, "name": "DC\u0000"}).encode()
+    assert_problem(client.post("/api/v1/nodes", content=raw, headers={"Content-Type": ""}), 422, "/name")
+    assert rows(engine, "nodes") == 0
+
+
 def test_nul_in_a_patch_is_422_and_changes_nothing(client):
     order = make_order(client)
     assert_problem(client.patch(f"/api/v1/orders/{order['id']}", json={"tags": ["a\u0000"]}), 422, "/tags/0")

@@ -116,7 +116,9 @@ class LimitsMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body and content_type.endswith(b"json") and not RAW_BODY.match(scope["path"]):
+        # FastAPI parses a body without a content type as JSON too
+        is_json = content_type.endswith(b"json") or not content_type
+        if body and is_json and not RAW_BODY.match(scope["path"]):
             try:
                 jsondoc.parse(body)
             except InvalidInput as exc:
