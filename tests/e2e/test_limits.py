@@ -112,6 +112,19 @@ def test_ttl_of_years_is_refused_and_a_month_taken(client):
     assert client.post("/api/v1/orders", json=order).status_code == 201
 
 
+def test_a_huge_ttl_stored_before_the_bound_does_not_break_capture(client, engine):
+    ttl = 10**12 if engine.dialect.name == "sqlite" else 2**31 - 1
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO stock_policies (channel, sku, reservation_ttl_s, buffer_pct) VALUES ('web', '*', :t, 0)"
+            ),
+            {"t": ttl},
+        )
+    r = client.post("/api/v1/orders", json=ORDER)
+    assert r.status_code == 201, r.text
+
+
 @pytest.mark.parametrize("quantity", [100_001, 10**9, 2**31, 2**63])
 def test_line_quantity_is_capped_at_100000_in_every_edit(client, engine, quantity):
     order = make_order(client)

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["inventory"])
 
 MAX_UNITS = 1_000_000_000  # units at one position, or moved by one report (an INTEGER column)
 MAX_DAILY_CAPACITY = 10_000_000  # orders a node ships per day
-MAX_TTL_S = 30 * 24 * 3600  # the longest an unpaid order may hold stock
+MAX_TTL_S = inventory.MAX_RESERVATION_TTL_S  # the longest an unpaid order may hold stock
 
 
 class NodeIn(BaseModel):
