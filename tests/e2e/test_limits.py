@@ -99,6 +99,13 @@ def test_integers_beyond_their_column_are_422_naming_the_field(client, engine, m
     assert rows(engine, "nodes") == 0 and rows(engine, "incoming_supply") == 0
 
 
+@pytest.mark.parametrize("value", [2**31, 10**20])
+def test_integer_query_parameters_beyond_their_column_are_422(client, value):
+    assert_problem(client.get("/api/v1/bus/failures", params={"before_id": value}), 422, "before_id")
+    assert_problem(client.get("/api/v1/orders", params={"limit": value}), 422, "limit")
+    assert_problem(client.post(f"/api/v1/bus/failures/{value}/replay"), 422, "failure_id")
+
+
 def test_batch_sequence_beyond_bigint_is_422(client):
     r = client.post("/api/v1/inventory/positions", json={"source": "w", "sequence": 2**63, "rows": []})
     assert_problem(r, 422, "/sequence")
