@@ -38,6 +38,7 @@ from orderhub.platform.auth import service as auth
 from orderhub.platform.auth import sessions
 from orderhub.platform.auth.model import Role
 from orderhub.platform.db import create_db_engine, unit_of_work
+from orderhub.platform.limits import LimitsMiddleware
 from orderhub.platform.security import ConsoleSessions, SecurityHeaders
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     bus_worker.load_plugins(settings)
     problems.install(app)
+    app.add_middleware(LimitsMiddleware, settings=settings)  # body size, strict JSON (docs/limits.md)
     app.add_middleware(
         ConsoleSessions,
         secret=lambda: settings.secret_key or sessions.shared_secret(engine, "session"),

@@ -39,7 +39,8 @@ def test_money_does_not_mix_currencies():
         Money(1, "EUR") + Money(1, "USD")
 
 
-@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["EUR", "JPY", "KWD", "CLF"]))
+# every amount within the accepted range (at most 10^12 major units, so 10^12 minor units in JPY)
+@given(st.integers(min_value=-(10**12), max_value=10**12), st.sampled_from(["EUR", "JPY", "KWD", "CLF"]))
 def test_decimal_string_round_trips_for_every_amount(minor, currency):
     money = Money(minor, currency)
     assert Money.parse(money.to_decimal_string(), currency) == money
@@ -54,3 +55,17 @@ def test_decimal_string_round_trips_for_every_amount(minor, currency):
 def test_share_is_within_half_a_minor_unit(minor, num, den):
     share = Money(minor, "EUR").share(num, den)
     assert abs(share.minor - minor * num / den) <= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1e400", "1E2", "92233720368547758.08", "1000000000000.01", "-1000000000001", "NaN", "Infinity", "0x10", ""],
+)
+def test_amounts_out_of_range_or_not_plain_decimals_are_refused(text):
+    with pytest.raises(ValueError):
+        Money.parse(text, "EUR")
+
+
+def test_the_largest_amount_is_taken():
+    assert Money.parse("1000000000000.00", "EUR").minor == 10**14
+    assert Money.parse("-1000000000000", "JPY").minor == -(10**12)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from orderhub.bus import catalogue
 from orderhub.bus import service as bus
 from orderhub.platform.web import EngineDep, Operator, Viewer
+
+FailureId = Annotated[int, Path(ge=1, le=2**31 - 1)]  # bus_failures.id is an INTEGER
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -31,7 +33,7 @@ def get_failures(
     status: Annotated[list[str] | None, Query()] = None,
     subscriber: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,  # an INTEGER id
 ) -> dict[str, Any]:
     """``status``: retrying, dead, parked, resolved, discarded (repeatable). Page back with
     ``before_id`` = the last id of the previous page."""
@@ -40,11 +42,11 @@ def get_failures(
 
 
 @router.post("/bus/failures/{failure_id}/replay", summary="Apply a failed event again now")
-def replay_failure(failure_id: int, engine: EngineDep, _: Operator) -> dict[str, Any]:
+def replay_failure(failure_id: FailureId, engine: EngineDep, _: Operator) -> dict[str, Any]:
     """The failure afterwards: ``resolved`` when it took effect (what waited behind it followed)."""
     return bus.replay_failure(engine, failure_id=failure_id)
 
 
 @router.post("/bus/failures/{failure_id}/discard", summary="Close a failed event without applying it")
-def discard_failure(failure_id: int, engine: EngineDep, who: Operator) -> dict[str, Any]:
+def discard_failure(failure_id: FailureId, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return bus.discard_failure(engine, failure_id=failure_id, actor=who.actor)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import InvalidInput
+from orderhub.core.jsondoc import control_character
 from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
 router = APIRouter(prefix="/api/v1/carbon", tags=["carbon"])
@@ -42,25 +43,28 @@ async def post_factors(
     carrier: Annotated[str, Query(max_length=80, description="a carrier's own (primary) figures")] = "",
 ) -> dict[str, Any]:
     text = (await request.body()).decode("utf-8", errors="replace")
+    problem = control_character(text)
+    if problem:
+        raise InvalidInput(f"the table holds a {problem}", errors=[{"pointer": "", "detail": problem}])
     n = carbon.load_factors(engine, text=text, fmt=format, actor=who.actor, carrier=carrier)
     return {"loaded": n}
 
 
 class LegIn(BaseModel):
-    factor: str = Field(description="transport operation category key, e.g. road.artic.gt33t.diesel")
+    factor: str = Field(max_length=80, description="transport operation category key, e.g. road.artic.gt33t.diesel")
     distance_km: float = Field(gt=0)
     mass_kg: float = Field(gt=0)
-    carrier: str = ""
+    carrier: str = Field(default="", max_length=80)
 
 
 class HubIn(BaseModel):
-    factor: str
+    factor: str = Field(max_length=80)
     mass_kg: float = Field(gt=0)
 
 
 class ShipmentIn(BaseModel):
-    legs: list[LegIn] = Field(min_length=1)
-    hubs: list[HubIn] = Field(default_factory=list)
+    legs: list[LegIn] = Field(min_length=1, max_length=100)
+    hubs: list[HubIn] = Field(default_factory=list, max_length=100)
 
 
 @router.post("/shipments", summary="Emissions of a shipment given its legs and hubs")
@@ -95,8 +99,8 @@ def post_shipment(body: ShipmentIn, engine: EngineDep, _: Viewer) -> dict[str, A
 
 
 class BasketLineIn(BaseModel):
-    sku: str = Field(min_length=1)
-    quantity: int = Field(gt=0)
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=100_000, strict=True)
 
 
 class PointIn(BaseModel):
@@ -105,9 +109,9 @@ class PointIn(BaseModel):
 
 
 class OptionsIn(BaseModel):
-    lines: list[BasketLineIn] = Field(min_length=1)
+    lines: list[BasketLineIn] = Field(min_length=1, max_length=500)
     destination: PointIn
-    channel: str = "web"
+    channel: str = Field(default="web", max_length=40)
 
 
 def option_json(o: Any, *, detail: bool) -> dict[str, Any]:
@@ -236,7 +240,7 @@ points_router = APIRouter(prefix="/api/v1/customers", tags=["carbon"])
 
 
 class RedeemIn(BaseModel):
-    points: int = Field(gt=0)
+    points: int = Field(gt=0, le=2**31 - 1, strict=True)
     reason: str = Field(default="redeemed", max_length=80)
 
 

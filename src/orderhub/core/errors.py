@@ -53,6 +53,13 @@ class MalformedPayload(InvalidInput):
     title = "The body is not valid JSON"
 
 
+class PayloadTooLarge(InvalidInput):
+    """The body is larger than the route accepts (see docs/limits.md)."""
+
+    code = "payload_too_large"
+    title = "The request body is too large"
+
+
 class NotFound(DomainError):
     """The thing asked for does not exist (or the caller may not know it exists)."""
 

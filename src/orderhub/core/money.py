@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 # ISO 4217 active codes (fund and precious-metal codes without minor units are left out).
 # fmt: off
@@ -33,6 +34,20 @@ _EXPONENTS = {
 }
 # fmt: on
 CURRENCIES: frozenset[str] = frozenset(_CODES)
+# The largest amount taken, in major units: beyond any real order, well inside a BIGINT of minor units.
+MAX_MAJOR_UNITS = 10**12
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,30}(\.[0-9]{1,30})?")
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A plain decimal string (no exponent, at most 10^12 in magnitude) as a Decimal."""
+    text = text.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f'{text[:40]!r} is not a plain decimal number such as "19.99"')
+    value = Decimal(text)
+    if abs(value) > MAX_MAJOR_UNITS:
+        raise ValueError(f"must be at most {MAX_MAJOR_UNITS} in magnitude")
+    return value
 
 
 def is_known_currency(code: str) -> bool:
@@ -70,12 +85,11 @@ class Money:
         are an error, not silently rounded."""
         if isinstance(amount, (bool, float)):
             raise ValueError("amounts must be decimal strings, not floats")
-        try:
-            value = Decimal(str(amount).strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"{amount!r} is not a number") from exc
-        if not value.is_finite():
-            raise ValueError(f"{amount!r} is not a finite number")
+        if isinstance(amount, Decimal):
+            if not amount.is_finite():
+                raise ValueError(f"{amount!r} is not a finite number")
+            amount = format(amount, "f")
+        value = parse_decimal(str(amount))
         exponent = currency_exponent(currency)
         scaled = value.scaleb(exponent)
         if scaled != scaled.to_integral_value():

@@ -11,12 +11,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from orderhub.core.errors import InvalidInput
+from orderhub.core.jsondoc import INT64_MAX
 from orderhub.inventory import service as inventory
 from orderhub.inventory.admission import AdmissionQueue
 from orderhub.platform.problems import validation_errors
 from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"])
+
+
+MAX_UNITS = 1_000_000_000  # units at one position, or moved by one report (an INTEGER column)
+MAX_DAILY_CAPACITY = 10_000_000  # orders a node ships per day
+MAX_TTL_S = inventory.MAX_RESERVATION_TTL_S  # the longest an unpaid order may hold stock
 
 
 class NodeIn(BaseModel):
@@ -26,14 +32,18 @@ class NodeIn(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     region: str = Field(min_length=1, max_length=40)
-    city: str = ""
+    city: str = Field(default="", max_length=100)
     capabilities: list[inventory.Capability] = Field(default_factory=lambda: [inventory.Capability.ships])
-    daily_capacity: int = Field(default=0, ge=0, description="orders per day; 0 = not limited")
+    daily_capacity: int = Field(
+        default=0, ge=0, le=MAX_DAILY_CAPACITY, strict=True, description="orders per day; 0 = not limited"
+    )
     closed_dates: list[date] = Field(default_factory=list, description="days the node does not ship")
     cutoff_hour_utc: int | None = Field(
-        default=None, ge=0, le=23, description="orders after this hour ship the next open day"
+        default=None, ge=0, le=23, strict=True, description="orders after this hour ship the next open day"
     )
-    channels: list[str] = Field(default_factory=list, description="channels it may fulfil; empty = every channel")
+    channels: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=100, description="channels it may fulfil; empty = every channel"
+    )
 
 
 def node_json(n: inventory.Node) -> dict[str, Any]:
@@ -86,17 +96,22 @@ def get_node(node_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
 
 
 class RowIn(BaseModel):
-    node_id: str = Field(min_length=1)
+    node_id: str = Field(min_length=1, max_length=40)
     sku: str = Field(min_length=1, max_length=64)
-    on_hand: int | None = Field(default=None, ge=0)
-    delta: int | None = None
-    safety_stock: int | None = Field(default=None, ge=0)
-    sequence: int | None = None
+    on_hand: int | None = Field(default=None, ge=0, le=MAX_UNITS, strict=True)
+    delta: int | None = Field(default=None, ge=-MAX_UNITS, le=MAX_UNITS, strict=True)
+    safety_stock: int | None = Field(default=None, ge=0, le=MAX_UNITS, strict=True)
+    sequence: int | None = Field(default=None, ge=0, le=INT64_MAX, strict=True)
 
 
 class BatchIn(BaseModel):
     source: str = Field(min_length=1, max_length=80, description="the reporting system, e.g. wms-dc-north")
-    sequence: int = Field(description="the source's batch number; a batch seen before is not applied again")
+    sequence: int = Field(
+        ge=0,
+        le=INT64_MAX,
+        strict=True,
+        description="the source's batch number; a batch seen before is not applied again",
+    )
     mode: Literal["snapshot", "delta"] = "snapshot"
     reported_at: datetime | None = None
     rows: list[RowIn] = Field(min_length=1, max_length=100_000)
@@ -139,11 +154,17 @@ def openapi_models() -> list[type[BaseModel]]:
 
 
 class CountIn(BaseModel):
-    on_hand: int = Field(ge=0)
+    on_hand: int = Field(ge=0, le=MAX_UNITS, strict=True)
 
 
 @router.put("/inventory/{node_id}/{sku}", summary="Set one position's counted quantity")
-def put_position(node_id: str, sku: str, body: CountIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+def put_position(
+    node_id: Annotated[str, Path(max_length=40)],
+    sku: Annotated[str, Path(min_length=1, max_length=64)],
+    body: CountIn,
+    engine: EngineDep,
+    who: Operator,
+) -> dict[str, Any]:
     result = inventory.set_position(engine, node_id=node_id, sku=sku, on_hand=body.on_hand, actor=who.email)
     return result.as_dict()
 
@@ -218,12 +239,12 @@ def get_stock(sku: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
 
 
 class SupplyIn(BaseModel):
-    node_id: str
-    sku: str
-    quantity: int = Field(gt=0)
+    node_id: str = Field(min_length=1, max_length=40)
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=MAX_UNITS, strict=True)
     expected_at: datetime
     kind: Literal["purchase_order", "transfer"] = "purchase_order"
-    reference: str = ""
+    reference: str = Field(default="", max_length=120)
 
 
 @router.post("/inventory/supply", status_code=201, summary="Announce incoming supply")
@@ -245,10 +266,14 @@ def post_receive(supply_id: str, engine: EngineDep, who: Operator) -> dict[str, 
 
 
 class PolicyIn(BaseModel):
-    channel: str = Field(min_length=1, description="a channel, or * for all")
-    sku: str = Field(default="*", description="a SKU, or * for all")
+    channel: str = Field(min_length=1, max_length=40, description="a channel, or * for all")
+    sku: str = Field(default="*", min_length=1, max_length=64, description="a SKU, or * for all")
     reservation_ttl_s: int | None = Field(
-        default=None, description="unpaid orders hold stock this long; null = no expiry"
+        default=None,
+        ge=1,
+        le=MAX_TTL_S,
+        strict=True,
+        description="unpaid orders hold stock this long; null = no expiry",
     )
     buffer_pct: float = Field(default=0, ge=0, lt=100, description="share of ATP held back from the channel")
 
@@ -272,12 +297,14 @@ def get_ledger_check(engine: EngineDep, _: Viewer) -> dict[str, Any]:
 # -- cart holds: the flash-sale lane ----------------------------------------------------------
 class CartHoldIn(BaseModel):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(default=1, ge=1, le=10_000)
+    quantity: int = Field(default=1, ge=1, le=10_000, strict=True)
     channel: str = Field(default="web", min_length=1, max_length=40)
     node_id: str | None = Field(default=None, max_length=40, description="hold at this node only")
     lat: float | None = Field(default=None, ge=-90, le=90, description="the shopper's place: nearest node first")
     lon: float | None = Field(default=None, ge=-180, le=180)
-    ttl_s: int | None = Field(default=None, ge=10, le=7 * 24 * 3600, description="else the channel's hold time")
+    ttl_s: int | None = Field(
+        default=None, ge=10, le=7 * 24 * 3600, strict=True, description="else the channel's hold time"
+    )
 
 
 CartId = Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:@-]+$")]

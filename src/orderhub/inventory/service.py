@@ -57,7 +57,10 @@ from orderhub.inventory.reservations import (
 )
 from orderhub.platform.db import unit_of_work
 
+MAX_RESERVATION_TTL_S = store.MAX_RESERVATION_TTL_S  # the longest a hold may last
+
 __all__ = [
+    "MAX_RESERVATION_TTL_S",
     "Capability",
     "CartHoldOutcome",
     "CartHoldRequest",

@@ -199,6 +199,9 @@ ingestion_batches = sa.Table(
 )
 
 
+MAX_RESERVATION_TTL_S = 30 * 24 * 3600  # the longest an unpaid order or a cart may hold stock
+
+
 # -- read models cached per database (nodes and policies change rarely) ---------------------
 _CACHE_S = 5.0
 # Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
@@ -233,7 +236,14 @@ def nodes_by_id(conn: Connection) -> dict[str, Node]:
 def _policies(conn: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
     def load(c: Connection) -> dict[tuple[str, str], tuple[int | None, float]]:
         rows = c.execute(sa.select(policies))
-        return {(r.channel, r.sku): (r.reservation_ttl_s, r.buffer_pct) for r in rows}
+        # a TTL stored before it was bounded (SQLite took any size) counts as the longest allowed
+        return {
+            (r.channel, r.sku): (
+                None if r.reservation_ttl_s is None else min(r.reservation_ttl_s, MAX_RESERVATION_TTL_S),
+                r.buffer_pct,
+            )
+            for r in rows
+        }
 
     return dict(_cached(conn, "policies", load))
 

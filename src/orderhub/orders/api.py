@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from orderhub.core.errors import NotFound
 from orderhub.core.money import Money
 from orderhub.orders import capture, service
-from orderhub.orders.canonical import AddressIn, OrderCreate
+from orderhub.orders.canonical import MAX_LINE_QUANTITY, MAX_LINES, MAX_TAGS, AddressIn, OrderCreate, Tag
 from orderhub.orders.model import Order
 from orderhub.platform import jobs_api
 from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
@@ -224,52 +224,52 @@ def get_order(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
 
 # -- lifecycle and edits ------------------------------------------------------------------
 class TransitionIn(BaseModel):
-    to: str
-    reason: str = ""
+    to: str = Field(max_length=30)
+    reason: str = Field(default="", max_length=500)
 
 
 class ReasonIn(BaseModel):
-    reason: str = ""
+    reason: str = Field(default="", max_length=500)
 
 
 class LineQuantity(BaseModel):
-    line_id: str
-    quantity: int = Field(gt=0)
+    line_id: str = Field(max_length=40)
+    quantity: int = Field(gt=0, le=MAX_LINE_QUANTITY, strict=True)
 
 
 class LinesIn(BaseModel):
-    lines: list[LineQuantity] = Field(min_length=1)
+    lines: list[LineQuantity] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class FulfilmentIn(BaseModel):
-    node_id: str = Field(min_length=1)
-    lines: list[LineQuantity] = Field(min_length=1)
+    node_id: str = Field(min_length=1, max_length=40)
+    lines: list[LineQuantity] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class AllocationIn(BaseModel):
-    fulfilment_orders: list[FulfilmentIn] = Field(min_length=1)
+    fulfilment_orders: list[FulfilmentIn] = Field(min_length=1, max_length=MAX_LINES)
     reason: str = Field(default="", max_length=500, description="why, when overriding an allocation")
 
 
 class OrderPatch(BaseModel):
     shipping_address: AddressIn | None = None
-    tags: list[str] | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
 
 class LineAdd(BaseModel):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
-    unit_price: str
-    name: str = ""
+    quantity: int = Field(gt=0, le=MAX_LINE_QUANTITY, strict=True)
+    unit_price: str = Field(max_length=40)
+    name: str = Field(default="", max_length=300)
 
 
 class LinePatch(BaseModel):
-    quantity: int
+    quantity: int = Field(le=MAX_LINE_QUANTITY, strict=True)  # below 1: the model's own problem
 
 
 class LineCancel(BaseModel):
-    quantity: int | None = None
-    reason: str = ""
+    quantity: int | None = Field(default=None, gt=0, le=MAX_LINE_QUANTITY, strict=True)
+    reason: str = Field(default="", max_length=500)
 
 
 def _lines(body: LinesIn) -> dict[str, int]:
@@ -334,8 +334,10 @@ def post_delivery(order_id: str, body: LinesIn, engine: EngineDep, who: Operator
 
 
 class ReturnIn(LinesIn):
-    node_id: str = Field(min_length=1, description="the node that received the parcel (any node that takes returns)")
-    reason: str = ""
+    node_id: str = Field(
+        min_length=1, max_length=40, description="the node that received the parcel (any node that takes returns)"
+    )
+    reason: str = Field(default="", max_length=500)
 
 
 @router.post("/orders/{order_id}/returns", summary="Returned units received at a node (return anywhere)")
@@ -388,7 +390,7 @@ def post_line_cancel(order_id: str, line_id: str, body: LineCancel, engine: Engi
 
 
 class HoldExtension(BaseModel):
-    minutes: int = Field(gt=0, le=24 * 60)
+    minutes: int = Field(gt=0, le=24 * 60, strict=True)
 
 
 @router.get("/orders/{order_id}/stock", summary="What an order holds, has allocated or waits for")
@@ -470,9 +472,17 @@ def _letter_json(letter: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/dead-letters", tags=["dead letters"])
-def list_dead_letters(engine: EngineDep, _: Viewer, status: str | None = "pending") -> dict[str, Any]:
-    """Rejected channel payloads, newest first (``status``: pending, replayed, discarded, or empty)."""
-    return {"items": [_letter_json(x) for x in capture.get_dead_letters(engine, status=status or None)]}
+def list_dead_letters(
+    engine: EngineDep,
+    _: Viewer,
+    status: Annotated[str | None, Query(max_length=20)] = "pending",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, Any]:
+    """Rejected channel payloads, newest first (``status``: pending, replayed, discarded, or
+    empty), a page at a time and without their bodies (``GET /dead-letters/{id}`` has it)."""
+    items, next_cursor = capture.get_dead_letters(engine, status=status or None, limit=limit, cursor=cursor)
+    return {"items": [_letter_json(x) for x in items], "next_cursor": next_cursor}
 
 
 @router.get("/dead-letters/{letter_id}", tags=["dead letters"])

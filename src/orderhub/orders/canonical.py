@@ -4,12 +4,11 @@ produces. Documented in OpenAPI as ``OrderCreate``."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orderhub.core.money import is_known_currency
+from orderhub.core.money import is_known_currency, parse_decimal
 from orderhub.orders.model import CustomerTier, DeliveryMethod, PaymentStatus
 
 DecimalString = Annotated[
@@ -25,15 +24,16 @@ def _check_amount(value: str | int | float) -> str:
     if isinstance(value, bool):
         raise ValueError('must be a decimal string such as "19.99"')
     text = str(value).strip()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
+    number = parse_decimal(text)
     if number < 0:
         raise ValueError("must not be negative")
     return text
+
+
+MAX_LINE_QUANTITY = 100_000  # units of one line, at capture and in every later edit
+MAX_LINES = 500  # lines per order
+MAX_TAGS = 50  # tags per order
+Tag = Annotated[str, Field(min_length=1, max_length=40)]  # the order_tags.tag column
 
 
 class _Strict(BaseModel):
@@ -41,32 +41,32 @@ class _Strict(BaseModel):
 
 
 class AddressIn(_Strict):
-    name: str = ""
-    line1: str = ""
-    line2: str = ""
-    city: str = ""
-    postal_code: str = ""
-    region: str = ""
+    name: str = Field(default="", max_length=200)
+    line1: str = Field(default="", max_length=200)
+    line2: str = Field(default="", max_length=200)
+    city: str = Field(default="", max_length=100)
+    postal_code: str = Field(default="", max_length=20)
+    region: str = Field(default="", max_length=40)
     country: str = Field(default="", description="ISO 3166-1 alpha-2", max_length=2)
-    phone: str = ""
+    phone: str = Field(default="", max_length=40)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
 
 class CustomerIn(_Strict):
     email: str = Field(default="", max_length=254, description="Empty for an anonymous sale")
-    name: str = ""
+    name: str = Field(default="", max_length=200)
     tier: CustomerTier = CustomerTier.standard
-    external_id: str = ""
-    phone: str = ""
+    external_id: str = Field(default="", max_length=120)
+    phone: str = Field(default="", max_length=40)
 
 
 class LineIn(_Strict):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0, le=100_000, strict=True)
+    quantity: int = Field(gt=0, le=MAX_LINE_QUANTITY, strict=True)
     unit_price: DecimalString
-    name: str = ""
-    external_line_id: str = ""
+    name: str = Field(default="", max_length=300)
+    external_line_id: str = Field(default="", max_length=120)
 
     _amount = field_validator("unit_price", mode="before")(_check_amount)
 
@@ -80,21 +80,22 @@ class OrderCreate(_Strict):
     customer: CustomerIn
     shipping_address: AddressIn = Field(default_factory=AddressIn)
     billing_address: AddressIn | None = None
-    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
     shipping_total: DecimalString = "0"
     discount_total: DecimalString = "0"
     tax_total: DecimalString = "0"
     payment_status: PaymentStatus = PaymentStatus.pending
     delivery_method: DeliveryMethod = DeliveryMethod.ship
-    pickup_node_id: str = ""
-    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list)
-    priority: int = Field(default=0, ge=-100, le=100)
+    pickup_node_id: str = Field(default="", max_length=40)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    priority: int = Field(default=0, ge=-100, le=100, strict=True)
     notes: str = Field(default="", max_length=4000)
     placed_at: datetime | None = None
     promise_days: int | None = Field(
         default=None,
         ge=1,
         le=30,
+        strict=True,
         description="delivery promised within this many days: nodes that cannot make it are excluded",
     )
     delivery_option: Literal["standard", "consolidated", "wait"] = Field(

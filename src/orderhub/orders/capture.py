@@ -24,17 +24,17 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from orderhub.carbon import service as carbon
+from orderhub.core import jsondoc
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import (
     Conflict,
     InvalidInput,
-    MalformedPayload,
     NotFound,
     Unauthorized,
     json_pointer,
 )
 from orderhub.core.ids import new_id
-from orderhub.core.money import Money
+from orderhub.core.money import MAX_MAJOR_UNITS, Money, currency_exponent
 from orderhub.orders import changes, dead_letters, store
 from orderhub.orders import events as ev
 from orderhub.orders.canonical import OrderCreate
@@ -53,6 +53,7 @@ from orderhub.platform.db import unit_of_work
 from orderhub.platform.settings import Settings
 
 CANONICAL = "canonical"
+DEAD_LETTER_BODY_BYTES = 64 * 1024  # a rejected body longer than this keeps this prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ def build_order(data: OrderCreate) -> Order:
         discount_total=_money(data.discount_total, cur, "/discount_total"),
         tax_total=_money(data.tax_total, cur, "/tax_total"),
     )
+    _check_totals(order)
     a = order.shipping_address
     order.changes.append(
         ev.OrderCaptured(
@@ -143,6 +145,15 @@ def build_order(data: OrderCreate) -> Order:
         )
     )
     return order
+
+
+def _check_totals(order: Order) -> None:
+    """Sums stay within the range one amount may have (and so within a BIGINT of minor units)."""
+    limit = MAX_MAJOR_UNITS * 10 ** currency_exponent(order.currency)
+    for name, amount in (("/lines", order.subtotal), ("", order.total)):
+        if abs(amount.minor) > limit:
+            detail = f"the order's amounts add up to more than {MAX_MAJOR_UNITS} {order.currency}"
+            raise InvalidInput(detail, errors=[{"pointer": name, "detail": detail}])
 
 
 def start_lifecycle(order: Order, cancel_reason: str | None = None) -> None:
@@ -289,12 +300,9 @@ def _find_existing_in(conn: Connection, order: Order, idem: Idempotency | None) 
 
 # -- receiving raw payloads ---------------------------------------------------------------
 def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedPayload(
-            f"the body is not valid JSON: {exc}", errors=[{"pointer": "", "detail": str(exc)}]
-        ) from None
+    """The JSON document of a channel body, strictly (duplicate keys, control characters,
+    non-finite numbers and deep nesting refused; see ``core.jsondoc``)."""
+    return jsondoc.parse(body)
 
 
 def request_hash(payload: Any) -> str:
@@ -324,6 +332,8 @@ def check_channel_auth(
 ) -> str:
     """Who is delivering: a valid channel signature, or an operator's API key. Returns the actor."""
     if adapter != CANONICAL and adapter not in ADAPTERS:
+        if principal is None:  # who asks comes first: strangers learn nothing of our adapters
+            raise Unauthorized("send a signed webhook or an API key", code="authentication_required")
         raise NotFound(
             f"no channel adapter {adapter!r}; one of {', '.join(sorted(ADAPTERS))}",
             code="unknown_adapter",
@@ -367,17 +377,27 @@ def receive(
 
 
 def keep_dead_letter(engine: Engine, *, adapter: str, body: bytes, content_type: str, error: InvalidInput) -> str:
-    """Store a rejected payload verbatim with its error; returns the dead letter's id."""
+    """Store a rejected payload with its error; returns the dead letter's id.
+
+    Kept verbatim up to ``DEAD_LETTER_BODY_BYTES``; a longer body keeps that prefix, and the
+    error records the full size and SHA-256 (``received``). NUL, which text columns cannot
+    hold, is kept as U+FFFD, like bytes that are not UTF-8."""
     letter_id = new_id("dl")
+    kept = body[:DEAD_LETTER_BODY_BYTES].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    received = {
+        "bytes": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "truncated": len(body) > DEAD_LETTER_BODY_BYTES,
+    }
     with unit_of_work(engine) as conn:
         dead_letters.insert(
             conn,
             id=letter_id,
             adapter=adapter,
             received_at=utcnow(),
-            payload=body.decode("utf-8", errors="replace"),
-            content_type=content_type,
-            error={"code": error.code, "detail": error.detail, "errors": error.errors},
+            payload=kept,
+            content_type=content_type[:100],
+            error={"code": error.code, "detail": error.detail, "errors": error.errors[:20], "received": received},
             status="pending",
             attempts=1,
         )
@@ -385,9 +405,12 @@ def keep_dead_letter(engine: Engine, *, adapter: str, body: bytes, content_type:
 
 
 # -- dead letters -------------------------------------------------------------------------
-def get_dead_letters(engine: Engine, *, status: str | None = "pending") -> list[dict[str, Any]]:
+def get_dead_letters(
+    engine: Engine, *, status: str | None = "pending", limit: int = 50, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of dead letters, newest first, without their bodies; and the next page's cursor."""
     with unit_of_work(engine, write=False) as conn:
-        return dead_letters.list_letters(conn, status=status)
+        return dead_letters.list_letters(conn, status=status, limit=limit, cursor=cursor)
 
 
 def get_dead_letter(engine: Engine, *, letter_id: str) -> dict[str, Any]:
@@ -405,6 +428,11 @@ def replay_dead_letter(engine: Engine, *, letter_id: str, actor: str, payload: s
     letter = get_dead_letter(engine, letter_id=letter_id)
     if letter["status"] != "pending":
         raise Conflict(f"dead letter {letter_id} is {letter['status']}", code="dead_letter_closed")
+    if payload is None and letter["error"].get("received", {}).get("truncated"):
+        raise Conflict(
+            f"dead letter {letter_id} kept only a prefix of its body; replay it with a corrected payload",
+            code="dead_letter_truncated",
+        )
     body = (payload if payload is not None else letter["payload"]).encode()
     try:
         parsed = parse_json(body)
@@ -416,8 +444,8 @@ def replay_dead_letter(engine: Engine, *, letter_id: str, actor: str, payload: s
                 conn,
                 letter_id,
                 attempts=letter["attempts"] + 1,
-                payload=body.decode(),
-                error={"code": exc.code, "detail": exc.detail, "errors": exc.errors},
+                payload=body[:DEAD_LETTER_BODY_BYTES].decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+                error={"code": exc.code, "detail": exc.detail, "errors": exc.errors[:20]},
             )
         exc.fields["dead_letter_id"] = letter_id
         raise

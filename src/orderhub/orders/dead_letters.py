@@ -43,11 +43,23 @@ def update(conn: Connection, letter_id: str, **values: Any) -> None:
     conn.execute(dead_letters.update().where(dead_letters.c.id == letter_id).values(**values))
 
 
-def list_letters(conn: Connection, *, status: str | None, limit: int = 200) -> list[dict[str, Any]]:
-    stmt = sa.select(dead_letters).order_by(dead_letters.c.received_at.desc()).limit(limit)
+def list_letters(
+    conn: Connection, *, status: str | None, limit: int = 50, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page newest first, without the payloads; the cursor is the last letter's id."""
+    t = dead_letters
+    columns = [c for c in t.c if c.name != "payload"]
+    stmt = sa.select(*columns).order_by(t.c.received_at.desc(), t.c.id.desc()).limit(limit + 1)
     if status:
-        stmt = stmt.where(dead_letters.c.status == status)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+        stmt = stmt.where(t.c.status == status)
+    if cursor:
+        last = conn.execute(sa.select(t.c.received_at).where(t.c.id == cursor)).scalar_one_or_none()
+        if last is not None:
+            stmt = stmt.where(sa.or_(t.c.received_at < last, sa.and_(t.c.received_at == last, t.c.id < cursor)))
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["id"] if more else None)
 
 
 def count_pending(conn: Connection) -> int:

@@ -320,7 +320,7 @@ def reoptimise_status(request: Request, job_id: str, user: User) -> Response:
 # -- dead letters -------------------------------------------------------------------------
 @router.get("/dead-letters", response_class=HTMLResponse)
 def dead_letters(request: Request, user: User, status: str = "pending") -> Response:
-    letters = capture.get_dead_letters(request.app.state.engine, status=status or None)
+    letters, _ = capture.get_dead_letters(request.app.state.engine, status=status or None, limit=200)
     return render(
         request, "orders/dead_letters.html", {"user": user, "nav": "dead_letters", "letters": letters, "status": status}
     )

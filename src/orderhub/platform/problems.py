@@ -17,6 +17,7 @@ from orderhub.core.errors import (
     InvalidInput,
     MalformedPayload,
     NotFound,
+    PayloadTooLarge,
     Unauthorized,
     json_pointer,
 )
@@ -26,6 +27,7 @@ log = logging.getLogger("orderhub.problems")
 PROBLEM_JSON = "application/problem+json"
 
 STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
+    (PayloadTooLarge, 413),
     (MalformedPayload, 400),
     (InvalidInput, 422),
     (NotFound, 404),

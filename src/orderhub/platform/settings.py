@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     bus_replicas: int = 1  # JetStream replicas of the stream (3 on a 3-node cluster)
     plugins: str = ""  # comma-separated modules whose register() adds subscribers or hooks at start-up
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
+    # request body limits in bytes (docs/limits.md): larger bodies are answered 413
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every route not named below
+    max_order_body_bytes: int = Field(default=1 << 20, ge=1024)  # order capture, canonical and channels
+    max_batch_body_bytes: int = Field(default=16 << 20, ge=1024)  # inventory position reports
+    max_factor_table_body_bytes: int = Field(default=16 << 20, ge=1024)  # carbon factor tables
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

@@ -17,8 +17,8 @@ router = APIRouter(prefix="/api/v1/sourcing", tags=["sourcing"])
 
 
 class PlanLine(BaseModel):
-    sku: str = Field(min_length=1)
-    quantity: int = Field(gt=0)
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0, le=100_000, strict=True)
 
 
 class Destination(BaseModel):
@@ -29,8 +29,8 @@ class Destination(BaseModel):
 class PlanIn(BaseModel):
     lines: list[PlanLine] = Field(min_length=1, max_length=200)
     destination: Destination
-    channel: str = "web"
-    tier: str = "standard"
+    channel: str = Field(default="web", max_length=40)
+    tier: str = Field(default="standard", max_length=20)
     strategy: str | None = Field(default=None, description=f"one of {', '.join(STRATEGIES)}; default by tier")
 
 
@@ -81,7 +81,7 @@ def get_shadow_report(
 class ConditionIn(BaseModel):
     kind: str = Field(description="delay (days added), outage (node closed) or capacity (% lost)")
     scope: str = Field(description="node or region")
-    target: str = Field(min_length=1, description="a node id or a region code")
+    target: str = Field(min_length=1, max_length=40, description="a node id or a region code")
     value: float = 0
     reason: str = Field(default="", max_length=200)
     expires_at: datetime
@@ -107,7 +107,7 @@ def delete_condition(condition_id: str, engine: EngineDep, _: Editor) -> Respons
 
 class StrategyIn(BaseModel):
     scope: str = Field(description="channel or tier")
-    name: str = Field(min_length=1, description="the channel (web, shopify …) or tier (vip, gold …)")
+    name: str = Field(min_length=1, max_length=40, description="the channel (web, shopify …) or tier (vip, gold …)")
     strategy: str | None = Field(default=None, description=f"one of {', '.join(STRATEGIES)}; null removes the choice")
 
 

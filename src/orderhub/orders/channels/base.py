@@ -6,13 +6,13 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from orderhub.core.errors import InvalidInput, json_pointer
-from orderhub.core.money import currency_exponent, is_known_currency
+from orderhub.core.money import currency_exponent, is_known_currency, parse_decimal
 from orderhub.orders.canonical import OrderCreate
 
 M = TypeVar("M", bound=BaseModel)
@@ -73,11 +73,8 @@ def decimal_amount(value: Any) -> Decimal:
     """A non-negative decimal from a string or number; floats go through their shortest repr."""
     if isinstance(value, bool) or value is None:
         raise ValueError("must be a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not number.is_finite() or number < 0:
+    number = parse_decimal(str(value))  # plain digits, within the range money takes
+    if number < 0:
         raise ValueError(f"{value!r} is not a non-negative number")
     return number
 
