@@ -175,7 +175,11 @@ async def _run_timers(engine: Engine, settings: Settings, stopping: asyncio.Even
     restart and any process can show them. A failing timer is recorded and runs again."""
     interval_s = settings.job_interval_s
     holder = _holder(stopping)
-    ttl_s = max(5.0, interval_s * 8)
+    # The holder renews every round, so the lease can be short: when its process dies another
+    # takes over within about a second (a 5 s lease released holds ~4 s late after a SIGKILL).
+    # A round longer than the lease only lets two processes run a round at once, which the
+    # timers tolerate (row locks and conditional updates).
+    ttl_s = max(0.75, interval_s * 3)
     schedule = _schedule(settings)
     while not stopping.is_set():
         try:
