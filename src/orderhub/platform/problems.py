@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderhub.core.errors import (
     Conflict,
@@ -120,15 +121,48 @@ def install(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_JSON)
 
-    @app.exception_handler(Exception)
-    async def _unknown(request: Request, exc: Exception) -> JSONResponse:
-        request_id = new_id("req")
-        log.exception("unhandled error, request id %s", request_id, exc_info=exc)
-        body = {
-            "type": "urn:orderhub:problem:internal_error",
-            "title": "Internal error",
-            "status": 500,
-            "detail": f"Something went wrong on our side; quote request id {request_id}.",
-            "request_id": request_id,
-        }
-        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+    # An unknown failure: answered here, inside the middleware stack, so nothing re-raises it
+    # to the server (Starlette's outermost error middleware re-raises after answering, and the
+    # server then drops the client's keep-alive connection).
+    app.add_middleware(UnknownErrors)
+
+
+def internal_error_response() -> JSONResponse:
+    """The 500 problem: a request id to quote, never a stack trace (that goes to the log)."""
+    request_id = new_id("req")
+    log.exception("unhandled error, request id %s", request_id)
+    body = {
+        "type": "urn:orderhub:problem:internal_error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": f"Something went wrong on our side; quote request id {request_id}.",
+        "request_id": request_id,
+    }
+    return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+
+
+class UnknownErrors:
+    """ASGI middleware: an exception no handler took becomes the 500 problem, the connection
+    stays usable. If the response had already started, there is nothing to answer: re-raise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            await internal_error_response()(scope, receive, send)
