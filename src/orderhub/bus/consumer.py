@@ -100,46 +100,41 @@ def apply(
         blocked = failures.blocked_aggregates(
             conn, subscriber=sub.name, aggregate_ids=sorted({e.aggregate_id for e in events})
         )
-    applied = []
-    if not safe and sub.handle_batch is not None:
-        ready = []
-        for event in events:
-            if event.id in done or not sub.handles(event.type):
-                continue
-            if event.aggregate_id in blocked:
-                _park(conn, sub, event, now)
-                continue
-            ready.append(event)
-        try:
-            sub.handle_batch(conn, ready)
-        except Exception as exc:
-            raise HandlerFailed(ready[0].id if ready else "") from exc
-        if redelivered:
-            store.mark_processed(conn, subscriber=sub.name, ids=[e.id for e in ready], at=now)
-        return len(ready)
+    ready = []
     for event in events:
         if event.id in done or not sub.handles(event.type):
             continue
         if event.aggregate_id in blocked:
             _park(conn, sub, event, now)
-            continue
-        if safe:
+        else:
+            ready.append(event)
+    if not safe and sub.handle_batch is not None:
+        try:
+            sub.handle_batch(conn, ready)
+        except Exception as exc:
+            raise HandlerFailed(ready[0].id if ready else "") from exc
+        applied = ready
+    else:
+        applied = []
+        for event in ready:
+            if event.aggregate_id in blocked:  # an earlier event of its aggregate failed just now
+                _park(conn, sub, event, now)
+                continue
             try:
-                with conn.begin_nested():
+                if safe:
+                    with conn.begin_nested():
+                        sub.handle(conn, event)
+                else:
                     sub.handle(conn, event)
             except Exception as exc:
+                if not safe:
+                    raise HandlerFailed(event.id) from exc
                 _fail(conn, sub, event, exc, now)
                 blocked.add(event.aggregate_id)
                 continue
-        else:
-            try:
-                sub.handle(conn, event)
-            except Exception as exc:
-                raise HandlerFailed(event.id) from exc
-        applied.append(event.id)
-        done.add(event.id)
+            applied.append(event)
     if redelivered:
-        store.mark_processed(conn, subscriber=sub.name, ids=applied, at=now)
+        store.mark_processed(conn, subscriber=sub.name, ids=[e.id for e in applied], at=now)
     return len(applied)
 
 
