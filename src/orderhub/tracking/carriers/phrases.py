@@ -18,7 +18,7 @@ M = Milestone
 #: Milestones a text may sharpen, because the code behind them says little.
 GENERIC = frozenset({M.in_transit, M.exception})
 
-_CUSTOMS = re.compile(r"customs|clearance|douane|aduana|\bzoll|verzoll|海关|清关")
+_CUSTOMS = re.compile(r"customs|clearance|clearing agen|broker|douane|aduana|\bzoll|verzoll|海关|清关")
 _EXPORT = re.compile(r"export|ausfuhr|出口")
 _IMPORT = re.compile(r"import|einfuhr|进口")
 _CLEARED = re.compile(r"\bcleared\b|released|clearance (is )?complete|completed|freigegeben|verzollt|已清关|放行")
