@@ -176,7 +176,7 @@ def _follow_orders(conn: Connection, fresh: list[dict[str, Any]]) -> None:
 
 
 def record(
-    engine: Engine, updates: list[Update], *, inbox_id: int | None = None, pointer: str = "/events"
+    engine: Engine, updates: list[Update], *, inbox_id: int | None = None, pointer: str = "/events/{i}/{field}"
 ) -> tuple[int, int]:
     """Put updates on their orders' timelines, all or none: each names a parcel by tracking
     number, a fulfilment order, or an order. An update nobody can place is refused (422 naming
@@ -194,7 +194,7 @@ def record(
                 if parcel is None:
                     errors.append(
                         {
-                            "pointer": f"{pointer}/{i}/tracking_number",
+                            "pointer": pointer.format(i=i, field="tracking_number"),
                             "detail": f"no parcel has tracking number {u.tracking_number!r}",
                         }
                     )
@@ -214,7 +214,7 @@ def record(
                 if order_id is None:
                     errors.append(
                         {
-                            "pointer": f"{pointer}/{i}/fulfilment_order_id",
+                            "pointer": pointer.format(i=i, field="fulfilment_order_id"),
                             "detail": f"no fulfilment order {u.fulfilment_order_id!r}",
                         }
                     )
@@ -227,7 +227,7 @@ def record(
             else:
                 errors.append(
                     {
-                        "pointer": f"{pointer}/{i}/order_id",
+                        "pointer": pointer.format(i=i, field="order_id"),
                         "detail": f"no order {u.order_id!r} (or give a tracking_number)",
                     }
                 )
@@ -247,7 +247,7 @@ def receive(
     body: bytes,
     parse: Callable[[bytes], list[Update]],
     signature: str = "none",
-    pointer: str = "/events",
+    pointer: str = "/events/{i}/{field}",
 ) -> Receipt:
     """Keep an inbound message as received, then parse and record it. A message that is refused
     (bad field, unknown tracking number) stays in the inbox as ``rejected`` with its problem,
@@ -287,12 +287,13 @@ def _process(
     return Receipt(inbox_id, recorded, duplicates)
 
 
-PARSERS: dict[str, Callable[[bytes], list[Update]]] = {}
+PARSERS: dict[str, tuple[Callable[[bytes], list[Update]], str]] = {}
 
 
-def register_parser(source: str, parse: Callable[[bytes], list[Update]]) -> None:
-    """How ``replay`` reads a kept message of ``source`` again (registered by the routes)."""
-    PARSERS[source] = parse
+def register_parser(source: str, parse: Callable[[bytes], list[Update]], pointer: str) -> None:
+    """How ``replay`` reads a kept message of ``source`` again (registered by the routes), and
+    where its errors point (``{i}``: the update's index, ``{field}``: the field)."""
+    PARSERS[source] = (parse, pointer)
 
 
 def replay(engine: Engine, *, inbox_id: int) -> Receipt:
@@ -302,10 +303,10 @@ def replay(engine: Engine, *, inbox_id: int) -> Receipt:
         kept = store.get_inbox(conn, inbox_id)
     if kept is None:
         raise NotFound(f"no inbox message {inbox_id}", code="inbox_message_not_found")
-    parse = PARSERS.get(kept["source"])
-    if parse is None:
+    if kept["source"] not in PARSERS:
         raise Conflict(f"messages from {kept['source']} cannot be replayed", code="not_replayable")
-    return _process(engine, inbox_id, kept["body"].encode(), parse, pointer="/events")
+    parse, pointer = PARSERS[kept["source"]]
+    return _process(engine, inbox_id, kept["body"].encode(), parse, pointer=pointer)
 
 
 def get_inbox(
