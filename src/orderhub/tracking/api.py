@@ -10,7 +10,7 @@ the field and can be replayed once its cause is fixed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -375,3 +375,43 @@ def replay(inbox_id: InboxId, engine: EngineDep, _: Operator) -> dict[str, Any]:
     """Idempotent: what was recorded before counts as duplicate."""
     receipt = service.replay(engine, inbox_id=inbox_id)
     return {"inbox_id": receipt.inbox_id, "recorded": receipt.recorded, "duplicates": receipt.duplicates}
+
+
+def _order_row(o: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "order_id",
+        "external_ref",
+        "channel",
+        "status",
+        "status_since",
+        "placed_at",
+        "promised_by",
+        "estimated_delivery",
+        "problem_at",
+    )
+    out = {k: rows_value(o[k]) for k in keep}
+    for extra in ("stuck_h", "limit_h"):
+        if extra in o:
+            out[extra] = o[extra]
+    return out
+
+
+@router.get("/tracking/kpis", summary="Visibility KPIs: dwell per step, late and stuck orders, the channel table")
+def get_kpis(
+    engine: EngineDep,
+    _: Viewer,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Computed from live data (docs/tracking.md has the definitions): dwell per step over
+    orders placed in the last ``days``; per channel volume, hours to ship, error rate and
+    on-time %; every open order that is late against its promise or stuck in its status."""
+    k = service.get_kpis(engine, days=days, limit=limit)
+    return {
+        "days": k.days,
+        "since": k.since.isoformat(),
+        "dwell": [asdict(d) for d in k.dwell],
+        "channels": [asdict(c) for c in k.channels],
+        "late": [_order_row(o) for o in k.late],
+        "stuck": [_order_row(o) for o in k.stuck],
+    }

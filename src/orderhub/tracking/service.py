@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.orders import service as orders
 from orderhub.platform.db import unit_of_work
-from orderhub.tracking import store, views
+from orderhub.tracking import kpis, store, views
 from orderhub.tracking.events import TrackingUpdated
 from orderhub.tracking.model import PROBLEMS, Milestone, Update, language_for_country, parcel_state, tracking_url
 
@@ -529,7 +529,8 @@ def project_order(conn: Connection, event: DomainEvent) -> None:
             dest_lat=dest.get("lat"),
             dest_lon=dest.get("lon"),
         )
-        updates.append(_oms_update(event, M.placed, f"via {data.get('channel', '')}"))
+        # placed when the channel took it (an order can reach the hub later than that)
+        updates.append(replace(_oms_update(event, M.placed, f"via {data.get('channel', '')}"), occurred_at=placed))
     elif store.get_order(conn, order_id) is None:
         return  # an order from before tracking existed and not migrated: nothing to follow
     elif event.type == "order.payment_changed" and data.get("payment_status") == "paid":
@@ -646,3 +647,35 @@ FOLLOW = Subscriber(
     types=frozenset({TrackingUpdated.TYPE}),
     description="moves the order along as its parcels are picked, packed, carried and delivered",
 )
+
+
+# -- KPIs -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    days: int
+    since: datetime
+    dwell: list[kpis.Dwell]
+    channels: list[kpis.ChannelRow]
+    late: list[dict[str, Any]]
+    stuck: list[dict[str, Any]]
+
+
+def get_kpis(engine: Engine, *, days: int = 30, limit: int = 100) -> Kpis:
+    """The visibility KPIs over orders placed in the last ``days`` (dwell, channel table) and
+    over every open order (late against the promise, stuck beyond a threshold)."""
+    now = utcnow()
+    since = kpis.window_start(now, days)
+    dead = {("api" if k == "canonical" else k): v for k, v in orders.count_dead_letters(engine, since=since).items()}
+    with unit_of_work(engine, write=False) as conn:
+        placed = store.orders_placed_since(conn, since)
+        reached = store.first_reached(conn, since)
+        moving = store.open_orders(conn, statuses=kpis.STUCK_AFTER_H)
+    late = [o for o in moving if kpis.is_late(o, now.date())]
+    stuck = []
+    for o in moving:
+        hours = kpis.stuck_for_h(o, now)
+        if hours is not None:
+            stuck.append({**o, "stuck_h": hours, "limit_h": kpis.STUCK_AFTER_H[o["status"]]})
+    late.sort(key=lambda o: o["promised_by"])
+    stuck.sort(key=lambda o: -o["stuck_h"])
+    return Kpis(days, since, kpis.dwell(reached), kpis.channels(placed, dead), late[:limit], stuck[:limit])
