@@ -48,6 +48,30 @@ _FORWARD = {
 }
 
 
+#: Milestones that can move the order, each with the statuses at or past which it moves nothing.
+#: Tracking's copy of the status may lag the order (another subscriber keeps it) but never runs
+#: ahead, so a copy already past the milestone is proof enough to skip the order's lock.
+_DONE = frozenset({"cancelled", "return_requested", "returned", "refunded"})
+_PAST: dict[str, frozenset[str]] = {
+    M.picked: _DONE
+    | {
+        "picked",
+        "packed",
+        "partially_shipped",
+        "shipped",
+        "in_transit",
+        "out_for_delivery",
+        "partially_delivered",
+        "delivered",
+    },
+    M.packed: _DONE
+    | {"packed", "partially_shipped", "shipped", "in_transit", "out_for_delivery", "partially_delivered", "delivered"},
+    M.in_transit: _DONE | {"in_transit", "out_for_delivery", "partially_delivered", "delivered"},
+    M.out_for_delivery: _DONE | {"out_for_delivery", "partially_delivered", "delivered"},
+    M.delivered: _DONE | {"delivered"},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """What one inbound message did: timeline rows written, and deliveries seen before."""
@@ -125,54 +149,57 @@ def _write(conn: Connection, rows: list[dict[str, Any]], numbers: Mapping[str, s
 
 
 def _follow_parcels(conn: Connection, fresh: list[dict[str, Any]]) -> None:
+    """Each touched parcel's state from its state so far and the new milestones (the same
+    answer as ``parcel_state`` over its whole history: the state kept is the latest final one
+    when there is one, else the latest), under the parcels' row locks, in id order."""
     touched = {r["parcel_id"] for r in fresh if r["parcel_id"] and r["milestone"]}
     if not touched:
         return
-    parcels = store.parcels_by_id(conn, touched)
-    history = store.milestones_of_parcels(conn, touched)
-    estimates = {
-        r["parcel_id"]: r["detail"].get("estimated_delivery") for r in fresh if r["detail"].get("estimated_delivery")
-    }
+    parcels = store.parcels_by_id(conn, touched, for_update=True)
+    new: dict[str, list[tuple[datetime, Milestone]]] = {}
+    estimates: dict[str, str] = {}
+    for r in fresh:
+        if r["parcel_id"] in touched and r["milestone"]:
+            new.setdefault(r["parcel_id"], []).append((r["occurred_at"], M(r["milestone"])))
+        if r["parcel_id"] and r["detail"].get("estimated_delivery"):
+            estimates[r["parcel_id"]] = r["detail"]["estimated_delivery"]
     changes = []
-    for pid in sorted(touched):
-        seen = [(at, M(m)) for at, m in history[pid]]
+    for pid, parcel in parcels.items():
+        seen = list(new[pid])
+        if parcel["state"] and parcel["state_at"]:
+            seen.append((as_utc(parcel["state_at"]), M(parcel["state"])))
         state = parcel_state(seen)
-        at = max((t for t, m in seen if m == state), default=None)
         estimate = estimates.get(pid)
         changes.append(
             {
                 "b_id": pid,
                 "state": state.value if state else None,
-                "state_at": at,
-                "estimated_delivery": date.fromisoformat(estimate) if estimate else parcels[pid]["estimated_delivery"],
+                "state_at": max((t for t, m in seen if m == state), default=None),
+                "estimated_delivery": date.fromisoformat(estimate) if estimate else parcel["estimated_delivery"],
             }
         )
     store.update_parcels(conn, changes)
 
 
 def _follow_orders(conn: Connection, fresh: list[dict[str, Any]]) -> None:
-    """The order's last known position, carrier estimate and first problem."""
-    by_order: dict[str, list[dict[str, Any]]] = {}
+    """The order's last known position (the latest by occurred-at wins), the carrier's latest
+    estimate and its first problem — each a conditional update, no read first."""
+    positions: dict[str, dict[str, Any]] = {}
+    estimates: dict[str, str] = {}
+    problems: dict[str, datetime] = {}
     for r in fresh:
-        by_order.setdefault(r["order_id"], []).append(r)
-    for order_id, rows in by_order.items():
-        current = store.get_order(conn, order_id)
-        if current is None:
-            continue
-        values: dict[str, Any] = {}
-        placed = [r for r in rows if r["lat"] is not None]
-        if placed:
-            last = max(placed, key=lambda r: r["occurred_at"])
-            if current["position_at"] is None or as_utc(current["position_at"]) <= last["occurred_at"]:
-                values.update(last_lat=last["lat"], last_lon=last["lon"], position_at=last["occurred_at"])
-        estimates = [r["detail"]["estimated_delivery"] for r in rows if r["detail"].get("estimated_delivery")]
-        if estimates:
-            values["estimated_delivery"] = date.fromisoformat(max(estimates))
-        problems = [r["occurred_at"] for r in rows if r["milestone"] in PROBLEMS]
-        if problems and current["problem_at"] is None:
-            values["problem_at"] = min(problems)
-        if values:
-            store.update_order(conn, order_id, **values)
+        o = r["order_id"]
+        if r["lat"] is not None and (o not in positions or positions[o]["occurred_at"] < r["occurred_at"]):
+            positions[o] = r
+        if r["detail"].get("estimated_delivery"):
+            estimates[o] = max(estimates.get(o, ""), r["detail"]["estimated_delivery"])
+        if r["milestone"] in PROBLEMS and (o not in problems or r["occurred_at"] < problems[o]):
+            problems[o] = r["occurred_at"]
+    store.move_positions(
+        conn, [{"b_order": o, "lat": r["lat"], "lon": r["lon"], "at": r["occurred_at"]} for o, r in positions.items()]
+    )
+    store.set_estimates(conn, [{"b_order": o, "estimate": date.fromisoformat(d)} for o, d in estimates.items()])
+    store.mark_problems(conn, [{"b_order": o, "at": t} for o, t in problems.items()])
 
 
 def record(
@@ -439,8 +466,11 @@ def follow_order(conn: Connection, event: DomainEvent) -> None:
     is; in transit / out for delivery from shipped; a parcel delivered records its lines as
     delivered (once). Never moves an order backwards; a move the order refuses is skipped."""
     milestone = event.data.get("milestone") or ""
-    if milestone not in {M.picked, M.packed, M.in_transit, M.out_for_delivery, M.delivered}:
+    if milestone not in _PAST:
         return
+    known = store.get_order(conn, event.aggregate_id)
+    if known is not None and known["status"] in _PAST[milestone]:
+        return  # most scans move nothing: skip the order's lock
     orders.change_in(conn, event.aggregate_id, actor=ACTOR, action=lambda c, order: _follow(c, order, M(milestone)))
 
 

@@ -124,6 +124,40 @@ def update_order(conn: Connection, order_id: str, **values: Any) -> None:
     conn.execute(tracking_orders.update().where(tracking_orders.c.order_id == order_id).values(**values))
 
 
+_this_order = tracking_orders.c.order_id == sa.bindparam("b_order")
+_move_position = (
+    tracking_orders.update()
+    .where(
+        _this_order,
+        sa.or_(tracking_orders.c.position_at.is_(None), tracking_orders.c.position_at <= sa.bindparam("at")),
+    )
+    .values(last_lat=sa.bindparam("lat"), last_lon=sa.bindparam("lon"), position_at=sa.bindparam("at"))
+)
+_set_estimate = tracking_orders.update().where(_this_order).values(estimated_delivery=sa.bindparam("estimate"))
+_mark_problem = (
+    tracking_orders.update()
+    .where(_this_order, tracking_orders.c.problem_at.is_(None))
+    .values(problem_at=sa.bindparam("at"))
+)
+
+
+def move_positions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``b_order``, ``lat``, ``lon``, ``at`` each: moved only if no later position is known."""
+    if rows:
+        conn.execute(_move_position, rows)
+
+
+def set_estimates(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_set_estimate, rows)
+
+
+def mark_problems(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The first problem of each order (``b_order``, ``at``); later ones leave it."""
+    if rows:
+        conn.execute(_mark_problem, rows)
+
+
 def get_order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(tracking_orders).where(tracking_orders.c.order_id == order_id)).one_or_none()
     return None if row is None else dict(row._mapping)
@@ -209,26 +243,12 @@ _add_events = per_dialect(
 
 def add_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert timeline rows; returns the (source, key) of those that were new (a row whose
-    source and key are already there is a second delivery and inserts nothing)."""
+    source and key are already there is a second delivery and inserts nothing). One
+    statement per batch of rows (SQLAlchemy's insertmanyvalues), one compiled form."""
     if not rows:
         return set()
-    result = conn.execute(_add_events(conn).values(rows)) if len(rows) > 1 else conn.execute(_add_events(conn), rows[0])
+    result = conn.execute(_add_events(conn), rows)
     return {(r.source, r.key) for r in result}
-
-
-def milestones_of_parcels(conn: Connection, parcel_ids: Iterable[str]) -> dict[str, list[tuple[datetime, str]]]:
-    wanted = sorted(set(parcel_ids))
-    out: dict[str, list[tuple[datetime, str]]] = {p: [] for p in wanted}
-    if not wanted:
-        return out
-    rows = conn.execute(
-        sa.select(tracking_events.c.parcel_id, tracking_events.c.occurred_at, tracking_events.c.milestone).where(
-            tracking_events.c.parcel_id.in_(wanted), tracking_events.c.milestone.is_not(None)
-        )
-    )
-    for r in rows:
-        out[r.parcel_id].append((r.occurred_at, r.milestone))
-    return out
 
 
 def timeline(conn: Connection, order_id: str) -> list[dict[str, Any]]:
