@@ -129,23 +129,25 @@ async def measure_latency(
 
     async def page(o: dict[str, str]) -> None:
         nonlocal opened
-        async with httpx.AsyncClient(base_url=url, timeout=None) as http:
-            async with http.stream("GET", f"/track/{o['token']}/live?lang=en") as stream:
-                first = True
-                async for line in stream.aiter_lines():
-                    if not line.startswith("data: "):
-                        continue
-                    if first:
-                        first, opened = False, opened + 1
-                        if opened == len(parcels):
-                            ready.set()
-                        continue
-                    got = time.perf_counter()
-                    view = json.loads(line[6:])
-                    for m in view["milestones"][:5]:
-                        found = MARK.search(m.get("location", ""))
-                        if found and f"bench-{found.group(1)}" in sent:
-                            on_page.append(got - sent.pop(f"bench-{found.group(1)}"))
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=None) as http,
+            http.stream("GET", f"/track/{o['token']}/live?lang=en") as stream,
+        ):
+            first = True
+            async for line in stream.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                if first:
+                    first, opened = False, opened + 1
+                    if opened == len(parcels):
+                        ready.set()
+                    continue
+                got = time.perf_counter()
+                view = json.loads(line[6:])
+                for m in view["milestones"][:5]:
+                    found = MARK.search(m.get("location", ""))
+                    if found and f"bench-{found.group(1)}" in sent:
+                        on_page.append(got - sent.pop(f"bench-{found.group(1)}"))
 
     pages = [asyncio.create_task(page(o)) for o in parcels]
     await asyncio.wait_for(ready.wait(), 60)
