@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from orderhub.core import jsondoc
 from orderhub.core.errors import InvalidInput, NotFound, Unauthorized
-from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform import problems
+from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform.problems import validation_errors
 from orderhub.platform.settings import Settings
 from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
