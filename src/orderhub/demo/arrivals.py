@@ -90,7 +90,7 @@ def derive(path: Path) -> dict[str, Any]:
     per_month_days = Counter(d.month for d in days)  # trading days: the data starts and ends mid-month
     by_weekday = Counter(t.weekday() for t in times)
     by_month = Counter(t.month for t in times)
-    weekday_rate = {k: by_weekday[k] / per_weekday_days[k] for k in range(7)}
+    weekday_rate = {k: by_weekday[k] / per_weekday_days[k] for k in range(7) if per_weekday_days[k]}
     month_rate = {k: by_month[k] / per_month_days[k] for k in range(1, 13) if per_month_days[k]}
     lines = Counter(min(len(items), MAX_LINES_BUCKET) for _, items in invoices.values())
     quantities = Counter(q for _, items in invoices.values() for _, q in items)

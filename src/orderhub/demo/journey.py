@@ -39,8 +39,6 @@ class Context(Protocol):
     """What a journey needs of the simulator running it."""
 
     @property
-    def rng(self) -> random.Random: ...
-    @property
     def hub(self) -> Hub: ...
     @property
     def clock(self) -> Clock: ...
@@ -86,14 +84,11 @@ class Journey:
     sim: Context
     sale: Sale
     fate: Fate
+    rng: random.Random  # its own: steps run on several threads, and a run stays reproducible
     order_id: str = ""
     fulfilment_orders: list[dict[str, Any]] = field(default_factory=list)
     allocation_tries: int = 0
     parcels_sent: int = 0
-
-    @property
-    def rng(self) -> random.Random:
-        return self.sim.rng
 
     def hours(self, low: float, high: float) -> float:
         return self.rng.uniform(low, high)

@@ -137,7 +137,7 @@ class Simulator:
         self.options = options
         self.clock = Clock(options.speed)
         self.secrets = options.secrets
-        self.rng = random.Random(options.seed * 7919 + 1)
+        self.rng = random.Random(options.seed * 7919 + 1)  # the scheduler's: sales and their fates
         self.world = World(options.seed)
         self.pattern = pattern or Pattern()
         self.hub = Hub(options.url, options.api_key, connections=options.pool_size * 2)
@@ -152,11 +152,15 @@ class Simulator:
         self._busy_lock = threading.Lock()
 
     # -- orders -----------------------------------------------------------------------------
+    def moment(self) -> datetime:
+        """Now, in the demo retailer's time (a test may fix it)."""
+        return datetime.now(self.zone)
+
     def rate_now(self, moment: datetime | None = None) -> float:
         """Orders per real second now."""
         if self.options.flat:
             return self.options.rate / 60.0
-        moment = moment or datetime.now(self.zone)
+        moment = moment or self.moment()
         return self.options.rate / 60.0 * self.pattern.factor(moment)
 
     def new_sale(self, moment: datetime) -> Sale:
@@ -183,7 +187,7 @@ class Simulator:
 
     def place_order(self, moment: datetime) -> Journey:
         sale = self.new_sale(moment)
-        journey = Journey(self, sale, Fate.draw(self.rng, sale))
+        journey = Journey(self, sale, Fate.draw(self.rng, sale), random.Random(self.rng.getrandbits(64)))
         self.agenda.add(0, journey.capture)
         return journey
 
@@ -240,7 +244,7 @@ class Simulator:
                 if max_orders is not None and placed >= max_orders and self.in_flight == 0:
                     break
                 if now >= next_order and (max_orders is None or placed < max_orders):
-                    self.place_order(datetime.now(self.zone))
+                    self.place_order(self.moment())
                     placed += 1
                     next_order = now + self.rng.expovariate(max(self.rate_now(), 1e-6))
                 for step in self.agenda.take_due(now):
