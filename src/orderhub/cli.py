@@ -163,7 +163,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         sim.stop()
         totals = sim.stats.total
-    print("total: " + report_line(totals, 0, datetime.now()).split(" simulator: ", 1)[1], flush=True)
+    print("total: " + report_line(totals, None, datetime.now()).split(" simulator: ", 1)[1], flush=True)
     return 0
 
 

@@ -112,7 +112,7 @@ class Stats:
         return sum(v for k, v in counts.items() if k.startswith("captured:"))
 
 
-def report_line(counts: Counter[str], in_flight: int, at: datetime) -> str:
+def report_line(counts: Counter[str], in_flight: int | None, at: datetime) -> str:
     """One line of the per-minute report."""
     channels = ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(counts.items()) if k.startswith("captured:"))
     exceptions = sum(v for k, v in counts.items() if k.startswith("exception:"))
@@ -125,8 +125,9 @@ def report_line(counts: Counter[str], in_flight: int, at: datetime) -> str:
         ),
         f"{exceptions} exceptions",
         f"{counts['error']} errors",
-        f"{in_flight} steps pending",
     ]
+    if in_flight is not None:
+        parts.append(f"{in_flight} steps pending")
     return ", ".join(parts)
 
 
