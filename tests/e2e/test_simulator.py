@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
 import time
 from collections import Counter
 from datetime import datetime
@@ -17,6 +18,9 @@ from orderhub.demo import build_items, build_nodes, seed_stock
 from orderhub.demo.hub import Hub, HubError
 from orderhub.demo.simulator import Options, Simulator
 from orderhub.inventory import service as inventory
+from orderhub.platform.db import create_db_engine
+from orderhub.platform.settings import Settings
+from tests.e2e.conftest import LiveServer
 
 MONDAY_NOON = datetime(2026, 11, 16, 12, 0)  # stores open, a busy hour
 
@@ -76,6 +80,47 @@ def test_a_route_the_hub_lacks_is_logged_once_and_skipped(live, caplog):
         hub.get("/api/v1/orders/ord_unknown")
     assert (refused.value.status, refused.value.code) == (404, "order_not_found")
     hub.close()
+
+
+def test_with_the_tracking_feeds_parcels_and_carrier_events_bring_orders_to_the_door(
+    tmp_path, sqlite_template, monkeypatch
+):
+    """Once the hub has the tracking feeds, no step falls back on the order API: the parcels,
+    the WMS, the signed carrier events and the positions are taken, and the orders' statuses
+    follow their milestones to delivered."""
+    for name, value in cli.DEMO_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "tracking.db"
+    shutil.copy(sqlite_template, path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    nodes, items = build_nodes(), build_items(random.Random(7))
+    inventory.save_nodes(engine, nodes=nodes)
+    inventory.save_items(engine, items=items)
+    seed_stock(engine, random.Random(7), nodes, items)
+    with LiveServer(engine, Settings(env="test", bootstrap_admin_key="live-admin-key")) as server:
+        probe = Hub(server.url, "live-admin-key")
+        try:
+            has_feeds = probe.post("/api/v1/tracking/events", {"events": []}, route="tracking/events") is not None
+        except HubError:
+            has_feeds = True  # the route is there (it refuses an empty batch)
+        probe.close()
+        if not has_feeds:
+            pytest.skip("this hub has no tracking feeds yet (POST /api/v1/tracking/events is 404)")
+        out = io.StringIO()
+        options = Options(url=server.url, api_key="live-admin-key", rate=6000, flat=True, speed=2_000_000, workers=3)
+        sim = Simulator(options, out=out)
+        sim.moment = lambda: MONDAY_NOON  # type: ignore[method-assign]
+        totals = sim.run(max_orders=24, duration_s=25)
+        assert sim.hub.missing == set()
+        assert totals["error"] == 0, out.getvalue()
+        seen = statuses(engine)
+    engine.dispose()
+    assert totals["shipped"] >= 8 and totals["delivered"] >= 5
+    at_door = sum(n for (channel, status), n in seen.items() if channel != "pos" and status in DONE)
+    assert at_door >= 5  # moved there by the carriers' delivered events, not by /deliveries
+
+
+DONE = {"delivered", "return_requested", "returned"}
 
 
 def test_the_report_line_counts_the_minute():
