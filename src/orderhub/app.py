@@ -24,6 +24,7 @@ from orderhub import __version__
 from orderhub.bus import api as bus_api
 from orderhub.bus import service as bus_service
 from orderhub.bus import worker as bus_worker
+from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import pages as carbon_pages
 from orderhub.inventory import api as inventory_api
@@ -43,6 +44,9 @@ from orderhub.platform.security import ConsoleSessions, SecurityHeaders
 from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
+from orderhub.tracking import api as tracking_api
+from orderhub.tracking import pages as tracking_pages
+from orderhub.tracking import service as tracking_service
 from orderhub.web import events as web_events
 from orderhub.web import pages as web_pages
 from orderhub.webhooks import api as webhooks_api
@@ -61,7 +65,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     _register_job_kinds()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         if settings.bootstrap_admin_key:
             auth.ensure_bootstrap_admin(engine, settings.bootstrap_admin_key)
         # Fewer request threads than the default 40: the handlers are CPU-bound under load and
@@ -77,7 +81,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             else []
         )
         worker = bus_worker.start_worker(engine, settings) if settings.run_bus else None
+        app_.state.live = LiveTail(engine, tracking_service.LIVE_TYPES, poll_s=settings.live_poll_s).start()
         yield
+        app_.state.live.stop()
         if worker:
             await run_in_threadpool(worker.stop)
         # let a timer round finish (it holds a connection in a worker thread); a running job
@@ -123,6 +129,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(sourcing_api.router)
     app.include_router(bus_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(tracking_api.router)
     app.include_router(jobs_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
@@ -132,6 +139,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(web_events.router)
     app.include_router(webhooks_pages.router)
     app.include_router(carbon_pages.router)
+    app.include_router(tracking_pages.router)
     _extend_openapi(app)
     return app
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from orderhub.bus import subscribers, worker
 from orderhub.carbon import service as carbon
 from orderhub.orders import hooks
+from orderhub.tracking import service as tracking
 from orderhub.webhooks import service as webhooks
 
 
@@ -32,4 +33,6 @@ def wire() -> None:
     for point in (hooks.CAPTURED, hooks.CHANGED):
         hooks.on(point, project_order_for_carbon)
     subscribers.register(webhooks.SUBSCRIBER)
+    subscribers.register(tracking.TIMELINE)
+    subscribers.register(tracking.FOLLOW)
     worker.register_poller("webhooks", webhooks.send_due)

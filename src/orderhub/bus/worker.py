@@ -60,6 +60,11 @@ def wake_relay() -> None:
     _relay_wake.set()
 
 
+def on_publish(wake: threading.Event) -> None:
+    """Set ``wake`` whenever this process's relay publishes (a live tail listens this way)."""
+    _subscriber_wakes.append(wake)
+
+
 def _wake_subscribers() -> None:
     for event in list(_subscriber_wakes):
         event.set()

@@ -134,6 +134,7 @@ def build_order(data: OrderCreate) -> Order:
             destination={
                 "country": a.country,
                 "region": a.region,
+                "city": a.city,
                 "postal_code": a.postal_code,
                 "lat": a.lat,
                 "lon": a.lon,
@@ -142,6 +143,7 @@ def build_order(data: OrderCreate) -> Order:
                 {"line_id": x.id, "sku": x.sku, "quantity": x.quantity, "unit_price": x.unit_price.to_decimal_string()}
                 for x in lines
             ],
+            promise_days=order.promise_days,
         )
     )
     return order

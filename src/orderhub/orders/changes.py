@@ -82,15 +82,28 @@ def change(
     """Load ``order_id`` under its row lock, run ``action`` (the model decides; it may raise,
     and then nothing is written), move the order's stock to match (unless the action did),
     save. Returns the order and what the action returned. 404 if there is no such order."""
-    now = utcnow()
     with unit_of_work(engine) as conn:
-        order = store.get_order(conn, order_id, for_update=True)
-        if order is None:
-            raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
-        shipped_before = {line.id: line.quantity_shipped for line in order.lines}
-        result = action(conn, order)
-        if order.changes:
-            if follow_stock:
-                holds.follow(conn, order, list(order.changes), shipped_before, now=now)
-            save(conn, order, actor=actor, now=now)
+        return change_in(conn, order_id, actor=actor, action=action, follow_stock=follow_stock)
+
+
+def change_in(
+    conn: Connection,
+    order_id: str,
+    *,
+    actor: str,
+    action: Callable[[Connection, Order], T],
+    follow_stock: bool = True,
+) -> tuple[Order, T]:
+    """``change`` inside the caller's transaction (a bus subscriber's, which also moves its
+    offset): the order is changed exactly when the caller commits."""
+    now = utcnow()
+    order = store.get_order(conn, order_id, for_update=True)
+    if order is None:
+        raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
+    shipped_before = {line.id: line.quantity_shipped for line in order.lines}
+    result = action(conn, order)
+    if order.changes:
+        if follow_stock:
+            holds.follow(conn, order, list(order.changes), shipped_before, now=now)
+        save(conn, order, actor=actor, now=now)
     return order, result

@@ -37,8 +37,9 @@ class OrderCaptured(OrderEvent):
     customer_email: str = ""
     customer_tier: str = "standard"
     placed_at: str = ""  # ISO 8601, UTC
-    destination: dict[str, Any] = field(default_factory=dict)  # country, region, postal_code, lat, lon
+    destination: dict[str, Any] = field(default_factory=dict)  # country, region, city, postal_code, lat, lon
     items: list[dict[str, Any]] = field(default_factory=list)  # line_id, sku, quantity, unit_price
+    promise_days: int | None = None  # delivery promised within this many days of placed_at
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
 from orderhub.orders import changes, dead_letters, holds, store
 from orderhub.orders.events import HoldExtended
-from orderhub.orders.model import Address, Order, OrderLine, OrderStatus
+from orderhub.orders.model import Address, Order, OrderLine
+from orderhub.orders.model import OrderStatus as OrderStatus  # other contexts name statuses by it
 from orderhub.platform import jobs
 from orderhub.platform.db import unit_of_work
 
@@ -34,6 +35,19 @@ def _change(engine: Engine, order_id: str, actor: str, action: Callable[[Order],
     """A model method applied through the order's unit of work (``changes.change``)."""
     order, _ = changes.change(engine, order_id, actor=actor, action=lambda _conn, o: action(o))
     return order
+
+
+#: The unit of work of an order change, for other contexts: ``change(engine, order_id, actor=,
+#: action=(conn, order) -> T)`` loads the order under lock, runs ``action``, saves and writes the
+#: events (``orders.changes``); ``change_in`` does the same in the caller's transaction.
+change = changes.change
+change_in = changes.change_in
+
+
+def fulfilment_orders_of(engine: Engine, ids: list[str]) -> dict[str, str]:
+    """The order each of these fulfilment orders belongs to (unknown ids are left out)."""
+    with unit_of_work(engine, write=False) as conn:
+        return store.orders_of_fulfilment_orders(conn, ids)
 
 
 def expire_unpaid(engine: Engine) -> list[str]:

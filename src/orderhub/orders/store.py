@@ -504,3 +504,13 @@ def bulk_insert(conn: Connection, batch: list[Order], *, now: datetime) -> None:
 def bulk_insert_customers(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(customers.insert(), rows)
+
+
+def orders_of_fulfilment_orders(conn: Connection, ids: list[str]) -> dict[str, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(fulfilment_orders.c.id, fulfilment_orders.c.order_id).where(fulfilment_orders.c.id.in_(wanted))
+    )
+    return {r.id: r.order_id for r in rows}

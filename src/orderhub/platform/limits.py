@@ -31,6 +31,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # The routes that read their raw body (capture): they dead-letter what they refuse.
 RAW_BODY = re.compile(r"^/api/v1/(orders|channels/[^/]+/orders)$")
+# Tracking feeds read their raw body too: they keep every message (and what they refuse) in
+# the tracking inbox; their bodies are batches.
+TRACKING_FEED = re.compile(r"^/api/v1/tracking/(events|wms|positions|carriers/[^/]+)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -38,7 +41,7 @@ def body_limit(settings: Settings, path: str) -> int:
     """The most bytes a request body to ``path`` may have (see docs/limits.md)."""
     if RAW_BODY.match(path):
         return settings.max_order_body_bytes
-    if path.startswith("/api/v1/inventory/positions"):
+    if path.startswith("/api/v1/inventory/positions") or TRACKING_FEED.match(path):
         return settings.max_batch_body_bytes
     if path.startswith("/api/v1/carbon/factors"):
         return settings.max_factor_table_body_bytes
@@ -118,7 +121,7 @@ class LimitsMiddleware:
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         # FastAPI parses a body without a content type as JSON too
         is_json = content_type.endswith(b"json") or not content_type
-        if body and is_json and not RAW_BODY.match(scope["path"]):
+        if body and is_json and not (RAW_BODY.match(scope["path"]) or TRACKING_FEED.match(scope["path"])):
             try:
                 jsondoc.parse(body)
             except InvalidInput as exc:

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     bootstrap_admin_key: str | None = Field(default=None, repr=False)
     shopify_webhook_secret: str | None = Field(default=None, repr=False)
     woocommerce_webhook_secret: str | None = Field(default=None, repr=False)
+    # inbound carrier webhooks (docs/tracking.md): EasyPost signs X-Hmac-Signature, AfterShip
+    # aftership-hmac-sha256; without a secret the route takes an operator's API key only
+    easypost_webhook_secret: str | None = Field(default=None, repr=False)
+    aftership_webhook_secret: str | None = Field(default=None, repr=False)
     db_pool_size: int = 20  # kept open; as many again may open under bursts
     workers: int = 1  # API processes (`orderhub serve`); on PostgreSQL, one per core
     worker_threads: int = 4  # request threads per process (bench/inventory S1: fewer beat 40)
@@ -37,6 +41,7 @@ class Settings(BaseSettings):
     bus_subscribers: str = ""  # comma-separated subscribers this process runs ("" = every registered one)
     bus_stream: str = "ORDERHUB"  # the JetStream stream (subjects orderhub.>)
     bus_replicas: int = 1  # JetStream replicas of the stream (3 on a 3-node cluster)
+    live_poll_s: float = 0.05  # live pages: how often a process looks for events published by another
     plugins: str = ""  # comma-separated modules whose register() adds subscribers or hooks at start-up
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
     # request body limits in bytes (docs/limits.md): larger bodies are answered 413

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 from orderhub.core.errors import InvalidInput
 
 
 class Milestone(StrEnum):
+    placed = "placed"
     paid = "paid"
     allocated = "allocated"
     released = "released"
@@ -37,6 +39,7 @@ class Milestone(StrEnum):
     available_for_pickup = "available_for_pickup"
     delivered = "delivered"
     returned = "returned"
+    return_received = "return_received"
     exception = "exception"
     cancelled = "cancelled"
 
@@ -56,6 +59,8 @@ class System(StrEnum):
 
 #: The system responsible for each milestone.
 RESPONSIBLE: dict[Milestone, System] = {
+    M.placed: System.oms,
+    M.return_received: System.oms,
     M.paid: System.oms,
     M.allocated: System.oms,
     M.released: System.oms,
@@ -86,6 +91,7 @@ FINAL = frozenset({M.delivered, M.returned})
 
 #: The customer's journey, in order; what the customer view shows as steps.
 JOURNEY: tuple[Milestone, ...] = (
+    M.placed,
     M.paid,
     M.allocated,
     M.packed,
@@ -100,6 +106,7 @@ LANGUAGES = ("en", "de", "zh")
 #: What a customer reads for each milestone, per language.
 WORDS: dict[str, dict[Milestone, str]] = {
     "en": {
+        M.placed: "Order placed",
         M.paid: "Payment received",
         M.allocated: "Order confirmed and reserved",
         M.released: "Sent to the warehouse",
@@ -118,10 +125,12 @@ WORDS: dict[str, dict[Milestone, str]] = {
         M.available_for_pickup: "Ready for pickup",
         M.delivered: "Delivered",
         M.returned: "Returned to sender",
+        M.return_received: "Your return has arrived",
         M.exception: "A problem with the delivery",
         M.cancelled: "Order cancelled",
     },
     "de": {
+        M.placed: "Bestellung eingegangen",
         M.paid: "Zahlung eingegangen",
         M.allocated: "Bestellung bestätigt und reserviert",
         M.released: "An das Lager übergeben",
@@ -140,10 +149,12 @@ WORDS: dict[str, dict[Milestone, str]] = {
         M.available_for_pickup: "Zur Abholung bereit",
         M.delivered: "Zugestellt",
         M.returned: "An den Absender zurückgesandt",
+        M.return_received: "Ihre Rücksendung ist angekommen",
         M.exception: "Ein Problem bei der Zustellung",
         M.cancelled: "Bestellung storniert",
     },
     "zh": {
+        M.placed: "订单已提交",
         M.paid: "已收到付款",
         M.allocated: "订单已确认并预留库存",
         M.released: "已发送至仓库",
@@ -162,6 +173,7 @@ WORDS: dict[str, dict[Milestone, str]] = {
         M.available_for_pickup: "可以取件",
         M.delivered: "已签收",
         M.returned: "已退回寄件人",
+        M.return_received: "退货已收到",
         M.exception: "派送出现问题",
         M.cancelled: "订单已取消",
     },
@@ -253,3 +265,45 @@ def parcel_state(milestones: list[tuple[datetime, Milestone]]) -> Milestone | No
     ordered = sorted(milestones, key=lambda m: m[0])
     finals = [m for m in ordered if m[1] in FINAL]
     return finals[-1][1] if finals else ordered[-1][1]
+
+
+#: Carriers the hub knows by name, with the public tracking page of each (``{number}`` is the
+#: tracking number). An unknown carrier is accepted; its parcels have no tracking link unless
+#: the shipment gives one.
+CARRIER_PAGES: dict[str, str] = {
+    "dhl": "https://www.dhl.com/de-en/home/tracking/tracking-parcel.html?submit=1&tracking-id={number}",
+    "dpd": "https://tracking.dpd.de/status/en_US/parcel/{number}",
+    "hermes": "https://www.myhermes.de/empfangen/sendungsverfolgung/sendungsinformation#{number}",
+    "gls": "https://gls-group.com/DE/en/parcel-tracking?match={number}",
+    "ups": "https://www.ups.com/track?tracknum={number}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={number}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={number}",
+    "royal-mail": "https://www.royalmail.com/track-your-item#/tracking-results/{number}",
+    "postnl": "https://jouw.postnl.nl/track-and-trace/{number}",
+    "la-poste": "https://www.laposte.fr/outils/suivre-vos-envois?code={number}",
+    "cargo-bike": "",
+}
+
+
+def carrier_slug(name: str) -> str:
+    """``DHL Express`` → ``dhl-express``; the key of ``CARRIER_PAGES`` where one matches."""
+    slug = "-".join(name.strip().lower().replace("_", " ").split())
+    if slug in CARRIER_PAGES:
+        return slug
+    head = slug.split("-")[0]
+    return head if head in CARRIER_PAGES else slug
+
+
+def tracking_url(carrier: str, number: str) -> str:
+    template = CARRIER_PAGES.get(carrier_slug(carrier), "")
+    return template.format(number=quote(number, safe="")) if template else ""
+
+
+def language_for_country(country: str) -> str:
+    """The language a destination country most likely reads (the order gives no other hint)."""
+    code = (country or "").strip().upper()
+    if code in {"DE", "AT", "CH", "LI", "LU"}:
+        return "de"
+    if code in {"CN", "TW", "HK", "MO", "SG"}:
+        return "zh"
+    return "en"
