@@ -106,7 +106,7 @@ def test_easypost_events_carry_the_whole_tracker_history_and_are_signed():
     assert tracker["tracking_details"][1]["datetime"] == "2026-11-20T08:30:00Z"
     assert event["previous_attributes"] == {"status": "in_transit"}
     expected = hmac.new(b"demo-easypost-secret", body, hashlib.sha256).hexdigest()
-    assert headers == {"X-Hmac-Signature": f"hmac-sha256-hex={expected}"}
+    assert headers == {"Content-Type": "application/json", "X-Hmac-Signature": f"hmac-sha256-hex={expected}"}
 
 
 def test_aftership_webhooks_carry_the_new_checkpoint_and_are_signed():
@@ -117,9 +117,9 @@ def test_aftership_webhooks_carry_the_new_checkpoint_and_are_signed():
     assert hook["event"] == "tracking_update" and hook["is_tracking_first_tag"] is True
     msg = hook["msg"]
     assert (msg["tracking_number"], msg["slug"], msg["tag"]) == (p.tracking_number, "hermes-de", "AttemptFail")
-    assert msg["checkpoints"][0]["checkpoint_time"] == "2026-11-19T12:30:00+00:00"
+    assert msg["checkpoints"][0]["checkpoint_time"] == "2026-11-19T13:30:00"  # local time, as AfterShip writes
     digest = hmac.new(b"demo-aftership-secret", body, hashlib.sha256).digest()
-    assert headers == {"aftership-hmac-sha256": base64.b64encode(digest).decode()}
+    assert headers == {"Content-Type": "application/json", "aftership-hmac-sha256": base64.b64encode(digest).decode()}
 
 
 def test_dhl_and_customs_stages_use_orderhubs_own_format():

@@ -10,24 +10,22 @@ Each carrier reports through one feed, as it would in a real set-up:
 - Hermes and GLS through AfterShip: a ``tracking_update`` webhook with its checkpoints, signed in
   ``aftership-hmac-sha256`` (the base64 HMAC-SHA256 of the body).
 
-These builders follow the published formats (docs.easypost.com Tracker and Event,
-aftership.com/docs/tracking webhook); the tracking context's own sample builders
-(``orderhub.tracking.carriers.samples``) can replace ``easypost_event`` / ``aftership_event``
-when they land, behind the same ``carrier_request`` boundary.
+The EasyPost and AfterShip bodies and signatures come from the tracking context's builders of
+the published formats (``orderhub.tracking.carriers.samples``); this module picks the status
+codes a carrier would send for each milestone, keeps each parcel's history (every webhook
+repeats it) and routes each scan to its carrier's feed (``carrier_request``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
+
+from orderhub.tracking.carriers import samples
 
 CARRIERS: dict[str, tuple[str, str]] = {  # carrier: (service, feed)
     "dhl": ("paket", "orderhub"),
@@ -43,7 +41,7 @@ AFTERSHIP_SLUG = {"hermes": "hermes-de", "gls": "gls"}
 EASYPOST_STATUS = {
     "in_transit": ("in_transit", "arrived_at_facility", "Arrived at sort facility"),
     "out_for_delivery": ("out_for_delivery", "out_for_delivery", "Out for delivery"),
-    "delivery_attempted": ("in_transit", "delivery_exception", "Delivery attempted: recipient not at home"),
+    "delivery_attempted": ("in_transit", "delivery_attempt", "Delivery attempted: recipient not at home"),
     "exception": ("in_transit", "delayed", "Delayed in the network"),
     "delivered": ("delivered", "arrived_at_destination", "Delivered"),
 }
@@ -51,7 +49,7 @@ EASYPOST_STATUS = {
 AFTERSHIP_TAG = {
     "in_transit": ("InTransit", "InTransit_001", "Parcel arrived at the parcel centre"),
     "out_for_delivery": ("OutForDelivery", "OutForDelivery_001", "Out for delivery"),
-    "delivery_attempted": ("AttemptFail", "AttemptFail_001", "Delivery attempted: recipient not at home"),
+    "delivery_attempted": ("AttemptFail", "AttemptFail_002", "Delivery attempted: recipient not at home"),
     "exception": ("Exception", "Exception_001", "Delayed in the network"),
     "delivered": ("Delivered", "Delivered_001", "Delivered"),
 }
@@ -151,112 +149,47 @@ def orderhub_event(
     return body
 
 
-# -- EasyPost -----------------------------------------------------------------------------
+# -- EasyPost and AfterShip: the tracking context's builders of their published formats ----
 def easypost_event(parcel: Parcel, scan: Scan) -> dict[str, Any]:
     """An EasyPost ``tracker.updated`` Event: the Tracker with every detail so far."""
     status, detail, message = EASYPOST_STATUS[scan.milestone]
-    at = scan.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    previous = parcel.details[-1]["status"] if parcel.details else "pre_transit"
-    parcel.details.append(
-        {
-            "object": "TrackingDetail",
-            "message": scan.description or message,
-            "description": "",
-            "status": status,
-            "status_detail": detail,
-            "datetime": at,
-            "source": parcel.carrier.upper(),
-            "carrier_code": "",
-            "tracking_location": {
-                "object": "TrackingLocation",
-                "city": scan.place.city,
-                "state": None,
-                "country": scan.place.country,
-                "zip": None,
-            },
-            "est_delivery_date": None,
-        }
+    event = samples.easypost_event(
+        parcel.tracking_number,
+        parcel.carrier.upper(),
+        status,
+        detail,
+        scan.at,
+        scan.description or message,
+        scan.place.city,
+        scan.place.country,
+        parcel.estimated_delivery,
+        service=parcel.service,
+        previous=parcel.details,
     )
-    eta = f"{parcel.estimated_delivery.isoformat()}T18:00:00Z" if parcel.estimated_delivery else None
-    tracker_id = "trk_" + hashlib.sha256(parcel.tracking_number.encode()).hexdigest()[:32]
-    return {
-        "object": "Event",
-        "id": "evt_" + _event_id(),
-        "mode": "test",
-        "description": "tracker.updated",
-        "created_at": at,
-        "updated_at": at,
-        "status": "pending",
-        "previous_attributes": {"status": previous},
-        "pending_urls": [],
-        "completed_urls": [],
-        "result": {
-            "id": tracker_id,
-            "object": "Tracker",
-            "mode": "test",
-            "tracking_code": parcel.tracking_number,
-            "status": status,
-            "status_detail": detail,
-            "created_at": parcel.details[0]["datetime"],
-            "updated_at": at,
-            "signed_by": "Customer" if status == "delivered" else None,
-            "weight": None,
-            "est_delivery_date": eta,
-            "shipment_id": None,
-            "carrier": parcel.carrier.upper(),
-            "tracking_details": list(parcel.details),
-            "fees": [],
-            "carrier_detail": {"object": "CarrierDetail", "service": parcel.service},
-            "public_url": f"https://track.easypost.com/{tracker_id}",
-        },
-    }
+    parcel.details = list(event["result"]["tracking_details"])
+    return event
 
 
-def sign_easypost(body: bytes, secret: str) -> str:
-    key = unicodedata.normalize("NFKD", secret).encode()
-    return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-# -- AfterShip ----------------------------------------------------------------------------
 def aftership_event(parcel: Parcel, scan: Scan) -> dict[str, Any]:
-    """An AfterShip ``tracking_update`` webhook with the new checkpoint."""
+    """An AfterShip ``tracking_update`` webhook with every checkpoint so far."""
     tag, subtag, message = AFTERSHIP_TAG[scan.milestone]
-    slug = AFTERSHIP_SLUG.get(parcel.carrier, parcel.carrier)
-    first = not parcel.details
-    parcel.details.append({"tag": tag})
-    return {
-        "event": "tracking_update",
-        "event_id": str(uuid.uuid4()),
-        "is_tracking_first_tag": first,
-        "msg": {
-            "id": hashlib.sha256(parcel.tracking_number.encode()).hexdigest()[:32],
-            "tracking_number": parcel.tracking_number,
-            "slug": slug,
-            "tag": tag,
-            "subtag": subtag,
-            "subtag_message": message,
-            "title": parcel.tracking_number,
-            "expected_delivery": parcel.estimated_delivery.isoformat() if parcel.estimated_delivery else None,
-            "checkpoints": [
-                {
-                    "checkpoint_time": scan.at.isoformat(timespec="seconds"),
-                    "message": scan.description or message,
-                    "slug": slug,
-                    "tag": tag,
-                    "subtag": subtag,
-                    "city": scan.place.city,
-                    "country_iso3": {"DE": "DEU", "CH": "CHE", "GB": "GBR", "NO": "NOR"}.get(scan.place.country),
-                    "location": f"{scan.place.city}, {scan.place.country}",
-                    "coordinates": [scan.place.lat, scan.place.lon],
-                }
-            ],
-        },
-        "ts": int(scan.at.timestamp()),
-    }
-
-
-def sign_aftership(body: bytes, secret: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    event = samples.aftership_event(
+        parcel.tracking_number,
+        AFTERSHIP_SLUG.get(parcel.carrier, parcel.carrier),
+        tag,
+        subtag,
+        scan.at,
+        scan.description or message,
+        scan.place.city,
+        scan.place.country,
+        parcel.estimated_delivery,
+        coordinates=(scan.place.lat, scan.place.lon),
+        origin=parcel.origin.country,
+        destination=parcel.destination.country,
+        previous=parcel.details,
+    )
+    parcel.details = list(event["msg"]["checkpoints"])
+    return event
 
 
 # -- one boundary for every carrier event -------------------------------------------------
@@ -270,14 +203,10 @@ def carrier_request(parcel: Parcel, scan: Scan, secrets: Secrets) -> tuple[str, 
     """The path, body and headers of the carrier's report of ``scan``, in its feed's format."""
     if parcel.feed == "easypost" and scan.milestone in EASYPOST_STATUS:
         body = json.dumps(easypost_event(parcel, scan)).encode()
-        return "/api/v1/tracking/carriers/easypost", body, {"X-Hmac-Signature": sign_easypost(body, secrets.easypost)}
+        return "/api/v1/tracking/carriers/easypost", body, samples.sign_easypost(body, secrets.easypost)
     if parcel.feed == "aftership" and scan.milestone in AFTERSHIP_TAG:
         body = json.dumps(aftership_event(parcel, scan)).encode()
-        return (
-            "/api/v1/tracking/carriers/aftership",
-            body,
-            {"aftership-hmac-sha256": sign_aftership(body, secrets.aftership)},
-        )
+        return "/api/v1/tracking/carriers/aftership", body, samples.sign_aftership(body, secrets.aftership)
     event = orderhub_event(scan, tracking_number=parcel.tracking_number, eta=parcel.estimated_delivery)
     return "/api/v1/tracking/events", json.dumps({"events": [event]}).encode(), {}
 

@@ -48,6 +48,8 @@ class Context(Protocol):
     def world(self) -> Places: ...
     @property
     def stats(self) -> Counts: ...
+    @property
+    def driver_pings(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,21 +166,22 @@ class Journey:
     def _bind(self, step: Any, *args: Any) -> Any:
         return lambda: step(*args)
 
-    def _wms(self, fo: dict[str, Any], event: str) -> None:
-        body = feeds.wms_event(fulfilment_order_id=fo["id"], event=event, site=fo["node_id"], at=_now())
-        self.sim.hub.post("/api/v1/tracking/wms", {"events": [body]}, route="tracking/wms")
+    def _wms(self, fo: dict[str, Any], *events: str) -> None:
+        """One WMS message, with one or more events (packing and its check come together)."""
+        at = _now()
+        body = [feeds.wms_event(fulfilment_order_id=fo["id"], event=e, site=fo["node_id"], at=at) for e in events]
+        self.sim.hub.post("/api/v1/tracking/wms", {"events": body}, route="tracking/wms")
 
     def pick(self, fo: dict[str, Any]) -> Followups:
         self._wms(fo, "picked")
         return [(self.hours(0.2, 1.0), self._bind(self.pack, fo, self.fate.qc_fails))]
 
     def pack(self, fo: dict[str, Any], fails_check: bool) -> Followups:
-        self._wms(fo, "packed")
         if fails_check:
-            self._wms(fo, "qc_failed")
+            self._wms(fo, "packed", "qc_failed")
             self.count("exception:qc_failed")
             return [(self.hours(0.5, 1.5), self._bind(self.pack, fo, False))]
-        self._wms(fo, "qc_passed")
+        self._wms(fo, "packed", "qc_passed")
         if self.sale.handover == "pickup":
             return [(self.hours(0.2, 1.0), self._bind(self.ready_for_pickup, fo))]
         return [(self.hours(0.5, 3), self._bind(self.ship, fo))]
@@ -263,7 +266,7 @@ class Journey:
         """Out for delivery, then the driver's positions on the way to the door."""
         first = after or self.hours(4, 10)
         steps = [(first, "out_for_delivery", depot, "Out for delivery")]
-        for lat, lon in feeds.driver_path(start, door, 5, self.rng):
+        for lat, lon in feeds.driver_path(start, door, self.sim.driver_pings, self.rng):
             steps.append((self.hours(0.2, 0.5), "position", Place(door.city, door.country, lat, lon), ""))
         return steps
 

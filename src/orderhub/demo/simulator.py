@@ -61,6 +61,7 @@ class Options:
     workers: int = 0  # 0: from the rate
     seed: int = 7  # the demo world's seed (``orderhub demo --seed``)
     report_every_s: float = 60.0
+    driver_pings: int = 5  # positions sent on the way to each door
     secrets: Secrets = field(default_factory=Secrets)
 
     @property
@@ -138,6 +139,7 @@ class Simulator:
         self.options = options
         self.clock = Clock(options.speed)
         self.secrets = options.secrets
+        self.driver_pings = options.driver_pings
         self.rng = random.Random(options.seed * 7919 + 1)  # the scheduler's: sales and their fates
         self.world = World(options.seed)
         self.pattern = pattern or Pattern()
