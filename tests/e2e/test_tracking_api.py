@@ -43,22 +43,25 @@ def order_payload(ref: str, *, qty: int = 2, country: str = "DE") -> dict[str, A
     }
 
 
-def released_order(client: TestClient, engine: Engine, ref: str) -> dict[str, Any]:
-    order = client.post("/api/v1/orders", json=order_payload(ref)).json()
+def released_order(client: TestClient, engine: Engine, ref: str, auth: dict[str, str] | None = None) -> dict[str, Any]:
+    order = client.post("/api/v1/orders", json=order_payload(ref), headers=auth).json()
     assert order["status"] == "paid", order
     lines = [{"line_id": x["id"], "quantity": x["quantity"]} for x in order["lines"]]
     allocated = client.post(
-        f"/api/v1/orders/{order['id']}/allocation", json={"fulfilment_orders": [{"node_id": "DC-1", "lines": lines}]}
+        f"/api/v1/orders/{order['id']}/allocation",
+        json={"fulfilment_orders": [{"node_id": "DC-1", "lines": lines}]},
+        headers=auth,
     )
     assert allocated.status_code == 200, allocated.text
-    moved = client.post(f"/api/v1/orders/{order['id']}/transitions", json={"to": "released"})
+    moved = client.post(f"/api/v1/orders/{order['id']}/transitions", json={"to": "released"}, headers=auth)
     assert moved.status_code == 200, moved.text
-    wait_for(lambda: client.get(f"/api/v1/orders/{order['id']}/tracking").status_code == 200)
-    return client.get(f"/api/v1/orders/{order['id']}").json()
+    wait_for(lambda: client.get(f"/api/v1/orders/{order['id']}/tracking", headers=auth).status_code == 200)
+    return dict(client.get(f"/api/v1/orders/{order['id']}", headers=auth).json())
 
 
-def status_of(client: TestClient, order_id: str) -> str:
-    return str(client.get(f"/api/v1/orders/{order_id}").json()["status"])
+def status_of(client: TestClient, order_id: str, auth: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {auth}"} if auth else None
+    return str(client.get(f"/api/v1/orders/{order_id}", headers=headers).json()["status"])
 
 
 def test_an_order_from_release_to_delivery(client: TestClient, engine: Engine) -> None:

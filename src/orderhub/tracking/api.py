@@ -10,6 +10,7 @@ the field and can be replayed once its cause is fixed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -19,10 +20,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from starlette.concurrency import run_in_threadpool
 
 from orderhub.core import jsondoc
-from orderhub.core.errors import InvalidInput
+from orderhub.core.errors import InvalidInput, NotFound, Unauthorized
+from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform.problems import validation_errors
-from orderhub.platform.web import EngineDep, Operator, Viewer
+from orderhub.platform.settings import Settings
+from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
 from orderhub.tracking import service
+from orderhub.tracking.carriers import aftership, dhl, easypost
 from orderhub.tracking.model import Milestone, Position, Update
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
@@ -170,17 +174,45 @@ def parse_positions(body: bytes) -> list[Update]:
     ]
 
 
-FEEDS: dict[str, tuple[Callable[[bytes], list[Update]], str]] = {
-    "api": (parse_events, "/events"),
-    "wms": (parse_wms, "/events"),
-    "driver": (parse_positions, "/positions"),
+def _carrier_parser(carrier: Any) -> Callable[[bytes], list[Update]]:
+    """A carrier adapter's ``parse`` as a feed parser: strict JSON in, the updates of every
+    parcel out; the carrier's estimate for the parcel rides on its latest update."""
+
+    def parse(body: bytes) -> list[Update]:
+        feeds = carrier.parse(jsondoc.parse(body))
+        out: list[Update] = []
+        for feed in feeds if isinstance(feeds, list) else [feeds]:
+            updates = sorted(feed.updates, key=lambda u: u.occurred_at)
+            if updates and feed.estimated_delivery and not any(u.estimated_delivery for u in updates):
+                updates[-1] = replace(updates[-1], estimated_delivery=feed.estimated_delivery)
+            out += updates
+        return out
+
+    return parse
+
+
+#: Carrier adapters: the module (``parse``, ``verify``, ``SIGNATURE_HEADER``) and the setting
+#: holding its webhook secret (DHL's tracking API is polled, not pushed: no signature).
+CARRIERS: dict[str, tuple[Any, str | None, str]] = {
+    "easypost": (easypost, "easypost_webhook_secret", "/result/tracking_code"),
+    "aftership": (aftership, "aftership_webhook_secret", "/msg/tracking_number"),
+    "dhl": (dhl, None, "/shipments"),
 }
-for _source, (_parse, _) in FEEDS.items():
-    service.register_parser(_source, _parse)
+
+FEEDS: dict[str, tuple[Callable[[bytes], list[Update]], str]] = {
+    "api": (parse_events, "/events/{i}/{field}"),
+    "wms": (parse_wms, "/events/{i}/{field}"),
+    "driver": (parse_positions, "/positions/{i}/{field}"),
+    **{name: (_carrier_parser(module), where) for name, (module, _, where) in CARRIERS.items()},
+}
+for _source, (_parse, _where) in FEEDS.items():
+    service.register_parser(_source, _parse, _where)
 
 
-async def _receive(request: Request, engine: Any, source: str, *, signature: str = "none") -> JSONResponse:
-    body = await request.body()
+async def _receive(
+    request: Request, engine: Any, source: str, *, body: bytes | None = None, signature: str = "none"
+) -> JSONResponse:
+    body = await request.body() if body is None else body
     parse, pointer = FEEDS[source]
 
     def run() -> JSONResponse:
@@ -230,6 +262,48 @@ async def post_wms(request: Request, engine: EngineDep, _: Operator) -> JSONResp
 async def post_positions(request: Request, engine: EngineDep, _: Operator) -> JSONResponse:
     """Where parcels are: the last position shows on the order's tracking page."""
     return await _receive(request, engine, "driver")
+
+
+@router.post(
+    "/tracking/carriers/{carrier}",
+    status_code=202,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
+    summary="A carrier's own format: EasyPost tracker.updated, AfterShip webhook, DHL tracking response",
+)
+async def post_carrier(
+    carrier: Annotated[str, Path(max_length=40)], request: Request, engine: EngineDep, settings: SettingsDep
+) -> JSONResponse:
+    """``easypost`` (signed ``X-Hmac-Signature``), ``aftership`` (signed
+    ``aftership-hmac-sha256``) or ``dhl``. A signed message is verified against the secret in the
+    settings; an unsigned one needs an operator's API key. Milestones are mapped as
+    docs/tracking-carriers.md says; an unknown tracking number is a 422, kept for replay."""
+    body = await request.body()
+    signature = check_carrier_auth(
+        settings, carrier=carrier, body=body, headers=request.headers, principal=optional_principal(request)
+    )
+    return await _receive(request, engine, carrier, body=body, signature=signature)
+
+
+def check_carrier_auth(
+    settings: Settings, *, carrier: str, body: bytes, headers: Any, principal: Principal | None
+) -> str:
+    """``verified`` for a message whose signature matches; ``none`` for an operator's unsigned
+    one. Strangers are refused before they learn which carriers exist."""
+    known = CARRIERS.get(carrier)
+    header = getattr(known[0], "SIGNATURE_HEADER", None) if known else None
+    if known and header and headers.get(header) is not None:
+        secret = getattr(settings, known[1] or "", None)
+        if not secret:
+            raise Unauthorized(f"no webhook secret is configured for {carrier}", code="no_webhook_secret")
+        if not known[0].verify(body, headers, secret):
+            raise Unauthorized(f"the {header} signature does not match", code="bad_signature")
+        return "verified"
+    if principal is None:
+        raise Unauthorized("send a signed carrier webhook or an API key", code="authentication_required")
+    principal.require(Role.operator)
+    if known is None:
+        raise NotFound(f"no carrier adapter {carrier!r}; one of {', '.join(sorted(CARRIERS))}", code="unknown_carrier")
+    return "none"
 
 
 @router.post(
@@ -301,3 +375,43 @@ def replay(inbox_id: InboxId, engine: EngineDep, _: Operator) -> dict[str, Any]:
     """Idempotent: what was recorded before counts as duplicate."""
     receipt = service.replay(engine, inbox_id=inbox_id)
     return {"inbox_id": receipt.inbox_id, "recorded": receipt.recorded, "duplicates": receipt.duplicates}
+
+
+def _order_row(o: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "order_id",
+        "external_ref",
+        "channel",
+        "status",
+        "status_since",
+        "placed_at",
+        "promised_by",
+        "estimated_delivery",
+        "problem_at",
+    )
+    out = {k: rows_value(o[k]) for k in keep}
+    for extra in ("stuck_h", "limit_h"):
+        if extra in o:
+            out[extra] = o[extra]
+    return out
+
+
+@router.get("/tracking/kpis", summary="Visibility KPIs: dwell per step, late and stuck orders, the channel table")
+def get_kpis(
+    engine: EngineDep,
+    _: Viewer,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Computed from live data (docs/tracking.md has the definitions): dwell per step over
+    orders placed in the last ``days``; per channel volume, hours to ship, error rate and
+    on-time %; every open order that is late against its promise or stuck in its status."""
+    k = service.get_kpis(engine, days=days, limit=limit)
+    return {
+        "days": k.days,
+        "since": k.since.isoformat(),
+        "dwell": [asdict(d) for d in k.dwell],
+        "channels": [asdict(c) for c in k.channels],
+        "late": [_order_row(o) for o in k.late],
+        "stuck": [_order_row(o) for o in k.stuck],
+    }

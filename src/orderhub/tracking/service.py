@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.orders import service as orders
 from orderhub.platform.db import unit_of_work
-from orderhub.tracking import store, views
+from orderhub.tracking import kpis, store, views
 from orderhub.tracking.events import TrackingUpdated
 from orderhub.tracking.model import PROBLEMS, Milestone, Update, language_for_country, parcel_state, tracking_url
 
@@ -176,7 +176,7 @@ def _follow_orders(conn: Connection, fresh: list[dict[str, Any]]) -> None:
 
 
 def record(
-    engine: Engine, updates: list[Update], *, inbox_id: int | None = None, pointer: str = "/events"
+    engine: Engine, updates: list[Update], *, inbox_id: int | None = None, pointer: str = "/events/{i}/{field}"
 ) -> tuple[int, int]:
     """Put updates on their orders' timelines, all or none: each names a parcel by tracking
     number, a fulfilment order, or an order. An update nobody can place is refused (422 naming
@@ -194,7 +194,7 @@ def record(
                 if parcel is None:
                     errors.append(
                         {
-                            "pointer": f"{pointer}/{i}/tracking_number",
+                            "pointer": pointer.format(i=i, field="tracking_number"),
                             "detail": f"no parcel has tracking number {u.tracking_number!r}",
                         }
                     )
@@ -214,7 +214,7 @@ def record(
                 if order_id is None:
                     errors.append(
                         {
-                            "pointer": f"{pointer}/{i}/fulfilment_order_id",
+                            "pointer": pointer.format(i=i, field="fulfilment_order_id"),
                             "detail": f"no fulfilment order {u.fulfilment_order_id!r}",
                         }
                     )
@@ -227,7 +227,7 @@ def record(
             else:
                 errors.append(
                     {
-                        "pointer": f"{pointer}/{i}/order_id",
+                        "pointer": pointer.format(i=i, field="order_id"),
                         "detail": f"no order {u.order_id!r} (or give a tracking_number)",
                     }
                 )
@@ -247,7 +247,7 @@ def receive(
     body: bytes,
     parse: Callable[[bytes], list[Update]],
     signature: str = "none",
-    pointer: str = "/events",
+    pointer: str = "/events/{i}/{field}",
 ) -> Receipt:
     """Keep an inbound message as received, then parse and record it. A message that is refused
     (bad field, unknown tracking number) stays in the inbox as ``rejected`` with its problem,
@@ -287,12 +287,13 @@ def _process(
     return Receipt(inbox_id, recorded, duplicates)
 
 
-PARSERS: dict[str, Callable[[bytes], list[Update]]] = {}
+PARSERS: dict[str, tuple[Callable[[bytes], list[Update]], str]] = {}
 
 
-def register_parser(source: str, parse: Callable[[bytes], list[Update]]) -> None:
-    """How ``replay`` reads a kept message of ``source`` again (registered by the routes)."""
-    PARSERS[source] = parse
+def register_parser(source: str, parse: Callable[[bytes], list[Update]], pointer: str) -> None:
+    """How ``replay`` reads a kept message of ``source`` again (registered by the routes), and
+    where its errors point (``{i}``: the update's index, ``{field}``: the field)."""
+    PARSERS[source] = (parse, pointer)
 
 
 def replay(engine: Engine, *, inbox_id: int) -> Receipt:
@@ -302,10 +303,10 @@ def replay(engine: Engine, *, inbox_id: int) -> Receipt:
         kept = store.get_inbox(conn, inbox_id)
     if kept is None:
         raise NotFound(f"no inbox message {inbox_id}", code="inbox_message_not_found")
-    parse = PARSERS.get(kept["source"])
-    if parse is None:
+    if kept["source"] not in PARSERS:
         raise Conflict(f"messages from {kept['source']} cannot be replayed", code="not_replayable")
-    return _process(engine, inbox_id, kept["body"].encode(), parse, pointer="/events")
+    parse, pointer = PARSERS[kept["source"]]
+    return _process(engine, inbox_id, kept["body"].encode(), parse, pointer=pointer)
 
 
 def get_inbox(
@@ -528,7 +529,8 @@ def project_order(conn: Connection, event: DomainEvent) -> None:
             dest_lat=dest.get("lat"),
             dest_lon=dest.get("lon"),
         )
-        updates.append(_oms_update(event, M.placed, f"via {data.get('channel', '')}"))
+        # placed when the channel took it (an order can reach the hub later than that)
+        updates.append(replace(_oms_update(event, M.placed, f"via {data.get('channel', '')}"), occurred_at=placed))
     elif store.get_order(conn, order_id) is None:
         return  # an order from before tracking existed and not migrated: nothing to follow
     elif event.type == "order.payment_changed" and data.get("payment_status") == "paid":
@@ -645,3 +647,35 @@ FOLLOW = Subscriber(
     types=frozenset({TrackingUpdated.TYPE}),
     description="moves the order along as its parcels are picked, packed, carried and delivered",
 )
+
+
+# -- KPIs -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    days: int
+    since: datetime
+    dwell: list[kpis.Dwell]
+    channels: list[kpis.ChannelRow]
+    late: list[dict[str, Any]]
+    stuck: list[dict[str, Any]]
+
+
+def get_kpis(engine: Engine, *, days: int = 30, limit: int = 100) -> Kpis:
+    """The visibility KPIs over orders placed in the last ``days`` (dwell, channel table) and
+    over every open order (late against the promise, stuck beyond a threshold)."""
+    now = utcnow()
+    since = kpis.window_start(now, days)
+    dead = {("api" if k == "canonical" else k): v for k, v in orders.count_dead_letters(engine, since=since).items()}
+    with unit_of_work(engine, write=False) as conn:
+        placed = store.orders_placed_since(conn, since)
+        reached = store.first_reached(conn, since)
+        moving = store.open_orders(conn, statuses=kpis.STUCK_AFTER_H)
+    late = [o for o in moving if kpis.is_late(o, now.date())]
+    stuck = []
+    for o in moving:
+        hours = kpis.stuck_for_h(o, now)
+        if hours is not None:
+            stuck.append({**o, "stuck_h": hours, "limit_h": kpis.STUCK_AFTER_H[o["status"]]})
+    late.sort(key=lambda o: o["promised_by"])
+    stuck.sort(key=lambda o: -o["stuck_h"])
+    return Kpis(days, since, kpis.dwell(reached), kpis.channels(placed, dead), late[:limit], stuck[:limit])

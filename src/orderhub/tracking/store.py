@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from orderhub.core.clock import as_utc
 from orderhub.platform.db import UtcDateTime, metadata, per_dialect
 
 tracking_orders = sa.Table(
@@ -275,3 +276,39 @@ def list_inbox(conn: Connection, *, status: str | None, before: int | None, limi
     if before:
         stmt = stmt.where(tracking_inbox.c.id < before)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+# -- KPIs -------------------------------------------------------------------------------------
+def orders_placed_since(conn: Connection, since: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(tracking_orders).where(tracking_orders.c.placed_at >= since))
+    return [dict(r._mapping) for r in rows]
+
+
+def first_reached(conn: Connection, since: datetime) -> dict[str, dict[str, datetime]]:
+    """For orders placed since ``since``: when each reached each milestone first."""
+    placed = sa.select(tracking_orders.c.order_id).where(tracking_orders.c.placed_at >= since)
+    rows = conn.execute(
+        sa.select(tracking_events.c.order_id, tracking_events.c.milestone, sa.func.min(tracking_events.c.occurred_at))
+        .where(tracking_events.c.order_id.in_(placed), tracking_events.c.milestone.is_not(None))
+        .group_by(tracking_events.c.order_id, tracking_events.c.milestone)
+    )
+    out: dict[str, dict[str, datetime]] = {}
+    for order_id, milestone, at in rows:
+        out.setdefault(order_id, {})[milestone] = as_utc(at) if isinstance(at, datetime) else _parse_time(at)
+    return out
+
+
+def open_orders(conn: Connection, *, statuses: Iterable[str], limit: int = 5000) -> list[dict[str, Any]]:
+    """Orders in one of ``statuses``, longest in their status first."""
+    rows = conn.execute(
+        sa.select(tracking_orders)
+        .where(tracking_orders.c.status.in_(sorted(statuses)))
+        .order_by(tracking_orders.c.status_since)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _parse_time(value: Any) -> datetime:
+    """SQLite hands an aggregate's timestamp back as text."""
+    return as_utc(datetime.fromisoformat(str(value)))
