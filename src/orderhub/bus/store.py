@@ -18,6 +18,7 @@ of rewriting the wide one (and every index on it):
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -106,24 +107,40 @@ _history = (
 )
 
 
+# PostgreSQL, for a large batch: one short statement over one JSON document (a long executemany
+# binds parameters row by row; a batch of timeline events writes hundreds at once)
+_INSERT_PG = sa.text(
+    "INSERT INTO outbox (id, aggregate_type, aggregate_id, type, actor, payload, occurred_at, published_at, version)"
+    " SELECT id, aggregate_type, aggregate_id, type, actor, payload, occurred_at, published_at, version"
+    " FROM json_to_recordset(CAST(:rows AS json)) AS r(id text, aggregate_type text, aggregate_id text, type text,"
+    " actor text, payload json, occurred_at timestamptz, published_at timestamptz, version integer)"
+)
+LARGE_BATCH = 32
+
+
+def _iso(value: Any) -> str:
+    return str(value.isoformat())
+
+
 def insert_events(conn: Connection, events: list[DomainEvent], *, published_at: datetime | None = None) -> None:
-    conn.execute(
-        _insert,
-        [
-            {
-                "id": e.id,
-                "aggregate_type": e.aggregate_type,
-                "aggregate_id": e.aggregate_id,
-                "type": e.type,
-                "actor": e.actor,
-                "payload": e.data,
-                "occurred_at": e.occurred_at,
-                "published_at": published_at,
-                "version": e.version,
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "id": e.id,
+            "aggregate_type": e.aggregate_type,
+            "aggregate_id": e.aggregate_id,
+            "type": e.type,
+            "actor": e.actor,
+            "payload": e.data,
+            "occurred_at": e.occurred_at,
+            "published_at": published_at,
+            "version": e.version,
+        }
+        for e in events
+    ]
+    if len(rows) >= LARGE_BATCH and conn.dialect.name == "postgresql":
+        conn.execute(_INSERT_PG, {"rows": json.dumps(rows, default=_iso)})
+    else:
+        conn.execute(_insert, rows)
 
 
 def get_events(conn: Connection, aggregate_type: str, aggregate_id: str) -> list[dict[str, Any]]:

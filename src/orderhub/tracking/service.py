@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -264,6 +265,10 @@ def record(
             )
         numbers = {p["id"]: n for n, p in parcels.items()}
         written = _write(conn, rows, numbers, f"{ACTOR}:{updates[0].source}" if updates else ACTOR, now)
+        if inbox_id is not None:  # the message's outcome commits with what it wrote
+            store.update_inbox(
+                conn, inbox_id, status="accepted", error=None, recorded=written, duplicates=len(rows) - written
+            )
     return written, len(rows) - written
 
 
@@ -302,15 +307,13 @@ def _process(
 ) -> Receipt:
     try:
         updates = parse(body)
-        recorded, duplicates = record(engine, updates, inbox_id=inbox_id, pointer=pointer) if updates else (0, 0)
+        recorded, duplicates = record(engine, updates, inbox_id=inbox_id, pointer=pointer)
     except DomainError as exc:
         problem = {"code": exc.code, "detail": exc.detail, "errors": getattr(exc, "errors", [])}
         with unit_of_work(engine) as conn:
             store.update_inbox(conn, inbox_id, status="rejected", error=problem)
         exc.fields["inbox_id"] = inbox_id
         raise
-    with unit_of_work(engine) as conn:
-        store.update_inbox(conn, inbox_id, status="accepted", error=None, recorded=recorded, duplicates=duplicates)
     return Receipt(inbox_id, recorded, duplicates)
 
 
@@ -465,16 +468,24 @@ def follow_order(conn: Connection, event: DomainEvent) -> None:
     """``tracking.updated`` → the order's status: picked / packed once every fulfilment order
     is; in transit / out for delivery from shipped; a parcel delivered records its lines as
     delivered (once). Never moves an order backwards; a move the order refuses is skipped."""
-    milestone = event.data.get("milestone") or ""
-    if milestone not in _PAST:
-        return
-    known = store.get_order(conn, event.aggregate_id)
-    if known is not None and known["status"] in _PAST[milestone]:
-        return  # most scans move nothing: skip the order's lock
-    orders.change_in(conn, event.aggregate_id, actor=ACTOR, action=lambda c, order: _follow(c, order, M(milestone)))
+    follow_orders(conn, [event])
 
 
-def _follow(conn: Connection, order: Any, milestone: Milestone) -> None:
+def follow_orders(conn: Connection, events: list[DomainEvent]) -> None:
+    """``follow_order`` for a batch, in order: one read of tracking's copy of the statuses
+    decides which events can move nothing (most scans), and only the rest take the order's
+    lock. The copy is kept by another subscriber, never by this one, so reading it once for
+    the batch sees what reading it per event would."""
+    wanted = [e for e in events if (e.data.get("milestone") or "") in _PAST]
+    statuses = store.statuses(conn, {e.aggregate_id for e in wanted})
+    for event in wanted:
+        milestone = M(event.data["milestone"])
+        if statuses.get(event.aggregate_id) in _PAST[milestone]:
+            continue  # the order is already there or past it: skip its lock
+        orders.change_in(conn, event.aggregate_id, actor=ACTOR, action=partial(_follow, milestone=milestone))
+
+
+def _follow(conn: Connection, order: Any, *, milestone: Milestone) -> None:
     status = str(order.status)
     if milestone in (M.picked, M.packed):
         reached = store.fulfilment_milestones(conn, order.id)
@@ -674,6 +685,7 @@ TIMELINE = Subscriber(
 FOLLOW = Subscriber(
     name="tracking.orders",
     handle=follow_order,
+    handle_batch=follow_orders,
     types=frozenset({TrackingUpdated.TYPE}),
     description="moves the order along as its parcels are picked, packed, carried and delivered",
 )

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -168,6 +169,17 @@ def order_of_token(conn: Connection, token: str) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
+def statuses(conn: Connection, order_ids: Iterable[str]) -> dict[str, str]:
+    """Tracking's copy of these orders' statuses (orders it has not seen are left out)."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(tracking_orders.c.order_id, tracking_orders.c.status).where(tracking_orders.c.order_id.in_(ids))
+    )
+    return {r.order_id: r.status for r in rows}
+
+
 def existing_orders(conn: Connection, order_ids: Iterable[str]) -> set[str]:
     ids = sorted(set(order_ids))
     if not ids:
@@ -241,13 +253,48 @@ _add_events = per_dialect(
 )
 
 
+_EVENT_COLUMNS = (
+    ("order_id", "text"),
+    ("parcel_id", "text"),
+    ("fulfilment_order_id", "text"),
+    ("source", "text"),
+    ("key", "text"),
+    ("milestone", "text"),
+    ("occurred_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+    ("description", "text"),
+    ("location", "text"),
+    ("country", "text"),
+    ("lat", "float8"),
+    ("lon", "float8"),
+    ("time_note", "text"),
+    ("detail", "json"),
+    ("inbox_id", "integer"),
+)
+# PostgreSQL: a batch is one short statement over one JSON document (json_to_recordset), so
+# neither SQLAlchemy nor the driver builds, escapes or parses a statement as long as the batch
+_ADD_EVENTS_PG = sa.text(
+    f"INSERT INTO tracking_events ({', '.join(c for c, _ in _EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(c for c, _ in _EVENT_COLUMNS)} FROM json_to_recordset(CAST(:rows AS json)) "
+    f"AS r({', '.join(f'{c} {t}' for c, t in _EVENT_COLUMNS)}) "
+    "ON CONFLICT (source, key) DO NOTHING RETURNING source, key"
+)
+
+
+def _iso(value: Any) -> str:
+    return str(value.isoformat())
+
+
 def add_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert timeline rows; returns the (source, key) of those that were new (a row whose
     source and key are already there is a second delivery and inserts nothing). One
-    statement per batch of rows (SQLAlchemy's insertmanyvalues), one compiled form."""
+    statement per batch."""
     if not rows:
         return set()
-    result = conn.execute(_add_events(conn), rows)
+    if conn.dialect.name == "postgresql":
+        result = conn.execute(_ADD_EVENTS_PG, {"rows": json.dumps(rows, default=_iso)})
+    else:
+        result = conn.execute(_add_events(conn), rows)
     return {(r.source, r.key) for r in result}
 
 
