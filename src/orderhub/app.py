@@ -242,7 +242,7 @@ def _extend_openapi(app: FastAPI) -> None:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in orders_api.openapi_models() + inventory_api.openapi_models():
+        for model in orders_api.openapi_models() + inventory_api.openapi_models() + problems.openapi_models():
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(doc.pop("$defs", {}))
             components[model.__name__] = doc

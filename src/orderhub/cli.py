@@ -1,10 +1,11 @@
-"""The ``orderhub`` command: serve, migrate, demo, import, users."""
+"""The ``orderhub`` command: serve, migrate, demo, simulate, import, users."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,21 @@ def _start_bus_process() -> Any:
     return subprocess.Popen([sys.executable, "-m", "orderhub", "bus"], env=env)
 
 
+#: The carrier webhook secrets of the demo, which its simulator signs with.
+DEMO_SECRETS = {
+    "ORDERHUB_EASYPOST_WEBHOOK_SECRET": "demo-easypost-secret",
+    "ORDERHUB_AFTERSHIP_WEBHOOK_SECRET": "demo-aftership-secret",
+}
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
     from orderhub.demo import seed
 
+    for name, value in DEMO_SECRETS.items():  # unless the environment chose its own
+        os.environ.setdefault(name, value)
+    settings = Settings()
     engine = _engine(settings)
     from orderhub.migrations import upgrade
 
@@ -82,7 +95,76 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"API: curl -H 'Authorization: Bearer demo-admin-key' http://{args.host}:{args.port}/api/v1/orders")
     if args.no_serve:
         return 0
-    return cmd_serve(args, settings)
+    if args.no_simulate:
+        return cmd_serve(args, settings)
+    from orderhub.demo.simulator import start_in_background
+
+    options = _simulator_options(args, url=f"http://{_client_host(args.host)}:{args.port}", api_key="demo-admin-key")
+    sim, thread = start_in_background(options)
+    print(
+        f"Simulator: {options.rate:g} orders/min on average on web, Shopify, WooCommerce, POS and social"
+        f"{'' if options.flat else ', following the Online Retail arrival pattern'}, each walked to the "
+        "doorstep (--no-simulate turns it off)",
+        flush=True,
+    )
+    try:
+        return cmd_serve(args, settings)
+    finally:
+        sim.stop()
+        thread.join(timeout=15)
+
+
+def _client_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _simulator_options(args: argparse.Namespace, *, url: str, api_key: str) -> Any:
+    import os
+
+    from orderhub.demo.feeds import Secrets
+    from orderhub.demo.simulator import Options
+
+    secrets = Secrets(
+        easypost=os.environ.get("ORDERHUB_EASYPOST_WEBHOOK_SECRET", DEMO_SECRETS["ORDERHUB_EASYPOST_WEBHOOK_SECRET"]),
+        aftership=os.environ.get(
+            "ORDERHUB_AFTERSHIP_WEBHOOK_SECRET", DEMO_SECRETS["ORDERHUB_AFTERSHIP_WEBHOOK_SECRET"]
+        ),
+    )
+    return Options(
+        url=url,
+        api_key=api_key,
+        rate=args.rate,
+        flat=args.flat,
+        speed=args.speed,
+        workers=args.sim_workers,
+        seed=args.seed,
+        secrets=secrets,
+    )
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """Drive a running hub over HTTP with simulated orders until Ctrl-C (or ``--duration``)."""
+    import logging
+    import signal
+
+    from orderhub.demo.simulator import Simulator, report_line
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    sim = Simulator(_simulator_options(args, url=args.url.rstrip("/"), api_key=args.api_key))
+    signal.signal(signal.SIGTERM, lambda *_: sim.stop())
+    mode = "steady" if args.flat else "following the Online Retail arrival pattern"
+    print(
+        f"simulating against {args.url}: {args.rate:g} orders/min ({mode}), a world day every "
+        f"{86400 / args.speed / 60:.1f} min, {sim.options.pool_size} workers; Ctrl-C stops",
+        flush=True,
+    )
+    try:
+        totals = sim.run(duration_s=args.duration or None, max_orders=args.orders or None)
+    except KeyboardInterrupt:
+        sim.stop()
+        totals = sim.stats.total
+    print("total: " + report_line(totals, None, datetime.now()).split(" simulator: ", 1)[1], flush=True)
+    return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -171,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8000)
         p.add_argument("--workers", type=int, default=0, help="API processes (default ORDERHUB_WORKERS or 1)")
 
+    def simulated(p: argparse.ArgumentParser) -> None:
+        from orderhub.demo.agenda import DEMO_SPEED
+        from orderhub.demo.simulator import DEFAULT_RATE
+
+        p.add_argument(
+            "--rate", type=float, default=DEFAULT_RATE, help="orders per minute, on average over the arrival pattern"
+        )
+        p.add_argument("--flat", action="store_true", help="a steady rate, without the hour/weekday/month pattern")
+        p.add_argument(
+            "--speed", type=float, default=DEMO_SPEED, help="world seconds per real second (180: a day in 8 minutes)"
+        )
+        p.add_argument("--sim-workers", type=int, default=0, help="HTTP workers (default: from the rate)")
+
     served(sub.add_parser("serve", help="run the API and console"))
     sub.add_parser("migrate", help="create or upgrade the database schema")
     demo = sub.add_parser("demo", help="load the demo world and serve it")
@@ -178,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=730, help="days of order history")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-serve", action="store_true", help="load the data and exit")
+    demo.add_argument("--no-simulate", action="store_true", help="serve without the order simulator")
+    simulated(demo)
+    sim = sub.add_parser("simulate", help="drive a running hub with simulated orders over HTTP")
+    sim.add_argument("--url", default="http://127.0.0.1:8000", help="the hub's base URL")
+    sim.add_argument("--api-key", default="demo-admin-key", help="an operator's API key")
+    sim.add_argument("--seed", type=int, default=7, help="the demo world's seed (as given to orderhub demo)")
+    sim.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run until Ctrl-C)")
+    sim.add_argument("--orders", type=int, default=0, help="place this many orders, finish their journeys, stop")
+    simulated(sim)
     imp = sub.add_parser("import", help="capture orders from a JSON file")
     imp.add_argument("file")
     imp.add_argument("--adapter", default="canonical", help="canonical, shopify, woocommerce, pos or social")
@@ -202,6 +306,7 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "demo": cmd_demo,
     "import": cmd_import,
+    "simulate": cmd_simulate,
     "user": cmd_user,
 }
 

@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import InvalidInput
 from orderhub.core.jsondoc import control_character
+from orderhub.platform import problems
 from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
-router = APIRouter(prefix="/api/v1/carbon", tags=["carbon"])
+router = APIRouter(prefix="/api/v1/carbon", tags=["carbon"], responses=problems.READ)
 
 _TABLE_BODY = {
     "requestBody": {
@@ -34,7 +35,13 @@ def get_factors(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"items": carbon.factor_rows(engine)}
 
 
-@router.post("/factors", status_code=201, openapi_extra=_TABLE_BODY, summary="Load a factor table (all rows or none)")
+@router.post(
+    "/factors",
+    responses=problems.WRITE,
+    status_code=201,
+    openapi_extra=_TABLE_BODY,
+    summary="Load a factor table (all rows or none)",
+)
 async def post_factors(
     request: Request,
     engine: EngineDep,
@@ -67,7 +74,7 @@ class ShipmentIn(BaseModel):
     hubs: list[HubIn] = Field(default_factory=list, max_length=100)
 
 
-@router.post("/shipments", summary="Emissions of a shipment given its legs and hubs")
+@router.post("/shipments", responses=problems.WRITE, summary="Emissions of a shipment given its legs and hubs")
 def post_shipment(body: ShipmentIn, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     """kg CO2e well-to-wheel per leg (tonne-km × intensity) and per hub (tonnes × intensity)."""
     fs = carbon.get_factor_set(engine)
@@ -142,7 +149,9 @@ def option_json(o: Any, *, detail: bool) -> dict[str, Any]:
     return out
 
 
-@router.post("/options", summary="Delivery options for a basket: price, promised date, kg CO2e")
+@router.post(
+    "/options", responses=problems.WRITE, summary="Delivery options for a basket: price, promised date, kg CO2e"
+)
 def post_options(
     body: OptionsIn, request: Request, engine: EngineDep, _: Viewer, detail: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
@@ -169,7 +178,16 @@ def get_report(
     return carbon.green_report(engine, start=start, end=end)
 
 
-@router.get("/export", summary="Footprints of a period, as CSV or iLEAP-style JSON")
+@router.get(
+    "/export",
+    summary="Footprints of a period, as CSV or iLEAP-style JSON",
+    responses={
+        200: {
+            "description": "JSON (``format=json``) or CSV (``format=csv``)",
+            "content": {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def get_carbon_export(
     engine: EngineDep,
     _: Viewer,
@@ -221,10 +239,12 @@ def get_carbon_export(
     )
 
 
-orders_router = APIRouter(prefix="/api/v1/orders", tags=["carbon"])
+orders_router = APIRouter(prefix="/api/v1/orders", tags=["carbon"], responses=problems.READ)
 
 
-@orders_router.get("/{order_id}/footprint", summary="The order's carbon footprint (ISO 14083 / GLEC)")
+@orders_router.get(
+    "/{order_id}/footprint", responses=problems.FOUND, summary="The order's carbon footprint (ISO 14083 / GLEC)"
+)
 def get_order_footprint(
     order_id: str,
     engine: EngineDep,
@@ -236,7 +256,7 @@ def get_order_footprint(
     return {"order_id": order_id, **carbon.get_order_footprint(engine, order_id=order_id).as_dict(detail=detail)}
 
 
-points_router = APIRouter(prefix="/api/v1/customers", tags=["carbon"])
+points_router = APIRouter(prefix="/api/v1/customers", tags=["carbon"], responses=problems.READ)
 
 
 class RedeemIn(BaseModel):
@@ -248,11 +268,11 @@ def _points_json(p: dict[str, Any]) -> dict[str, Any]:
     return {**p, "entries": [{**e, "at": e["at"].isoformat()} for e in p["entries"]]}
 
 
-@points_router.get("/{email}/points", summary="A customer's reward points ledger and balance")
+@points_router.get("/{email}/points", responses=problems.FOUND, summary="A customer's reward points ledger and balance")
 def get_points(email: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return _points_json(carbon.get_points(engine, email=email))
 
 
-@points_router.post("/{email}/points/redeem", summary="Spend reward points")
+@points_router.post("/{email}/points/redeem", responses=problems.WRITE, summary="Spend reward points")
 def post_redeem(email: str, body: RedeemIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
     return _points_json(carbon.redeem_points(engine, email=email, points=body.points, reason=body.reason))

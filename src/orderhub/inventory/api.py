@@ -14,10 +14,11 @@ from orderhub.core.errors import InvalidInput
 from orderhub.core.jsondoc import INT64_MAX
 from orderhub.inventory import service as inventory
 from orderhub.inventory.admission import AdmissionQueue
+from orderhub.platform import problems
 from orderhub.platform.problems import validation_errors
 from orderhub.platform.web import Editor, EngineDep, Operator, Viewer
 
-router = APIRouter(prefix="/api/v1", tags=["inventory"])
+router = APIRouter(prefix="/api/v1", tags=["inventory"], responses=problems.READ)
 
 
 MAX_UNITS = 1_000_000_000  # units at one position, or moved by one report (an INTEGER column)
@@ -63,7 +64,7 @@ def node_json(n: inventory.Node) -> dict[str, Any]:
     }
 
 
-@router.post("/nodes", status_code=201, summary="Create or update a node")
+@router.post("/nodes", responses=problems.WRITE, status_code=201, summary="Create or update a node")
 def post_node(body: NodeIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     node = inventory.Node(**{**body.model_dump(), "closed_dates": [d.isoformat() for d in body.closed_dates]})
     inventory.save_nodes(engine, nodes=[node])
@@ -75,7 +76,7 @@ def get_nodes(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"items": [node_json(n) for n in inventory.get_all_nodes(engine)]}
 
 
-@router.get("/nodes/{node_id}", summary="A node with its stock positions")
+@router.get("/nodes/{node_id}", responses=problems.FOUND, summary="A node with its stock positions")
 def get_node(node_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     view = inventory.get_node_view(engine, node_id=node_id)
     return {
@@ -125,7 +126,12 @@ _BATCH_BODY = {
 }
 
 
-@router.post("/inventory/positions", openapi_extra=_BATCH_BODY, summary="Report stock in bulk (snapshot or delta)")
+@router.post(
+    "/inventory/positions",
+    responses=problems.WRITE,
+    openapi_extra=_BATCH_BODY,
+    summary="Report stock in bulk (snapshot or delta)",
+)
 async def post_positions(request: Request, engine: EngineDep, _: Operator) -> dict[str, Any]:
     """Idempotent by ``source`` + ``sequence``; stale rows (older sequence from the same source)
     and unchanged rows are skipped; counts below what is promised move promises to backorder.
@@ -157,7 +163,7 @@ class CountIn(BaseModel):
     on_hand: int = Field(ge=0, le=MAX_UNITS, strict=True)
 
 
-@router.put("/inventory/{node_id}/{sku}", summary="Set one position's counted quantity")
+@router.put("/inventory/{node_id}/{sku}", responses=problems.WRITE, summary="Set one position's counted quantity")
 def put_position(
     node_id: Annotated[str, Path(max_length=40)],
     sku: Annotated[str, Path(min_length=1, max_length=64)],
@@ -224,7 +230,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-@router.get("/inventory/{sku}", summary="A SKU's positions, holds, supply, backorders and ledger")
+@router.get(
+    "/inventory/{sku}", responses=problems.FOUND, summary="A SKU's positions, holds, supply, backorders and ledger"
+)
 def get_stock(sku: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     view = inventory.get_stock_view(engine, sku=sku)
     return {
@@ -247,19 +255,25 @@ class SupplyIn(BaseModel):
     reference: str = Field(default="", max_length=120)
 
 
-@router.post("/inventory/supply", status_code=201, summary="Announce incoming supply")
+@router.post("/inventory/supply", responses=problems.WRITE, status_code=201, summary="Announce incoming supply")
 def post_supply(body: SupplyIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
     return {"id": inventory.add_supply(engine, **body.model_dump())}
 
 
-@router.post("/inventory/backorders/serve", summary="Allocate scarce stock to the waiting backlog by policy")
+@router.post(
+    "/inventory/backorders/serve",
+    responses=problems.WRITE,
+    summary="Allocate scarce stock to the waiting backlog by policy",
+)
 def post_serve_backorders(
-    engine: EngineDep, _: Operator, policy: Annotated[str, Query(description="vip_first, profit or fifo")] = "vip_first"
+    engine: EngineDep,
+    _: Operator,
+    policy: Annotated[Literal["vip_first", "profit", "fifo"], Query(description="who gets stock first")] = "vip_first",
 ) -> dict[str, Any]:
     return {"policy": policy, "units_served": inventory.serve_backorders(engine, policy=policy)}
 
 
-@router.post("/inventory/supply/{supply_id}/receive", summary="Incoming supply arrived")
+@router.post("/inventory/supply/{supply_id}/receive", responses=problems.WRITE, summary="Incoming supply arrived")
 def post_receive(supply_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     inventory.receive_supply(engine, supply_id=supply_id, actor=who.actor)
     return {"id": supply_id, "status": "received"}
@@ -283,7 +297,7 @@ def get_policies(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"items": inventory.get_policies(engine)}
 
 
-@router.put("/inventory-policies", summary="Set a channel's hold time and buffer")
+@router.put("/inventory-policies", responses=problems.WRITE, summary="Set a channel's hold time and buffer")
 def put_policy(body: PolicyIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     inventory.set_policy(engine, **body.model_dump())
     return body.model_dump()
@@ -320,7 +334,12 @@ def _admission(request: Request) -> AdmissionQueue[inventory.CartHoldRequest, in
     return queue
 
 
-@router.post("/carts/{cart_id}/holds", status_code=201, summary="Hold stock for a cart (flash-sale lane)")
+@router.post(
+    "/carts/{cart_id}/holds",
+    responses=problems.WRITE,
+    status_code=201,
+    summary="Hold stock for a cart (flash-sale lane)",
+)
 async def post_cart_hold(cart_id: CartId, body: CartHoldIn, request: Request, _: Operator) -> JSONResponse:
     """Hold ``quantity`` of a SKU for a shopper's cart until the order arrives (``cart_id`` on
     the order claims it) or the hold runs out. One hold per cart and SKU: asking again returns
@@ -350,16 +369,16 @@ async def post_cart_hold(cart_id: CartId, body: CartHoldIn, request: Request, _:
     return JSONResponse(inventory.hold_json(outcome.hold), status_code=201 if outcome.created else 200)
 
 
-@router.get("/carts/{cart_id}/holds", summary="A cart's holds")
+@router.get("/carts/{cart_id}/holds", responses=problems.FOUND, summary="A cart's holds")
 def get_cart_holds(cart_id: CartId, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"cart_id": cart_id, "holds": [inventory.hold_json(h) for h in inventory.get_cart(engine, cart_id=cart_id)]}
 
 
-@router.delete("/carts/{cart_id}/holds", summary="Give back everything a cart holds")
+@router.delete("/carts/{cart_id}/holds", responses=problems.WRITE, summary="Give back everything a cart holds")
 def delete_cart_holds(cart_id: CartId, engine: EngineDep, _: Operator) -> dict[str, Any]:
     return {"released": inventory.release_cart_holds(engine, cart_id=cart_id)}
 
 
-@router.delete("/carts/{cart_id}/holds/{sku}", summary="Give back a cart's hold of one SKU")
+@router.delete("/carts/{cart_id}/holds/{sku}", responses=problems.WRITE, summary="Give back a cart's hold of one SKU")
 def delete_cart_hold(cart_id: CartId, sku: str, engine: EngineDep, _: Operator) -> dict[str, Any]:
     return {"released": inventory.release_cart_holds(engine, cart_id=cart_id, sku=sku)}

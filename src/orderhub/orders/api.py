@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -14,11 +14,12 @@ from orderhub.core.errors import NotFound
 from orderhub.core.money import Money
 from orderhub.orders import capture, service
 from orderhub.orders.canonical import MAX_LINE_QUANTITY, MAX_LINES, MAX_TAGS, AddressIn, OrderCreate, Tag
-from orderhub.orders.model import Order
-from orderhub.platform import jobs_api
+from orderhub.orders.channels import ADAPTERS
+from orderhub.orders.model import Order, OrderStatus
+from orderhub.platform import jobs_api, problems
 from orderhub.platform.web import EngineDep, Operator, SettingsDep, Viewer, optional_principal
 
-router = APIRouter(prefix="/api/v1", tags=["orders"])
+router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problems.READ)
 
 _ORDER_BODY = {
     "requestBody": {
@@ -132,7 +133,13 @@ def _captured_response(engine: Any, result: capture.Captured) -> JSONResponse:
     return JSONResponse(order_json(view.order, view.events), status_code=200, headers=headers)
 
 
-@router.post("/orders", status_code=201, openapi_extra=_ORDER_BODY, summary="Capture an order (canonical JSON)")
+@router.post(
+    "/orders",
+    responses=problems.WRITE,
+    status_code=201,
+    openapi_extra=_ORDER_BODY,
+    summary="Capture an order (canonical JSON)",
+)
 async def create_order(
     request: Request,
     engine: EngineDep,
@@ -160,12 +167,20 @@ async def create_order(
 
 @router.post(
     "/channels/{adapter}/orders",
+    responses=problems.WRITE,
     status_code=201,
     openapi_extra=_NATIVE_BODY,
     summary="Capture a channel's native order",
 )
 async def create_channel_order(
-    adapter: str, request: Request, engine: EngineDep, settings: SettingsDep
+    adapter: Annotated[
+        str,
+        # documented, not enforced here: an unknown adapter is answered after the credentials are checked
+        Path(json_schema_extra={"enum": sorted(ADAPTERS)}, description="the channel adapter"),
+    ],
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Take a channel's own payload (``shopify``, ``woocommerce``, ``pos``, ``social``).
     Authenticated by the channel's webhook signature where it signs, or by an operator key.
@@ -190,7 +205,7 @@ def _receive_channel(request: Request, engine: Any, settings: Any, adapter: str,
 def list_orders(
     engine: EngineDep,
     _: Viewer,
-    status: Annotated[list[str] | None, Query()] = None,
+    status: Annotated[list[OrderStatus] | None, Query()] = None,
     channel: Annotated[list[str] | None, Query()] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
@@ -203,7 +218,7 @@ def list_orders(
     """Orders newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
     page = service.get_all(
         engine,
-        status=status,
+        status=[s.value for s in status] if status else None,
         channel=channel,
         created_from=created_from,
         created_to=created_to,
@@ -216,7 +231,9 @@ def list_orders(
     return {"items": [summary_json(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/orders/{order_id}", summary="One order with lines, fulfilment orders and events")
+@router.get(
+    "/orders/{order_id}", responses=problems.FOUND, summary="One order with lines, fulfilment orders and events"
+)
 def get_order(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     view = service.get(engine, order_id=order_id)
     return order_json(view.order, view.events)
@@ -224,7 +241,7 @@ def get_order(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
 
 # -- lifecycle and edits ------------------------------------------------------------------
 class TransitionIn(BaseModel):
-    to: str = Field(max_length=30)
+    to: OrderStatus
     reason: str = Field(default="", max_length=500)
 
 
@@ -283,35 +300,46 @@ def _view(engine: Any, order: Order) -> dict[str, Any]:
     return order_json(order, service.get(engine, order_id=order.id).events)
 
 
-@router.post("/orders/{order_id}/transitions", summary="Move an order to another status")
+@router.post("/orders/{order_id}/transitions", responses=problems.WRITE, summary="Move an order to another status")
 def post_transition(order_id: str, body: TransitionIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     """409 ``illegal_transition`` names ``current_status`` and ``allowed_next``; nothing changes."""
     order = service.transition(engine, order_id=order_id, to=body.to, actor=who.actor, reason=body.reason)
     return _view(engine, order)
 
 
-@router.post("/orders/{order_id}/hold")
+@router.post(
+    "/orders/{order_id}/hold",
+    responses=problems.WRITE,
+)
 def post_hold(order_id: str, body: ReasonIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.hold(engine, order_id=order_id, actor=who.actor, reason=body.reason))
 
 
-@router.post("/orders/{order_id}/release-hold")
+@router.post(
+    "/orders/{order_id}/release-hold",
+    responses=problems.WRITE,
+)
 def post_release_hold(order_id: str, body: ReasonIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.release_hold(engine, order_id=order_id, actor=who.actor, reason=body.reason))
 
 
-@router.post("/orders/{order_id}/cancel")
+@router.post(
+    "/orders/{order_id}/cancel",
+    responses=problems.WRITE,
+)
 def post_cancel(order_id: str, body: ReasonIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.cancel(engine, order_id=order_id, actor=who.actor, reason=body.reason))
 
 
-@router.post("/orders/{order_id}/payment", summary="Record that payment was captured")
+@router.post("/orders/{order_id}/payment", responses=problems.WRITE, summary="Record that payment was captured")
 def post_payment(order_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.mark_paid(engine, order_id=order_id, actor=who.actor))
 
 
 @router.post(
-    "/orders/{order_id}/allocation", summary="Split a paid order into fulfilment orders, or move them (override)"
+    "/orders/{order_id}/allocation",
+    responses=problems.WRITE,
+    summary="Split a paid order into fulfilment orders, or move them (override)",
 )
 def post_allocation(order_id: str, body: AllocationIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     assignments: dict[str, dict[str, int]] = {}
@@ -323,12 +351,12 @@ def post_allocation(order_id: str, body: AllocationIn, engine: EngineDep, who: O
     return _view(engine, order)
 
 
-@router.post("/orders/{order_id}/shipments", summary="Record shipped units")
+@router.post("/orders/{order_id}/shipments", responses=problems.WRITE, summary="Record shipped units")
 def post_shipment(order_id: str, body: LinesIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.record_shipment(engine, order_id=order_id, actor=who.actor, lines=_lines(body)))
 
 
-@router.post("/orders/{order_id}/deliveries", summary="Record delivered units")
+@router.post("/orders/{order_id}/deliveries", responses=problems.WRITE, summary="Record delivered units")
 def post_delivery(order_id: str, body: LinesIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.record_delivery(engine, order_id=order_id, actor=who.actor, lines=_lines(body)))
 
@@ -340,7 +368,11 @@ class ReturnIn(LinesIn):
     reason: str = Field(default="", max_length=500)
 
 
-@router.post("/orders/{order_id}/returns", summary="Returned units received at a node (return anywhere)")
+@router.post(
+    "/orders/{order_id}/returns",
+    responses=problems.WRITE,
+    summary="Returned units received at a node (return anywhere)",
+)
 def post_return(order_id: str, body: ReturnIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
     order = service.receive_return(
         engine, order_id=order_id, actor=who.actor, node_id=body.node_id, lines=_lines(body), reason=body.reason
@@ -348,7 +380,7 @@ def post_return(order_id: str, body: ReturnIn, engine: EngineDep, who: Operator)
     return _view(engine, order)
 
 
-@router.patch("/orders/{order_id}", summary="Edit address or tags (before release)")
+@router.patch("/orders/{order_id}", responses=problems.WRITE, summary="Edit address or tags (before release)")
 def patch_order(order_id: str, body: OrderPatch, engine: EngineDep, who: Operator) -> dict[str, Any]:
     order = None
     if body.shipping_address is not None:
@@ -362,13 +394,17 @@ def patch_order(order_id: str, body: OrderPatch, engine: EngineDep, who: Operato
     return _view(engine, order)
 
 
-@router.post("/orders/{order_id}/lines", status_code=201, summary="Add a line (before release)")
+@router.post(
+    "/orders/{order_id}/lines", responses=problems.WRITE, status_code=201, summary="Add a line (before release)"
+)
 def post_line(order_id: str, body: LineAdd, engine: EngineDep, who: Operator) -> dict[str, Any]:
     order = service.add_line(engine, order_id=order_id, actor=who.actor, **body.model_dump())
     return _view(engine, order)
 
 
-@router.patch("/orders/{order_id}/lines/{line_id}", summary="Change a line's quantity (before release)")
+@router.patch(
+    "/orders/{order_id}/lines/{line_id}", responses=problems.WRITE, summary="Change a line's quantity (before release)"
+)
 def patch_line(order_id: str, line_id: str, body: LinePatch, engine: EngineDep, who: Operator) -> dict[str, Any]:
     order = service.change_line_quantity(
         engine, order_id=order_id, actor=who.actor, line_id=line_id, quantity=body.quantity
@@ -376,12 +412,12 @@ def patch_line(order_id: str, line_id: str, body: LinePatch, engine: EngineDep, 
     return _view(engine, order)
 
 
-@router.delete("/orders/{order_id}/lines/{line_id}", summary="Remove a line (before release)")
+@router.delete("/orders/{order_id}/lines/{line_id}", responses=problems.WRITE, summary="Remove a line (before release)")
 def delete_line(order_id: str, line_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return _view(engine, service.remove_line(engine, order_id=order_id, actor=who.actor, line_id=line_id))
 
 
-@router.post("/orders/{order_id}/lines/{line_id}/cancel", summary="Cancel units of a line")
+@router.post("/orders/{order_id}/lines/{line_id}/cancel", responses=problems.WRITE, summary="Cancel units of a line")
 def post_line_cancel(order_id: str, line_id: str, body: LineCancel, engine: EngineDep, who: Operator) -> dict[str, Any]:
     order = service.cancel_line(
         engine, order_id=order_id, actor=who.actor, line_id=line_id, quantity=body.quantity, reason=body.reason
@@ -393,7 +429,9 @@ class HoldExtension(BaseModel):
     minutes: int = Field(gt=0, le=24 * 60, strict=True)
 
 
-@router.get("/orders/{order_id}/stock", summary="What an order holds, has allocated or waits for")
+@router.get(
+    "/orders/{order_id}/stock", responses=problems.FOUND, summary="What an order holds, has allocated or waits for"
+)
 def get_order_stock(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     service.get(engine, order_id=order_id)
     stock = service.get_stock(engine, order_id=order_id)
@@ -403,7 +441,12 @@ def get_order_stock(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, An
     }
 
 
-@router.get("/orders/{order_id}/sourcing", tags=["sourcing"], summary="Why the order's stock is where it is")
+@router.get(
+    "/orders/{order_id}/sourcing",
+    responses=problems.FOUND,
+    tags=["sourcing"],
+    summary="Why the order's stock is where it is",
+)
 def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     """The sourcing engine's latest decision for the order: chosen plan and its terms next to
     the best alternatives, candidates, exclusions, strategy and weights (404 if none yet)."""
@@ -418,6 +461,7 @@ def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str,
 
 @router.post(
     "/sourcing/reoptimise",
+    responses=problems.WRITE,
     tags=["sourcing"],
     status_code=202,
     summary="Start re-planning the unreleased backlog together (a job; its report has the savings)",
@@ -448,12 +492,19 @@ def get_runs(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     }
 
 
-@router.post("/carbon/runs/{area}/release", tags=["carbon"], summary="The consolidated run to an area leaves now")
+@router.post(
+    "/carbon/runs/{area}/release",
+    responses=problems.WRITE,
+    tags=["carbon"],
+    summary="The consolidated run to an area leaves now",
+)
 def post_run_release(area: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return {"area": area, "released": service.release_wait_run(engine, area=area, actor=who.actor)}
 
 
-@router.post("/orders/{order_id}/hold-extension", summary="Payment started: keep the stock held longer")
+@router.post(
+    "/orders/{order_id}/hold-extension", responses=problems.WRITE, summary="Payment started: keep the stock held longer"
+)
 def post_hold_extension(order_id: str, body: HoldExtension, engine: EngineDep, who: Operator) -> dict[str, Any]:
     until = service.extend_hold(engine, order_id=order_id, minutes=body.minutes, actor=who.actor)
     return {"order_id": order_id, "expires_at": until.isoformat()}
@@ -475,7 +526,7 @@ def _letter_json(letter: dict[str, Any]) -> dict[str, Any]:
 def list_dead_letters(
     engine: EngineDep,
     _: Viewer,
-    status: Annotated[str | None, Query(max_length=20)] = "pending",
+    status: Annotated[Literal["pending", "replayed", "discarded", ""] | None, Query()] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
@@ -485,19 +536,19 @@ def list_dead_letters(
     return {"items": [_letter_json(x) for x in items], "next_cursor": next_cursor}
 
 
-@router.get("/dead-letters/{letter_id}", tags=["dead letters"])
+@router.get("/dead-letters/{letter_id}", responses=problems.FOUND, tags=["dead letters"])
 def get_dead_letter(letter_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return _letter_json(capture.get_dead_letter(engine, letter_id=letter_id))
 
 
-@router.post("/dead-letters/{letter_id}/replay", tags=["dead letters"])
+@router.post("/dead-letters/{letter_id}/replay", responses=problems.WRITE, tags=["dead letters"])
 def replay_dead_letter(letter_id: str, body: ReplayIn, engine: EngineDep, who: Operator) -> JSONResponse:
     """Capture the stored (or corrected) payload; answers the order, or the new problem."""
     result = capture.replay_dead_letter(engine, letter_id=letter_id, actor=who.actor, payload=body.payload)
     return _captured_response(engine, result)
 
 
-@router.post("/dead-letters/{letter_id}/discard", tags=["dead letters"], status_code=204)
+@router.post("/dead-letters/{letter_id}/discard", responses=problems.WRITE, tags=["dead letters"], status_code=204)
 def discard_dead_letter(letter_id: str, engine: EngineDep, who: Operator) -> Response:
     capture.discard_dead_letter(engine, letter_id=letter_id, actor=who.actor)
     return Response(status_code=204)

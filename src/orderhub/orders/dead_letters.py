@@ -72,3 +72,13 @@ def count_pending(conn: Connection) -> int:
 
 def mark(conn: Connection, letter_id: str, *, status: str, order_id: str | None, by: str, at: datetime) -> None:
     update(conn, letter_id, status=status, order_id=order_id, resolved_at=at, resolved_by=by)
+
+
+def count_by_adapter(conn: Connection, *, since: datetime) -> dict[str, int]:
+    """Payloads refused since ``since``, by the adapter they came through."""
+    rows = conn.execute(
+        sa.select(dead_letters.c.adapter, sa.func.count())
+        .where(dead_letters.c.received_at >= since)
+        .group_by(dead_letters.c.adapter)
+    )
+    return {r[0]: int(r[1]) for r in rows}

@@ -59,6 +59,12 @@ def fulfilment_orders_of(engine: Engine, ids: list[str]) -> dict[str, str]:
         return store.orders_of_fulfilment_orders(conn, ids)
 
 
+def count_dead_letters(engine: Engine, *, since: datetime) -> dict[str, int]:
+    """Channel payloads refused since ``since``, by adapter (``canonical``: the JSON API)."""
+    with unit_of_work(engine, write=False) as conn:
+        return dead_letters.count_by_adapter(conn, since=since)
+
+
 def expire_unpaid(engine: Engine) -> list[str]:
     """Cancel unpaid orders whose presale lock ran out (their stock returns to ATP). Each
     order in its own transaction, under its row lock, so a payment arriving at the same

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from orderhub.platform import jobs
+from orderhub.platform import jobs, problems
 from orderhub.platform.web import EngineDep, Operator, Viewer
 
-router = APIRouter(prefix="/api/v1", tags=["jobs"])
+router = APIRouter(prefix="/api/v1", tags=["jobs"], responses=problems.READ)
 
 
 def job_json(job: jobs.Job) -> dict[str, Any]:
@@ -34,8 +34,8 @@ def accepted(job: jobs.Job) -> JSONResponse:
 def list_jobs(
     engine: EngineDep,
     _: Viewer,
-    status: str | None = None,
-    kind: str | None = None,
+    status: jobs.JobStatus | None = None,
+    kind: Annotated[str | None, Query(max_length=80)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -44,13 +44,13 @@ def list_jobs(
     return {"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/jobs/{job_id}", summary="A job: status, progress, report or error")
+@router.get("/jobs/{job_id}", responses=problems.FOUND, summary="A job: status, progress, report or error")
 def get_job(job_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     """The job as its row stands now, whichever process runs it (404 if unknown)."""
     return job_json(jobs.get(engine, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", summary="Cancel a job")
+@router.post("/jobs/{job_id}/cancel", responses=problems.WRITE, summary="Cancel a job")
 def cancel_job(job_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     """A queued job never runs; a running one stops at its next progress report (what it
     already did stays done). Needs the role its kind asks for (operator at least); 409 if the

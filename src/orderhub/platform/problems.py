@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,6 +38,60 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (Forbidden, 403),
     (DomainError, 422),
 ]
+
+
+class ProblemError(BaseModel):
+    """One bad field: a JSON ``pointer`` into the body, or the name of a query/path ``parameter``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pointer: str | None = None
+    parameter: str | None = None
+    detail: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem (``application/problem+json``). Besides the standard members it has
+    ``code`` (stable, for clients to switch on), ``errors`` (one per bad field) and, where the
+    outcome has them, structured fields of its own (``current_status``, ``dead_letter_id`` …)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="urn:orderhub:problem:<code>, or about:blank")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    code: str | None = None
+    instance: str | None = None
+    errors: list[ProblemError] | None = None
+    request_id: str | None = Field(default=None, description="on a 500: quote it when reporting")
+
+
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
+_WHY = {
+    400: "The body is not valid JSON",
+    401: "No valid credentials (Authorization: Bearer <API key>)",
+    403: "The caller's role does not allow this (or a console session sent no CSRF token)",
+    404: "Something the request names does not exist",
+    409: "The request conflicts with the current state",
+    413: "The body is larger than the route accepts (docs/limits.md)",
+    422: "The input breaks a rule; `errors` points at each bad field or parameter",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of these error statuses, each a problem+json ``Problem``
+    (the ``Problem`` schema is registered in the document's components by the app)."""
+    return {
+        status: {"description": _WHY[status], "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
+        for status in statuses
+    }
+
+
+# The answers routes share; a router takes READ for all its routes, a route adds the others.
+READ = problem_responses(401, 422)  # no or bad key; a path or query parameter breaks a rule
+FOUND = problem_responses(404)  # a route that names something by id
+WRITE = problem_responses(400, 403, 404, 409, 413)  # a change (with a JSON body where it takes one)
 
 
 def status_for(error: DomainError) -> int:
@@ -86,7 +141,7 @@ def validation_errors(raw: list[Any], *, strip: int = 0) -> list[dict[str, str]]
         where = loc[0] if loc else "body"
         entry = {"detail": clean_message(str(err.get("msg", "invalid")))}
         if strip and where in ("query", "path", "header", "cookie"):
-            entry["parameter"] = ".".join(str(p) for p in loc[1:])
+            entry["parameter"] = str(loc[1]) if len(loc) > 1 else where  # a repeated one: its name, no index
         else:
             entry["pointer"] = json_pointer(loc[strip:])
         out.append(entry)
@@ -166,3 +221,8 @@ class UnknownErrors:
             if started:
                 raise
             await internal_error_response()(scope, receive, send)
+
+
+def openapi_models() -> list[type[BaseModel]]:
+    """The models the ``responses`` above reference, for the document's components."""
+    return [Problem]

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from orderhub.platform import problems
 from orderhub.platform.web import Editor, EngineDep, Viewer
 from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
 from orderhub.sourcing.model import STRATEGIES, Weights
 
-router = APIRouter(prefix="/api/v1/sourcing", tags=["sourcing"])
+router = APIRouter(prefix="/api/v1/sourcing", tags=["sourcing"], responses=problems.READ)
 
 
 class PlanLine(BaseModel):
@@ -34,7 +35,7 @@ class PlanIn(BaseModel):
     strategy: str | None = Field(default=None, description=f"one of {', '.join(STRATEGIES)}; default by tier")
 
 
-@router.post("/plan", summary="What-if: the plan for a basket, reserving nothing")
+@router.post("/plan", responses=problems.WRITE, summary="What-if: the plan for a basket, reserving nothing")
 def post_plan(body: PlanIn, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     """The chosen nodes with cost, days and kg CO2e, the best alternatives, the candidates and
     the constraints that excluded nodes — from live ATP."""
@@ -49,13 +50,15 @@ def post_plan(body: PlanIn, engine: EngineDep, _: Viewer) -> dict[str, Any]:
 
 
 class PilotIn(BaseModel):
-    mode: str = Field(description="live (the optimiser decides everywhere), pilot (only in scope), shadow (nowhere)")
+    mode: Literal["live", "pilot", "shadow"] = Field(
+        description="live (the optimiser decides everywhere), pilot (only in scope), shadow (nowhere)"
+    )
     channels: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     skus: list[str] = Field(default_factory=list)
 
 
-@router.put("/pilot", summary="Where the optimiser decides; elsewhere it runs in shadow")
+@router.put("/pilot", responses=problems.WRITE, summary="Where the optimiser decides; elsewhere it runs in shadow")
 def put_pilot(body: PilotIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     pilot = sourcing.set_pilot(engine, mode=body.mode, channels=body.channels, regions=body.regions, skus=body.skus)
     return {
@@ -79,8 +82,10 @@ def get_shadow_report(
 
 
 class ConditionIn(BaseModel):
-    kind: str = Field(description="delay (days added), outage (node closed) or capacity (% lost)")
-    scope: str = Field(description="node or region")
+    kind: Literal["delay", "outage", "capacity", "unreliable"] = Field(
+        description="delay (days added), outage (node closed), capacity (% lost) or unreliable (optimiser off)"
+    )
+    scope: Literal["node", "region", "all"] = Field(description="node, region or all")
     target: str = Field(min_length=1, max_length=40, description="a node id or a region code")
     value: float = 0
     reason: str = Field(default="", max_length=200)
@@ -88,7 +93,10 @@ class ConditionIn(BaseModel):
 
 
 @router.post(
-    "/conditions", status_code=201, summary="Set a dynamic condition (delay, outage, capacity) until it expires"
+    "/conditions",
+    responses=problems.WRITE,
+    status_code=201,
+    summary="Set a dynamic condition (delay, outage, capacity) until it expires",
 )
 def post_condition(body: ConditionIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     return conditions.add(engine, **body.model_dump())
@@ -99,14 +107,19 @@ def get_conditions(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"items": conditions.active(engine)}
 
 
-@router.delete("/conditions/{condition_id}", status_code=204, summary="Lift a condition before it expires")
+@router.delete(
+    "/conditions/{condition_id}",
+    responses=problems.WRITE,
+    status_code=204,
+    summary="Lift a condition before it expires",
+)
 def delete_condition(condition_id: str, engine: EngineDep, _: Editor) -> Response:
     conditions.remove(engine, condition_id=condition_id)
     return Response(status_code=204)
 
 
 class StrategyIn(BaseModel):
-    scope: str = Field(description="channel or tier")
+    scope: Literal["channel", "tier"] = Field(description="channel or tier")
     name: str = Field(min_length=1, max_length=40, description="the channel (web, shopify …) or tier (vip, gold …)")
     strategy: str | None = Field(default=None, description=f"one of {', '.join(STRATEGIES)}; null removes the choice")
 
@@ -116,7 +129,7 @@ def get_strategies(engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {"chosen": sourcing.get_strategies(engine), "strategies": {k: vars_of(w) for k, w in STRATEGIES.items()}}
 
 
-@router.put("/strategies", summary="Choose the strategy for a channel or a customer tier")
+@router.put("/strategies", responses=problems.WRITE, summary="Choose the strategy for a channel or a customer tier")
 def put_strategy(body: StrategyIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     return {"chosen": sourcing.set_strategy(engine, scope=body.scope, name=body.name, strategy=body.strategy)}
 
@@ -129,7 +142,7 @@ class CustomIn(BaseModel):
     split: float = 2.0
 
 
-@router.put("/strategies/custom", summary="Define a strategy with custom weights")
+@router.put("/strategies/custom", responses=problems.WRITE, summary="Define a strategy with custom weights")
 def put_custom(body: CustomIn, engine: EngineDep, _: Editor) -> dict[str, Any]:
     weights = Weights(cost=body.cost, late=body.late, carbon=body.carbon, split=body.split)
     return {"chosen": sourcing.define_strategy(engine, name=body.name, weights=weights)}

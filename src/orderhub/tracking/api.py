@@ -10,7 +10,7 @@ the field and can be replayed once its cause is fixed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orderhub.core import jsondoc
 from orderhub.core.errors import InvalidInput, NotFound, Unauthorized
+from orderhub.platform import problems
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform.problems import validation_errors
 from orderhub.platform.settings import Settings
@@ -29,7 +30,7 @@ from orderhub.tracking import service
 from orderhub.tracking.carriers import aftership, dhl, easypost
 from orderhub.tracking.model import Milestone, Position, Update
 
-router = APIRouter(prefix="/api/v1", tags=["tracking"])
+router = APIRouter(prefix="/api/v1", tags=["tracking"], responses=problems.READ)
 
 OrderId = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 Text = Annotated[str, Field(max_length=500)]
@@ -231,6 +232,7 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 @router.post(
     "/tracking/events",
+    responses=problems.WRITE,
     status_code=202,
     openapi_extra=_body_schema(EventsIn),
     summary="Milestones in OrderHub's own format (all or none)",
@@ -243,6 +245,7 @@ async def post_events(request: Request, engine: EngineDep, _: Operator) -> JSONR
 
 @router.post(
     "/tracking/wms",
+    responses=problems.WRITE,
     status_code=202,
     openapi_extra=_body_schema(WmsEventsIn),
     summary="A WMS feed: picked, packed, quality checked, handed over",
@@ -255,6 +258,7 @@ async def post_wms(request: Request, engine: EngineDep, _: Operator) -> JSONResp
 
 @router.post(
     "/tracking/positions",
+    responses=problems.WRITE,
     status_code=202,
     openapi_extra=_body_schema(PositionsIn),
     summary="Positions from a driver app or telematics",
@@ -266,6 +270,7 @@ async def post_positions(request: Request, engine: EngineDep, _: Operator) -> JS
 
 @router.post(
     "/tracking/carriers/{carrier}",
+    responses=problems.WRITE,
     status_code=202,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
     summary="A carrier's own format: EasyPost tracker.updated, AfterShip webhook, DHL tracking response",
@@ -308,6 +313,7 @@ def check_carrier_auth(
 
 @router.post(
     "/orders/{order_id}/parcels",
+    responses=problems.WRITE,
     status_code=201,
     summary="Ship with tracking: parcels with carrier and tracking number",
 )
@@ -332,7 +338,11 @@ def rows_value(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-@router.get("/orders/{order_id}/tracking", summary="An order's timeline: the customer's view or staff's")
+@router.get(
+    "/orders/{order_id}/tracking",
+    responses=problems.FOUND,
+    summary="An order's timeline: the customer's view or staff's",
+)
 def get_tracking(
     order_id: OrderId,
     engine: EngineDep,
@@ -352,7 +362,7 @@ def get_inbox(
     engine: EngineDep,
     _: Viewer,
     status: Literal["received", "accepted", "rejected"] | None = None,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     items = service.get_inbox(engine, status=status, before=before, limit=limit)
@@ -362,16 +372,58 @@ def get_inbox(
     }
 
 
-InboxId = Annotated[int, Path(ge=1, le=2**62)]
+InboxId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.get("/tracking/inbox/{inbox_id}", summary="One inbound message as received, with its outcome")
+@router.get(
+    "/tracking/inbox/{inbox_id}", responses=problems.FOUND, summary="One inbound message as received, with its outcome"
+)
 def get_inbox_message(inbox_id: InboxId, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return {k: rows_value(v) for k, v in service.get_inbox_message(engine, inbox_id=inbox_id).items()}
 
 
-@router.post("/tracking/inbox/{inbox_id}/replay", summary="Process a kept message again")
+@router.post("/tracking/inbox/{inbox_id}/replay", responses=problems.WRITE, summary="Process a kept message again")
 def replay(inbox_id: InboxId, engine: EngineDep, _: Operator) -> dict[str, Any]:
     """Idempotent: what was recorded before counts as duplicate."""
     receipt = service.replay(engine, inbox_id=inbox_id)
     return {"inbox_id": receipt.inbox_id, "recorded": receipt.recorded, "duplicates": receipt.duplicates}
+
+
+def _order_row(o: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "order_id",
+        "external_ref",
+        "channel",
+        "status",
+        "status_since",
+        "placed_at",
+        "promised_by",
+        "estimated_delivery",
+        "problem_at",
+    )
+    out = {k: rows_value(o[k]) for k in keep}
+    for extra in ("stuck_h", "limit_h"):
+        if extra in o:
+            out[extra] = o[extra]
+    return out
+
+
+@router.get("/tracking/kpis", summary="Visibility KPIs: dwell per step, late and stuck orders, the channel table")
+def get_kpis(
+    engine: EngineDep,
+    _: Viewer,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Computed from live data (docs/tracking.md has the definitions): dwell per step over
+    orders placed in the last ``days``; per channel volume, hours to ship, error rate and
+    on-time %; every open order that is late against its promise or stuck in its status."""
+    k = service.get_kpis(engine, days=days, limit=limit)
+    return {
+        "days": k.days,
+        "since": k.since.isoformat(),
+        "dwell": [asdict(d) for d in k.dwell],
+        "channels": [asdict(c) for c in k.channels],
+        "late": [_order_row(o) for o in k.late],
+        "stuck": [_order_row(o) for o in k.stuck],
+    }

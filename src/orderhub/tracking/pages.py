@@ -18,7 +18,7 @@ from orderhub.core.errors import DomainError, InvalidInput
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.tracking import service, views
 from orderhub.tracking.model import CARRIER_PAGES, LANGUAGES, language_of
-from orderhub.web.templating import act, check_csrf, console_user, render
+from orderhub.web.templating import act, bars, check_csrf, console_user, render
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
@@ -161,3 +161,36 @@ def _parse_lines(text: str) -> dict[str, int]:
             "name the lines in the parcel", errors=[{"pointer": "/lines", "detail": "must not be empty"}]
         )
     return out
+
+
+# -- the console's tracking page -----------------------------------------------------------------
+@router.get("/console/tracking", response_class=HTMLResponse)
+def tracking_page(request: Request, user: User, days: int = 30) -> Response:
+    """KPIs with charts, the late and stuck lists, and the inbox of refused messages."""
+    engine = request.app.state.engine
+    days = min(max(days, 1), 366)
+    k = service.get_kpis(engine, days=days, limit=50)
+    dwell = {d.step: d.median_h or 0.0 for d in k.dwell}
+    on_time = {c.channel: c.on_time_pct or 0.0 for c in k.channels if c.on_time_pct is not None}
+    return render(
+        request,
+        "tracking/page.html",
+        {
+            "user": user,
+            "nav": "tracking",
+            "k": k,
+            "days": days,
+            "dwell_bars": bars(dwell, [d.step for d in k.dwell]),
+            "on_time_bars": bars(on_time),
+            "rejected": service.get_inbox(engine, status="rejected", limit=20),
+        },
+    )
+
+
+@router.post("/console/tracking/inbox/{inbox_id}/replay", dependencies=[Depends(check_csrf)])
+def inbox_replay(request: Request, inbox_id: int, user: User) -> Response:
+    def replay() -> str:
+        receipt = service.replay(request.app.state.engine, inbox_id=inbox_id)
+        return f"Message {inbox_id} replayed: {receipt.recorded} recorded, {receipt.duplicates} already there"
+
+    return act(request, user, Role.operator, "/console/tracking", replay)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.orders import service as orders
 from orderhub.platform.db import unit_of_work
-from orderhub.tracking import store, views
+from orderhub.tracking import kpis, store, views
 from orderhub.tracking.events import TrackingUpdated
 from orderhub.tracking.model import PROBLEMS, Milestone, Update, language_for_country, parcel_state, tracking_url
 
@@ -45,6 +45,30 @@ _FORWARD = {
     M.packed: ("picked", "packed"),
     M.in_transit: ("shipped", "in_transit"),
     M.out_for_delivery: ("in_transit", "out_for_delivery"),
+}
+
+
+#: Milestones that can move the order, each with the statuses at or past which it moves nothing.
+#: Tracking's copy of the status may lag the order (another subscriber keeps it) but never runs
+#: ahead, so a copy already past the milestone is proof enough to skip the order's lock.
+_DONE = frozenset({"cancelled", "return_requested", "returned", "refunded"})
+_PAST: dict[str, frozenset[str]] = {
+    M.picked: _DONE
+    | {
+        "picked",
+        "packed",
+        "partially_shipped",
+        "shipped",
+        "in_transit",
+        "out_for_delivery",
+        "partially_delivered",
+        "delivered",
+    },
+    M.packed: _DONE
+    | {"packed", "partially_shipped", "shipped", "in_transit", "out_for_delivery", "partially_delivered", "delivered"},
+    M.in_transit: _DONE | {"in_transit", "out_for_delivery", "partially_delivered", "delivered"},
+    M.out_for_delivery: _DONE | {"out_for_delivery", "partially_delivered", "delivered"},
+    M.delivered: _DONE | {"delivered"},
 }
 
 
@@ -125,54 +149,57 @@ def _write(conn: Connection, rows: list[dict[str, Any]], numbers: Mapping[str, s
 
 
 def _follow_parcels(conn: Connection, fresh: list[dict[str, Any]]) -> None:
+    """Each touched parcel's state from its state so far and the new milestones (the same
+    answer as ``parcel_state`` over its whole history: the state kept is the latest final one
+    when there is one, else the latest), under the parcels' row locks, in id order."""
     touched = {r["parcel_id"] for r in fresh if r["parcel_id"] and r["milestone"]}
     if not touched:
         return
-    parcels = store.parcels_by_id(conn, touched)
-    history = store.milestones_of_parcels(conn, touched)
-    estimates = {
-        r["parcel_id"]: r["detail"].get("estimated_delivery") for r in fresh if r["detail"].get("estimated_delivery")
-    }
+    parcels = store.parcels_by_id(conn, touched, for_update=True)
+    new: dict[str, list[tuple[datetime, Milestone]]] = {}
+    estimates: dict[str, str] = {}
+    for r in fresh:
+        if r["parcel_id"] in touched and r["milestone"]:
+            new.setdefault(r["parcel_id"], []).append((r["occurred_at"], M(r["milestone"])))
+        if r["parcel_id"] and r["detail"].get("estimated_delivery"):
+            estimates[r["parcel_id"]] = r["detail"]["estimated_delivery"]
     changes = []
-    for pid in sorted(touched):
-        seen = [(at, M(m)) for at, m in history[pid]]
+    for pid, parcel in parcels.items():
+        seen = list(new[pid])
+        if parcel["state"] and parcel["state_at"]:
+            seen.append((as_utc(parcel["state_at"]), M(parcel["state"])))
         state = parcel_state(seen)
-        at = max((t for t, m in seen if m == state), default=None)
         estimate = estimates.get(pid)
         changes.append(
             {
                 "b_id": pid,
                 "state": state.value if state else None,
-                "state_at": at,
-                "estimated_delivery": date.fromisoformat(estimate) if estimate else parcels[pid]["estimated_delivery"],
+                "state_at": max((t for t, m in seen if m == state), default=None),
+                "estimated_delivery": date.fromisoformat(estimate) if estimate else parcel["estimated_delivery"],
             }
         )
     store.update_parcels(conn, changes)
 
 
 def _follow_orders(conn: Connection, fresh: list[dict[str, Any]]) -> None:
-    """The order's last known position, carrier estimate and first problem."""
-    by_order: dict[str, list[dict[str, Any]]] = {}
+    """The order's last known position (the latest by occurred-at wins), the carrier's latest
+    estimate and its first problem — each a conditional update, no read first."""
+    positions: dict[str, dict[str, Any]] = {}
+    estimates: dict[str, str] = {}
+    problems: dict[str, datetime] = {}
     for r in fresh:
-        by_order.setdefault(r["order_id"], []).append(r)
-    for order_id, rows in by_order.items():
-        current = store.get_order(conn, order_id)
-        if current is None:
-            continue
-        values: dict[str, Any] = {}
-        placed = [r for r in rows if r["lat"] is not None]
-        if placed:
-            last = max(placed, key=lambda r: r["occurred_at"])
-            if current["position_at"] is None or as_utc(current["position_at"]) <= last["occurred_at"]:
-                values.update(last_lat=last["lat"], last_lon=last["lon"], position_at=last["occurred_at"])
-        estimates = [r["detail"]["estimated_delivery"] for r in rows if r["detail"].get("estimated_delivery")]
-        if estimates:
-            values["estimated_delivery"] = date.fromisoformat(max(estimates))
-        problems = [r["occurred_at"] for r in rows if r["milestone"] in PROBLEMS]
-        if problems and current["problem_at"] is None:
-            values["problem_at"] = min(problems)
-        if values:
-            store.update_order(conn, order_id, **values)
+        o = r["order_id"]
+        if r["lat"] is not None and (o not in positions or positions[o]["occurred_at"] < r["occurred_at"]):
+            positions[o] = r
+        if r["detail"].get("estimated_delivery"):
+            estimates[o] = max(estimates.get(o, ""), r["detail"]["estimated_delivery"])
+        if r["milestone"] in PROBLEMS and (o not in problems or r["occurred_at"] < problems[o]):
+            problems[o] = r["occurred_at"]
+    store.move_positions(
+        conn, [{"b_order": o, "lat": r["lat"], "lon": r["lon"], "at": r["occurred_at"]} for o, r in positions.items()]
+    )
+    store.set_estimates(conn, [{"b_order": o, "estimate": date.fromisoformat(d)} for o, d in estimates.items()])
+    store.mark_problems(conn, [{"b_order": o, "at": t} for o, t in problems.items()])
 
 
 def record(
@@ -439,8 +466,11 @@ def follow_order(conn: Connection, event: DomainEvent) -> None:
     is; in transit / out for delivery from shipped; a parcel delivered records its lines as
     delivered (once). Never moves an order backwards; a move the order refuses is skipped."""
     milestone = event.data.get("milestone") or ""
-    if milestone not in {M.picked, M.packed, M.in_transit, M.out_for_delivery, M.delivered}:
+    if milestone not in _PAST:
         return
+    known = store.get_order(conn, event.aggregate_id)
+    if known is not None and known["status"] in _PAST[milestone]:
+        return  # most scans move nothing: skip the order's lock
     orders.change_in(conn, event.aggregate_id, actor=ACTOR, action=lambda c, order: _follow(c, order, M(milestone)))
 
 
@@ -529,7 +559,8 @@ def project_order(conn: Connection, event: DomainEvent) -> None:
             dest_lat=dest.get("lat"),
             dest_lon=dest.get("lon"),
         )
-        updates.append(_oms_update(event, M.placed, f"via {data.get('channel', '')}"))
+        # placed when the channel took it (an order can reach the hub later than that)
+        updates.append(replace(_oms_update(event, M.placed, f"via {data.get('channel', '')}"), occurred_at=placed))
     elif store.get_order(conn, order_id) is None:
         return  # an order from before tracking existed and not migrated: nothing to follow
     elif event.type == "order.payment_changed" and data.get("payment_status") == "paid":
@@ -646,3 +677,35 @@ FOLLOW = Subscriber(
     types=frozenset({TrackingUpdated.TYPE}),
     description="moves the order along as its parcels are picked, packed, carried and delivered",
 )
+
+
+# -- KPIs -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    days: int
+    since: datetime
+    dwell: list[kpis.Dwell]
+    channels: list[kpis.ChannelRow]
+    late: list[dict[str, Any]]
+    stuck: list[dict[str, Any]]
+
+
+def get_kpis(engine: Engine, *, days: int = 30, limit: int = 100) -> Kpis:
+    """The visibility KPIs over orders placed in the last ``days`` (dwell, channel table) and
+    over every open order (late against the promise, stuck beyond a threshold)."""
+    now = utcnow()
+    since = kpis.window_start(now, days)
+    dead = {("api" if k == "canonical" else k): v for k, v in orders.count_dead_letters(engine, since=since).items()}
+    with unit_of_work(engine, write=False) as conn:
+        placed = store.orders_placed_since(conn, since)
+        reached = store.first_reached(conn, since)
+        moving = store.open_orders(conn, statuses=kpis.STUCK_AFTER_H)
+    late = [o for o in moving if kpis.is_late(o, now.date())]
+    stuck = []
+    for o in moving:
+        hours = kpis.stuck_for_h(o, now)
+        if hours is not None:
+            stuck.append({**o, "stuck_h": hours, "limit_h": kpis.STUCK_AFTER_H[o["status"]]})
+    late.sort(key=lambda o: o["promised_by"])
+    stuck.sort(key=lambda o: -o["stuck_h"])
+    return Kpis(days, since, kpis.dwell(reached), kpis.channels(placed, dead), late[:limit], stuck[:limit])

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from orderhub.core.clock import as_utc
 from orderhub.platform.db import UtcDateTime, metadata, per_dialect
 
 tracking_orders = sa.Table(
@@ -123,6 +124,40 @@ def update_order(conn: Connection, order_id: str, **values: Any) -> None:
     conn.execute(tracking_orders.update().where(tracking_orders.c.order_id == order_id).values(**values))
 
 
+_this_order = tracking_orders.c.order_id == sa.bindparam("b_order")
+_move_position = (
+    tracking_orders.update()
+    .where(
+        _this_order,
+        sa.or_(tracking_orders.c.position_at.is_(None), tracking_orders.c.position_at <= sa.bindparam("at")),
+    )
+    .values(last_lat=sa.bindparam("lat"), last_lon=sa.bindparam("lon"), position_at=sa.bindparam("at"))
+)
+_set_estimate = tracking_orders.update().where(_this_order).values(estimated_delivery=sa.bindparam("estimate"))
+_mark_problem = (
+    tracking_orders.update()
+    .where(_this_order, tracking_orders.c.problem_at.is_(None))
+    .values(problem_at=sa.bindparam("at"))
+)
+
+
+def move_positions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``b_order``, ``lat``, ``lon``, ``at`` each: moved only if no later position is known."""
+    if rows:
+        conn.execute(_move_position, rows)
+
+
+def set_estimates(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_set_estimate, rows)
+
+
+def mark_problems(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The first problem of each order (``b_order``, ``at``); later ones leave it."""
+    if rows:
+        conn.execute(_mark_problem, rows)
+
+
 def get_order(conn: Connection, order_id: str) -> dict[str, Any] | None:
     row = conn.execute(sa.select(tracking_orders).where(tracking_orders.c.order_id == order_id)).one_or_none()
     return None if row is None else dict(row._mapping)
@@ -208,26 +243,12 @@ _add_events = per_dialect(
 
 def add_events(conn: Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert timeline rows; returns the (source, key) of those that were new (a row whose
-    source and key are already there is a second delivery and inserts nothing)."""
+    source and key are already there is a second delivery and inserts nothing). One
+    statement per batch of rows (SQLAlchemy's insertmanyvalues), one compiled form."""
     if not rows:
         return set()
-    result = conn.execute(_add_events(conn).values(rows)) if len(rows) > 1 else conn.execute(_add_events(conn), rows[0])
+    result = conn.execute(_add_events(conn), rows)
     return {(r.source, r.key) for r in result}
-
-
-def milestones_of_parcels(conn: Connection, parcel_ids: Iterable[str]) -> dict[str, list[tuple[datetime, str]]]:
-    wanted = sorted(set(parcel_ids))
-    out: dict[str, list[tuple[datetime, str]]] = {p: [] for p in wanted}
-    if not wanted:
-        return out
-    rows = conn.execute(
-        sa.select(tracking_events.c.parcel_id, tracking_events.c.occurred_at, tracking_events.c.milestone).where(
-            tracking_events.c.parcel_id.in_(wanted), tracking_events.c.milestone.is_not(None)
-        )
-    )
-    for r in rows:
-        out[r.parcel_id].append((r.occurred_at, r.milestone))
-    return out
 
 
 def timeline(conn: Connection, order_id: str) -> list[dict[str, Any]]:
@@ -275,3 +296,39 @@ def list_inbox(conn: Connection, *, status: str | None, before: int | None, limi
     if before:
         stmt = stmt.where(tracking_inbox.c.id < before)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+# -- KPIs -------------------------------------------------------------------------------------
+def orders_placed_since(conn: Connection, since: datetime) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(tracking_orders).where(tracking_orders.c.placed_at >= since))
+    return [dict(r._mapping) for r in rows]
+
+
+def first_reached(conn: Connection, since: datetime) -> dict[str, dict[str, datetime]]:
+    """For orders placed since ``since``: when each reached each milestone first."""
+    placed = sa.select(tracking_orders.c.order_id).where(tracking_orders.c.placed_at >= since)
+    rows = conn.execute(
+        sa.select(tracking_events.c.order_id, tracking_events.c.milestone, sa.func.min(tracking_events.c.occurred_at))
+        .where(tracking_events.c.order_id.in_(placed), tracking_events.c.milestone.is_not(None))
+        .group_by(tracking_events.c.order_id, tracking_events.c.milestone)
+    )
+    out: dict[str, dict[str, datetime]] = {}
+    for order_id, milestone, at in rows:
+        out.setdefault(order_id, {})[milestone] = as_utc(at) if isinstance(at, datetime) else _parse_time(at)
+    return out
+
+
+def open_orders(conn: Connection, *, statuses: Iterable[str], limit: int = 5000) -> list[dict[str, Any]]:
+    """Orders in one of ``statuses``, longest in their status first."""
+    rows = conn.execute(
+        sa.select(tracking_orders)
+        .where(tracking_orders.c.status.in_(sorted(statuses)))
+        .order_by(tracking_orders.c.status_since)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _parse_time(value: Any) -> datetime:
+    """SQLite hands an aggregate's timestamp back as text."""
+    return as_utc(datetime.fromisoformat(str(value)))

@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from orderhub.platform import problems
 from orderhub.platform.web import Admin, EngineDep, Operator, Viewer
 from orderhub.webhooks import service as webhooks
 from orderhub.webhooks.model import Delivery, DeliveryStatus, Subscription, SubscriptionStatus
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=problems.READ)
 
 
 class SubscriptionIn(BaseModel):
@@ -79,7 +80,12 @@ def delivery_json(d: Delivery, *, with_payload: bool = False) -> dict[str, Any]:
     return doc
 
 
-@router.post("", status_code=201, summary="Subscribe an endpoint (the answer holds its signing secret, once)")
+@router.post(
+    "",
+    responses=problems.WRITE,
+    status_code=201,
+    summary="Subscribe an endpoint (the answer holds its signing secret, once)",
+)
 def post_subscription(body: SubscriptionIn, response: Response, engine: EngineDep, who: Admin) -> dict[str, Any]:
     sub = webhooks.create(
         engine, url=body.url, event_types=body.event_types, description=body.description, actor=who.actor
@@ -98,22 +104,28 @@ def get_event_types(_: Viewer) -> dict[str, Any]:
     return {"items": webhooks.event_types()}
 
 
-@router.get("/deliveries/{delivery_id}", summary="One delivery, with the CloudEvent it carries")
+@router.get(
+    "/deliveries/{delivery_id}", responses=problems.FOUND, summary="One delivery, with the CloudEvent it carries"
+)
 def get_delivery(delivery_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return delivery_json(webhooks.get_delivery(engine, delivery_id=delivery_id), with_payload=True)
 
 
-@router.post("/deliveries/{delivery_id}/replay", summary="Send a delivery again (a dead one too), now")
+@router.post(
+    "/deliveries/{delivery_id}/replay", responses=problems.WRITE, summary="Send a delivery again (a dead one too), now"
+)
 def post_replay(delivery_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
     return delivery_json(webhooks.replay(engine, delivery_id=delivery_id, actor=who.actor))
 
 
-@router.get("/{subscription_id}", summary="A subscription")
+@router.get("/{subscription_id}", responses=problems.FOUND, summary="A subscription")
 def get_subscription(subscription_id: str, engine: EngineDep, _: Viewer) -> dict[str, Any]:
     return subscription_json(webhooks.get(engine, subscription_id=subscription_id))
 
 
-@router.patch("/{subscription_id}", summary="Change the URL, event types, description or status")
+@router.patch(
+    "/{subscription_id}", responses=problems.WRITE, summary="Change the URL, event types, description or status"
+)
 def patch_subscription(subscription_id: str, body: SubscriptionPatch, engine: EngineDep, who: Admin) -> dict[str, Any]:
     sub = webhooks.update(
         engine, subscription_id=subscription_id, actor=who.actor, **body.model_dump(exclude_unset=True)
@@ -121,19 +133,30 @@ def patch_subscription(subscription_id: str, body: SubscriptionPatch, engine: En
     return subscription_json(sub)
 
 
-@router.delete("/{subscription_id}", status_code=204, summary="Remove a subscription and its delivery log")
+@router.delete(
+    "/{subscription_id}",
+    responses=problems.WRITE,
+    status_code=204,
+    summary="Remove a subscription and its delivery log",
+)
 def delete_subscription(subscription_id: str, engine: EngineDep, _: Admin) -> Response:
     webhooks.delete(engine, subscription_id=subscription_id)
     return Response(status_code=204)
 
 
-@router.post("/{subscription_id}/rotate-secret", summary="A new signing secret (the old one signs too for 24 h)")
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    responses=problems.WRITE,
+    summary="A new signing secret (the old one signs too for 24 h)",
+)
 def post_rotate_secret(subscription_id: str, engine: EngineDep, who: Admin) -> dict[str, Any]:
     sub = webhooks.rotate_secret(engine, subscription_id=subscription_id, actor=who.actor)
     return subscription_json(sub, with_secret=True)
 
 
-@router.get("/{subscription_id}/deliveries", summary="A subscription's deliveries, newest first")
+@router.get(
+    "/{subscription_id}/deliveries", responses=problems.FOUND, summary="A subscription's deliveries, newest first"
+)
 def get_deliveries(
     subscription_id: str,
     engine: EngineDep,
