@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from orderhub.platform import problems
 from orderhub.platform.web import EngineDep, Viewer
 from orderhub.tracking import notify_service
 
-router = APIRouter(prefix="/api/v1", tags=["tracking"])
+router = APIRouter(prefix="/api/v1", tags=["tracking"], responses=problems.READ)
 OrderFilter = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -70,7 +71,7 @@ def get_mail_outbox(
     engine: EngineDep,
     _: Viewer,
     order_id: OrderFilter = None,
-    before: Annotated[int | None, Query(ge=1, description="the next_before of the previous page")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="the next_before of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     rows, next_before = notify_service.get_mail_outbox(engine, order_id=order_id, before=before, limit=limit)
