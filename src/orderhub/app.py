@@ -45,6 +45,7 @@ from orderhub.platform.settings import Settings
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
 from orderhub.tracking import api as tracking_api
+from orderhub.tracking import notify_api, notify_pages
 from orderhub.tracking import pages as tracking_pages
 from orderhub.tracking import service as tracking_service
 from orderhub.web import events as web_events
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """An OrderHub app. Builds its engine from ``settings.database_url`` unless given one, and
     wires the contexts' hooks (``orderhub.wiring``)."""
     settings = settings or Settings()
-    wire()
+    wire(settings)
     engine = engine or create_db_engine(settings.database_url, pool_size=settings.db_pool_size)
     _register_job_kinds()
 
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(bus_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(tracking_api.router)
+    app.include_router(notify_api.router)
     app.include_router(jobs_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(webhooks_pages.router)
     app.include_router(carbon_pages.router)
     app.include_router(tracking_pages.router)
+    app.include_router(notify_pages.router)
     _extend_openapi(app)
     return app
 

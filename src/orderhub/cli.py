@@ -174,7 +174,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from orderhub.orders import capture
     from orderhub.wiring import wire
 
-    wire()
+    wire(settings)
     engine = _engine(settings)
     upgrade(engine)
     text = Path(args.file).read_text()
@@ -206,7 +206,7 @@ def cmd_bus(args: argparse.Namespace, settings: Settings) -> int:
     from orderhub.migrations import upgrade
     from orderhub.wiring import wire
 
-    wire()
+    wire(settings)
     engine = _engine(settings)
     upgrade(engine)
     stop = threading.Event()

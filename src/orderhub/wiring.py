@@ -13,6 +13,8 @@ from __future__ import annotations
 from orderhub.bus import subscribers, worker
 from orderhub.carbon import service as carbon
 from orderhub.orders import hooks
+from orderhub.platform.settings import Settings
+from orderhub.tracking import notify_service
 from orderhub.tracking import service as tracking
 from orderhub.webhooks import service as webhooks
 
@@ -23,8 +25,9 @@ def project_order_for_carbon(ctx: hooks.HookContext) -> None:
     carbon.record_order(ctx.conn, ctx.order)
 
 
-def wire() -> None:
-    """Register every cross-context hook (idempotent).
+def wire(settings: Settings | None = None) -> None:
+    """Register every cross-context hook (idempotent). ``settings`` configure what is wired
+    (customer notifications); without them they are read from the environment.
 
     Hooks run in registration order and each sees the order as the verdicts of the hooks
     before it left it; projections therefore come last here, after any deciding hook (rules,
@@ -36,3 +39,6 @@ def wire() -> None:
     subscribers.register(tracking.TIMELINE)
     subscribers.register(tracking.FOLLOW)
     worker.register_poller("webhooks", webhooks.send_due)
+    notifications = notify_service.from_settings(settings or Settings())
+    subscribers.register(notifications.subscriber)
+    worker.register_poller("tracking.notify", notifications.send_due)

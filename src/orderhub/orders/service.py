@@ -44,6 +44,15 @@ change = changes.change
 change_in = changes.change_in
 
 
+def get_contact(conn: Connection, *, order_id: str) -> dict[str, str] | None:
+    """How to reach an order's customer (``email``; ``phone``: the shipping address's, else the
+    customer's), read in the caller's transaction; ``None`` for an unknown order."""
+    order = store.get_order(conn, order_id)
+    if order is None:
+        return None
+    return {"email": order.customer.email, "phone": order.shipping_address.phone or order.customer.phone}
+
+
 def fulfilment_orders_of(engine: Engine, ids: list[str]) -> dict[str, str]:
     """The order each of these fulfilment orders belongs to (unknown ids are left out)."""
     with unit_of_work(engine, write=False) as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,62 @@ class Settings(BaseSettings):
     max_order_body_bytes: int = Field(default=1 << 20, ge=1024)  # order capture, canonical and channels
     max_batch_body_bytes: int = Field(default=16 << 20, ge=1024)  # inventory position reports
     max_factor_table_body_bytes: int = Field(default=16 << 20, ge=1024)  # carbon factor tables
+
+    # customer notifications (docs/tracking-notifications.md)
+    public_url: str = "http://127.0.0.1:8000"  # the base of links sent to customers (/track/{token})
+    # milestones that notify the customer (comma-separated Milestone values)
+    notify_milestones: str = (
+        "handed_to_carrier,out_for_delivery,delivered,delivery_attempted,available_for_pickup,exception"
+    )
+    # how customers are told (comma-separated): outbox (a table the console shows), smtp, sms, callback
+    notify_channels: str = "outbox"
+    notify_max_age_h: float = Field(default=48.0, gt=0)  # a milestone older than this is history: no message
+    notify_max_attempts: int = Field(default=6, ge=1)  # tries of a network channel before it is failed
+    notify_backoff_s: float = Field(default=60.0, ge=0)  # first retry wait; doubles each try (with jitter)
+    notify_timeout_s: float = Field(default=10.0, gt=0)  # every SMTP / SMS / callback call
+    notify_smtp_host: str = ""
+    notify_smtp_port: int = 587
+    notify_smtp_user: str = ""
+    notify_smtp_password: str = Field(default="", repr=False)
+    notify_smtp_from: str = ""
+    notify_smtp_starttls: bool = True
+    notify_sms_url: str = ""  # an HTTP SMS gateway: POST {"to", "text", "from"} with a bearer token
+    notify_sms_token: str = Field(default="", repr=False)
+    notify_sms_from: str = ""
+    # per sales channel, where its callback goes: {"shopify": "https://…"}; signed like webhooks
+    notify_channel_callbacks: dict[str, str] = Field(default_factory=dict)
+    notify_callback_secret: str = Field(default="", repr=False)  # whsec_… (Standard Webhooks)
+
+    @property
+    def notify_milestone_list(self) -> list[str]:
+        return [m.strip() for m in self.notify_milestones.split(",") if m.strip()]
+
+    @property
+    def notify_channel_list(self) -> list[str]:
+        return [c.strip() for c in self.notify_channels.split(",") if c.strip()]
+
+    @model_validator(mode="after")
+    def _check_notifications(self) -> Settings:
+        """A channel named must be usable: refuse at start rather than fail every message."""
+        missing = {
+            "smtp": not (self.notify_smtp_host and self.notify_smtp_from),
+            "sms": not (self.notify_sms_url and self.notify_sms_token),
+            "callback": not (self.notify_channel_callbacks and self.notify_callback_secret),
+        }
+        needs = {
+            "smtp": "ORDERHUB_NOTIFY_SMTP_HOST and ORDERHUB_NOTIFY_SMTP_FROM",
+            "sms": "ORDERHUB_NOTIFY_SMS_URL and ORDERHUB_NOTIFY_SMS_TOKEN",
+            "callback": "ORDERHUB_NOTIFY_CHANNEL_CALLBACKS and ORDERHUB_NOTIFY_CALLBACK_SECRET",
+        }
+        for channel in self.notify_channel_list:
+            if channel not in ("outbox", *missing):
+                raise ValueError(f"ORDERHUB_NOTIFY_CHANNELS: unknown channel {channel!r} (outbox, smtp, sms, callback)")
+            if missing.get(channel):
+                raise ValueError(f"notification channel {channel!r} needs {needs[channel]}")
+        for url in [self.public_url, self.notify_sms_url, *self.notify_channel_callbacks.values()]:
+            if url and urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"not an http(s) URL: {url!r}")
+        return self
 
     @model_validator(mode="after")
     def _check_secrets(self) -> Settings:

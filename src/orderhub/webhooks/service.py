@@ -4,7 +4,9 @@ The bus hands every committed event to ``SUBSCRIBER``; its handler only writes o
 delivery per active subscription that wants the event (in the bus's transaction, idempotent by
 subscription and event id). ``send_due`` (in ``sender``, re-exported here) POSTs due deliveries
 later, outside any transaction. Which event types exist is read from the catalogue in
-``orderhub.core.events``, filled by the contexts the composition root imports.
+``orderhub.core.events``, filled by the contexts the composition root imports. The signing
+helpers (``signed_headers``, ``verify``) and how an answer is judged (``judge``) are public:
+other senders of signed HTTP calls (tracking's channel callbacks) reuse them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,11 @@ from orderhub.webhooks.model import (
     DeliveryStatus,
     Subscription,
     SubscriptionStatus,
+    Verdict,
+    judge,
     new_secret,
+    signed_headers,
+    verify,
     wants,
 )
 from orderhub.webhooks.sender import DEFAULT_POLICY, send_due
@@ -45,6 +51,7 @@ __all__ = [
     "DeliveryStatus",
     "Subscription",
     "SubscriptionStatus",
+    "Verdict",
     "create",
     "delete",
     "enqueue",
@@ -53,10 +60,13 @@ __all__ = [
     "get_all",
     "get_deliveries",
     "get_delivery",
+    "judge",
     "replay",
     "rotate_secret",
     "send_due",
+    "signed_headers",
     "update",
+    "verify",
 ]
 
 log = logging.getLogger("orderhub.webhooks")
