@@ -361,7 +361,7 @@ def get_tracking(
 def get_inbox(
     engine: EngineDep,
     _: Viewer,
-    status: Literal["received", "accepted", "rejected"] | None = None,
+    status: Literal["accepted", "rejected"] | None = None,
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:

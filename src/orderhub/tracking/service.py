@@ -204,15 +204,21 @@ def _follow_orders(conn: Connection, fresh: list[dict[str, Any]]) -> None:
 
 
 def record(
-    engine: Engine, updates: list[Update], *, inbox_id: int | None = None, pointer: str = "/events/{i}/{field}"
-) -> tuple[int, int]:
+    engine: Engine,
+    updates: list[Update],
+    *,
+    inbox: dict[str, Any] | int | None = None,
+    pointer: str = "/events/{i}/{field}",
+) -> Receipt:
     """Put updates on their orders' timelines, all or none: each names a parcel by tracking
     number, a fulfilment order, or an order. An update nobody can place is refused (422 naming
-    it) and nothing is written. Returns (new rows, duplicates)."""
+    it) and nothing is written. ``inbox``: the message they came in (a new row to keep, or the
+    id of a kept one), marked accepted with its counts in the same transaction."""
     fo_ids = [u.fulfilment_order_id for u in updates if u.fulfilment_order_id and not u.tracking_number]
     fo_orders = orders.fulfilment_orders_of(engine, fo_ids) if fo_ids else {}
     now = utcnow()
     with unit_of_work(engine) as conn:
+        inbox_id = store.add_inbox(conn, **inbox, status="accepted") if isinstance(inbox, dict) else inbox
         parcels = store.parcels_by_number(conn, [u.tracking_number for u in updates if u.tracking_number])
         direct = store.existing_orders(conn, [u.order_id for u in updates if u.order_id and not u.tracking_number])
         rows, errors = [], []
@@ -269,7 +275,7 @@ def record(
             store.update_inbox(
                 conn, inbox_id, status="accepted", error=None, recorded=written, duplicates=len(rows) - written
             )
-    return written, len(rows) - written
+    return Receipt(inbox_id or 0, written, len(rows) - written)
 
 
 def receive(
@@ -281,40 +287,41 @@ def receive(
     signature: str = "none",
     pointer: str = "/events/{i}/{field}",
 ) -> Receipt:
-    """Keep an inbound message as received, then parse and record it. A message that is refused
-    (bad field, unknown tracking number) stays in the inbox as ``rejected`` with its problem,
-    for ``replay`` once its cause is fixed; the error is raised to the caller."""
-    inbox_id = _keep(engine, source=source, body=body, signature=signature)
-    return _process(engine, inbox_id, body, parse, pointer=pointer)
+    """Parse and record an inbound message, kept in the inbox in the same transaction as what it
+    wrote. A message that is refused (bad field, unknown tracking number) is kept as
+    ``rejected`` with its problem, for ``replay`` once its cause is fixed; the error is raised
+    to the caller with the message's ``inbox_id``."""
+    kept = _message(source=source, body=body, signature=signature)
+    return _process(engine, kept, body, parse, pointer=pointer)
 
 
-def _keep(engine: Engine, *, source: str, body: bytes, signature: str) -> int:
-    with unit_of_work(engine) as conn:
-        return store.add_inbox(
-            conn,
-            source=source,
-            received_at=utcnow(),
-            status="received",
-            body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-            size=len(body),
-            sha256=hashlib.sha256(body).hexdigest(),
-            signature=signature,
-        )
+def _message(*, source: str, body: bytes, signature: str) -> dict[str, Any]:
+    return {
+        "source": source,
+        "received_at": utcnow(),
+        "body": body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "signature": signature,
+    }
 
 
 def _process(
-    engine: Engine, inbox_id: int, body: bytes, parse: Callable[[bytes], list[Update]], *, pointer: str
+    engine: Engine, inbox: dict[str, Any] | int, body: bytes, parse: Callable[[bytes], list[Update]], *, pointer: str
 ) -> Receipt:
+    """``inbox``: a new message's row (written with the outcome) or a kept message's id."""
     try:
         updates = parse(body)
-        recorded, duplicates = record(engine, updates, inbox_id=inbox_id, pointer=pointer)
+        return record(engine, updates, inbox=inbox, pointer=pointer)
     except DomainError as exc:
         problem = {"code": exc.code, "detail": exc.detail, "errors": getattr(exc, "errors", [])}
         with unit_of_work(engine) as conn:
-            store.update_inbox(conn, inbox_id, status="rejected", error=problem)
-        exc.fields["inbox_id"] = inbox_id
+            if isinstance(inbox, int):
+                store.update_inbox(conn, inbox, status="rejected", error=problem)
+                exc.fields["inbox_id"] = inbox
+            else:
+                exc.fields["inbox_id"] = store.add_inbox(conn, **inbox, status="rejected", error=problem)
         raise
-    return Receipt(inbox_id, recorded, duplicates)
 
 
 PARSERS: dict[str, tuple[Callable[[bytes], list[Update]], str]] = {}
