@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -234,3 +235,98 @@ def test_positions_move_the_last_known_position(client: TestClient, engine: Engi
         json={"positions": [{"tracking_number": "GLS77", "lat": 91, "lon": 0, "at": "2026-11-26T10:00:00Z"}]},
     )
     assert off.status_code == 422 and off.json()["errors"][0]["pointer"] == "/positions/0/lat"
+
+
+def post_events(client: TestClient, *events: dict[str, Any]) -> dict[str, Any]:
+    r = client.post("/api/v1/tracking/events", json={"events": list(events)})
+    assert r.status_code == 202, r.text
+    return dict(r.json())
+
+
+def test_a_second_parcel_ships_after_the_first_is_delivered(client: TestClient, engine: Engine) -> None:
+    put_stock(engine, {("DC-1", "MUG-1"): 50})
+    order = released_order(client, engine, "TRK-6")
+    oid, line = order["id"], order["lines"][0]["id"]
+    ship = {"parcels": [{"carrier": "dhl", "tracking_number": "A-1", "lines": {line: 1}}]}
+    assert client.post(f"/api/v1/orders/{oid}/parcels", json=ship).status_code == 201
+    post_events(client, {"id": "a", "tracking_number": "A-1", "milestone": "delivered", "occurred_at": at(5)})
+    wait_for(lambda: status_of(client, oid) == "partially_delivered")
+    ship = {"parcels": [{"carrier": "dhl", "tracking_number": "B-1", "lines": {line: 1}}]}
+    second = client.post(f"/api/v1/orders/{oid}/parcels", json=ship)
+    assert second.status_code == 201, second.text
+    assert status_of(client, oid) == "partially_delivered"
+    post_events(client, {"id": "b", "tracking_number": "B-1", "milestone": "delivered", "occurred_at": at(9)})
+    wait_for(lambda: status_of(client, oid) == "delivered")
+
+
+def test_repeats_late_scans_and_estimates(client: TestClient, engine: Engine) -> None:
+    put_stock(engine, {("DC-1", "MUG-1"): 50})
+    order = released_order(client, engine, "TRK-7")
+    oid, line = order["id"], order["lines"][0]["id"]
+    ship = {"parcels": [{"carrier": "ups", "tracking_number": "R-1", "lines": {line: 2}}]}
+    assert client.post(f"/api/v1/orders/{oid}/parcels", json=ship).status_code == 201
+    scan = {
+        "id": "s1",
+        "tracking_number": "R-1",
+        "milestone": "in_transit",
+        "occurred_at": at(2),
+        "estimated_delivery": "2030-01-02",
+    }
+    twice = post_events(client, scan, scan)  # a repeat inside one batch
+    assert (twice["recorded"], twice["duplicates"]) == (1, 1)
+    with engine.connect() as conn:
+        published = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM outbox WHERE type = 'tracking.updated' AND aggregate_id = :o AND payload->>'milestone' = 'in_transit'"
+            ),
+            {"o": oid},
+        ).scalar_one()
+    assert published == 1
+    # the carrier resends the same scan with only its estimate changed
+    assert post_events(client, {**scan, "estimated_delivery": "2031-05-05"})["duplicates"] == 1
+    view = client.get(f"/api/v1/orders/{oid}/tracking").json()
+    assert view["estimated_delivery"] == "2031-05-05" and view["estimate_source"] == "carrier"
+    # an older scan with an older estimate does not undo the newer one
+    post_events(
+        client,
+        {
+            "id": "s0",
+            "tracking_number": "R-1",
+            "milestone": "in_transit",
+            "occurred_at": at(1),
+            "estimated_delivery": "2029-01-01",
+        },
+    )
+    assert client.get(f"/api/v1/orders/{oid}/tracking").json()["estimated_delivery"] == "2031-05-05"
+    # delivered, then a scan timed *later* arrives: the parcel stays delivered
+    post_events(client, {"id": "d", "tracking_number": "R-1", "milestone": "delivered", "occurred_at": at(10)})
+    post_events(client, {"id": "late", "tracking_number": "R-1", "milestone": "in_transit", "occurred_at": at(20)})
+    wait_for(lambda: status_of(client, oid) == "delivered")
+    view = client.get(f"/api/v1/orders/{oid}/tracking").json()
+    assert view["parcels"][0]["state"] == "delivered"
+
+
+def test_a_refused_message_is_replayed_once_its_parcel_exists(client: TestClient, engine: Engine) -> None:
+    put_stock(engine, {("DC-1", "MUG-1"): 50})
+    early = {"id": "e1", "tracking_number": "EARLY-1", "milestone": "in_transit", "occurred_at": at(3)}
+    refused = client.post("/api/v1/tracking/events", json={"events": [early]})
+    assert refused.status_code == 422
+    order = released_order(client, engine, "TRK-8")
+    line = order["lines"][0]["id"]
+    ship = {"parcels": [{"carrier": "ups", "tracking_number": "EARLY-1", "lines": {line: 2}}]}
+    assert client.post(f"/api/v1/orders/{order['id']}/parcels", json=ship).status_code == 201
+    replayed = client.post(f"/api/v1/tracking/inbox/{refused.json()['inbox_id']}/replay")
+    assert replayed.status_code == 200 and replayed.json()["recorded"] == 1
+    assert client.get(f"/api/v1/tracking/inbox/{refused.json()['inbox_id']}").json()["status"] == "accepted"
+    assert "in_transit" in {
+        m["milestone"] for m in client.get(f"/api/v1/orders/{order['id']}/tracking").json()["milestones"]
+    }
+
+
+def test_the_public_page_shows_no_internal_ids(client: TestClient, engine: Engine) -> None:
+    put_stock(engine, {("DC-1", "MUG-1"): 50})
+    order = released_order(client, engine, "TRK-9")
+    token = client.get(f"/api/v1/orders/{order['id']}/tracking", params={"view": "internal"}).json()["token"]
+    page = client.get(f"/track/{token}", headers={"Authorization": ""})
+    assert page.status_code == 200
+    assert order["id"] not in page.text and "DC-1" not in page.text

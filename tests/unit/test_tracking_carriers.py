@@ -608,8 +608,8 @@ EASYPOST_STATUSES = {
     "available_for_pickup": M.available_for_pickup,
     "return_to_sender": M.returned,
     "failure": M.exception,
-    "cancelled": M.cancelled,
-    "canceled": M.cancelled,
+    "cancelled": M.exception,
+    "canceled": M.exception,
     "error": M.exception,
     "unknown": M.in_transit,
 }
@@ -637,7 +637,7 @@ EASYPOST_DETAILS_ON_IN_TRANSIT = {
     "return_to_sender": M.returned,
     "return": M.returned,
     "returned": M.returned,
-    "cancelled": M.cancelled,
+    "cancelled": M.exception,
     "customs_cleared": M.customs_cleared,
     "cleared_customs": M.customs_cleared,
     "customs_delayed": M.import_held,
@@ -702,7 +702,7 @@ AFTERSHIP_SUBTAGS = {
     "Exception_017": M.exception,
     "Exception_018": M.import_held,
     "Exception_019": M.exception,
-    "Exception_020": M.cancelled,
+    "Exception_020": M.exception,
     "Exception_021": M.exception,
     "Expired_001": M.exception,
 }

@@ -6,7 +6,7 @@ aggregate. So each process runs one ``LiveTail``: a thread that follows the publ
 indexed read per round, however many pages are open) and hands each event of the wanted types
 to the asyncio queues listening for its aggregate. It wakes when this process's relay publishes
 and otherwise looks every ``poll_s`` (a relay in another process). It reads only while some page
-listens; when the first one arrives it starts from the end of the log.
+listens; with none open it only keeps up with the end of the log.
 """
 
 from __future__ import annotations
@@ -85,14 +85,14 @@ class LiveTail:
                 log.exception("live tail round failed")
 
     def _round(self) -> bool:
-        """Read what was published since the last round; True when there may be more."""
+        """Read what was published since the last round; True when there may be more. With no
+        page open it only keeps up with the end of the log (one tiny read), so a page that opens
+        gets everything published after it asked."""
         with self._lock:
-            if not self._listeners:
-                self._position = None
-                return False
+            idle = not self._listeners
         with unit_of_work(self.engine, write=False) as conn:
             last = store.last_position(conn)
-            if self._position is None:
+            if idle or self._position is None:
                 self._position = last
                 return False
             if last <= self._position:

@@ -64,7 +64,8 @@ HOLDABLE = frozenset({S.created, S.awaiting_payment, S.paid, S.allocated, S.rele
 #: Orders can be edited until they are released to fulfilment.
 EDITABLE = frozenset({S.created, S.awaiting_payment, S.paid, S.allocated, S.on_hold})
 #: Statuses that shipment / delivery records move the order through.
-SHIPPING = frozenset({S.released, S.picked, S.packed, S.partially_shipped})
+#: (A partially delivered order may still ship its other parcels: it stays partially delivered.)
+SHIPPING = frozenset({S.released, S.picked, S.packed, S.partially_shipped, S.partially_delivered})
 DELIVERING = frozenset({S.partially_shipped, S.shipped, S.in_transit, S.out_for_delivery, S.partially_delivered})
 
 
@@ -445,6 +446,8 @@ class Order:
                 )
             line.quantity_shipped += qty
         self.changes.append(ev.ShipmentRecorded(lines=quantities))
+        if self.status == S.partially_delivered:
+            return  # some units are delivered already: the order stays partially delivered
         done = all(line.quantity_shipped >= line.open_quantity for line in self.lines)
         self._settle(S.shipped if done else S.partially_shipped, reason)
 

@@ -154,7 +154,6 @@ def parse_wms(body: bytes) -> list[Update]:
             milestone=_WMS.get(e.event) or Milestone(e.event),
             fulfilment_order_id=e.fulfilment_order_id,
             description=e.note,
-            location=e.site,
             detail={"event": e.event, "site": e.site},
         )
         for e in doc.events

@@ -23,7 +23,7 @@ from orderhub.web.templating import act, bars, check_csrf, console_user, render
 router = APIRouter(include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
 KEEPALIVE_S = 15.0
-SHIPPABLE = {"released", "picked", "packed", "partially_shipped"}
+SHIPPABLE = {"released", "picked", "packed", "partially_shipped", "partially_delivered"}
 
 
 def _language(request: Request, order_language: str, lang: str | None) -> str:
@@ -41,7 +41,7 @@ def track(request: Request, token: str, lang: str | None = None) -> Response:
     except DomainError:
         return render(request, "tracking/missing.html", {"user": None}, status_code=404)
     language = _language(request, link["language"], lang)
-    view = service.get_view(engine, order_id=link["order_id"], language=language)
+    view = service.get_public_view(engine, order_id=link["order_id"], language=language)
     return render(
         request,
         "tracking/track.html",
@@ -60,22 +60,21 @@ async def track_live(request: Request, token: str, lang: str | None = None) -> R
         return Response(exc.detail, status_code=404, media_type="text/plain")
     order_id, language = link["order_id"], _language(request, link["language"], lang)
     tail = request.app.state.live
-    queue = tail.listen(order_id)
 
     async def stream() -> AsyncIterator[str]:
+        queue = tail.listen(order_id)  # before the first read: nothing published after it is missed
         try:
             yield "retry: 2000\n\n"
-            yield _sse(await run_in_threadpool(service.get_view, engine, order_id=order_id, language=language))
+            yield _sse(await run_in_threadpool(service.get_public_view, engine, order_id=order_id, language=language))
             while not await request.is_disconnected():
                 try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    await asyncio.wait_for(queue.get(), KEEPALIVE_S)
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
                 while not queue.empty():  # a burst is one update
-                    event = queue.get_nowait()
-                view = await run_in_threadpool(service.get_view, engine, order_id=order_id, language=language)
-                view["event_id"] = event.id
+                    queue.get_nowait()
+                view = await run_in_threadpool(service.get_public_view, engine, order_id=order_id, language=language)
                 yield _sse(view)
         finally:
             tail.forget(order_id, queue)

@@ -17,6 +17,7 @@ record them twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from orderhub.bus import service as bus
 from orderhub.bus.subscribers import Subscriber
@@ -40,6 +42,7 @@ from orderhub.tracking.model import PROBLEMS, Milestone, Update, language_for_co
 
 M = Milestone
 ACTOR = "tracking"
+log = logging.getLogger("orderhub.tracking")
 #: The order statuses the hub moves an order through as its parcels report (no backwards move).
 _FORWARD = {
     M.picked: ("released", "picked"),
@@ -128,8 +131,10 @@ def _write(conn: Connection, rows: list[dict[str, Any]], numbers: Mapping[str, s
     """Insert timeline rows (a second delivery inserts nothing), publish one event per new row,
     and bring the parcels' states and the orders' last positions up to date. Returns how many
     rows were new."""
-    new = store.add_events(conn, rows)
-    fresh = [r for r in rows if (r["source"], r["key"]) in new]
+    unique = list({(r["source"], r["key"]): r for r in reversed(rows)}.values())[::-1]  # a repeat in one batch
+    new = store.add_events(conn, unique)
+    fresh = [r for r in unique if (r["source"], r["key"]) in new]
+    _follow_estimates(conn, rows)  # a carrier may resend what it said with only the estimate changed
     if not fresh:
         return 0
     bus.publish(
@@ -186,21 +191,35 @@ def _follow_orders(conn: Connection, fresh: list[dict[str, Any]]) -> None:
     """The order's last known position (the latest by occurred-at wins), the carrier's latest
     estimate and its first problem — each a conditional update, no read first."""
     positions: dict[str, dict[str, Any]] = {}
-    estimates: dict[str, str] = {}
     problems: dict[str, datetime] = {}
     for r in fresh:
         o = r["order_id"]
         if r["lat"] is not None and (o not in positions or positions[o]["occurred_at"] < r["occurred_at"]):
             positions[o] = r
-        if r["detail"].get("estimated_delivery"):
-            estimates[o] = max(estimates.get(o, ""), r["detail"]["estimated_delivery"])
         if r["milestone"] in PROBLEMS and (o not in problems or r["occurred_at"] < problems[o]):
             problems[o] = r["occurred_at"]
     store.move_positions(
         conn, [{"b_order": o, "lat": r["lat"], "lon": r["lon"], "at": r["occurred_at"]} for o, r in positions.items()]
     )
-    store.set_estimates(conn, [{"b_order": o, "estimate": date.fromisoformat(d)} for o, d in estimates.items()])
     store.mark_problems(conn, [{"b_order": o, "at": t} for o, t in problems.items()])
+
+
+def _follow_estimates(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The carrier's estimate: the one given with the latest update wins (an older update
+    arriving late, or resent, does not undo a newer estimate)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["detail"].get("estimated_delivery"):
+            o = r["order_id"]
+            if o not in latest or latest[o]["occurred_at"] <= r["occurred_at"]:
+                latest[o] = r
+    store.set_estimates(
+        conn,
+        [
+            {"b_order": o, "estimate": date.fromisoformat(r["detail"]["estimated_delivery"]), "at": r["occurred_at"]}
+            for o, r in latest.items()
+        ],
+    )
 
 
 def record(
@@ -430,7 +449,11 @@ def ship(engine: Engine, *, order_id: str, parcels: list[ParcelIn], actor: str) 
         )
         return rows
 
-    _, rows = orders.change(engine, order_id, actor=f"{ACTOR}:{actor}", action=action)
+    try:
+        _, rows = orders.change(engine, order_id, actor=f"{ACTOR}:{actor}", action=action)
+    except IntegrityError:  # another shipment took one of these numbers at the same moment
+        numbers = ", ".join(p.tracking_number for p in parcels)
+        raise Conflict(f"tracking numbers already in use: {numbers}", code="tracking_number_in_use") from None
     return rows
 
 
@@ -493,6 +516,17 @@ def follow_orders(conn: Connection, events: list[DomainEvent]) -> None:
 
 
 def _follow(conn: Connection, order: Any, *, milestone: Milestone) -> None:
+    """The move a milestone implies; one the order refuses (staff recorded it by hand already,
+    the order is being returned) is logged and skipped, never retried into a dead event that
+    would park the order's later updates."""
+    try:
+        _move(conn, order, milestone)
+    except (Conflict, InvalidInput) as exc:
+        order.changes.clear()
+        log.info("order %s does not follow %s: %s", order.id, milestone.value, exc.detail)
+
+
+def _move(conn: Connection, order: Any, milestone: Milestone) -> None:
     status = str(order.status)
     if milestone in (M.picked, M.packed):
         reached = store.fulfilment_milestones(conn, order.id)
@@ -656,6 +690,18 @@ def get_timeline(engine: Engine, *, order_id: str) -> Timeline:
         if row is None:
             raise NotFound(f"no tracking for order {order_id}", code="order_not_found", order_id=order_id)
         return Timeline(row, store.parcels_of_order(conn, order_id), store.timeline(conn, order_id))
+
+
+def get_public_view(engine: Engine, *, order_id: str, language: str | None = None) -> dict[str, Any]:
+    """The customer view as the public page shows it: no internal ids, the destination to about
+    a kilometre (anyone holding the link sees it)."""
+    view = get_view(engine, order_id=order_id, view="customer", language=language)
+    view.pop("order_id", None)
+    dest = view["destination"]
+    for k in ("lat", "lon"):
+        if dest[k] is not None:
+            dest[k] = round(dest[k], 2)
+    return view
 
 
 def get_view(engine: Engine, *, order_id: str, view: str = "customer", language: str | None = None) -> dict[str, Any]:

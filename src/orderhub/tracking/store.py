@@ -41,6 +41,7 @@ tracking_orders = sa.Table(
     sa.Column("delivered_at", UtcDateTime(), nullable=True),
     sa.Column("problem_at", UtcDateTime(), nullable=True),
     sa.Column("estimated_delivery", sa.Date, nullable=True),
+    sa.Column("estimate_at", UtcDateTime(), nullable=True),  # when the carrier gave that estimate
     sa.Column("dest_city", sa.String(100), nullable=False, server_default=""),
     sa.Column("dest_country", sa.String(2), nullable=False, server_default=""),
     sa.Column("dest_lat", sa.Float, nullable=True),
@@ -134,7 +135,14 @@ _move_position = (
     )
     .values(last_lat=sa.bindparam("lat"), last_lon=sa.bindparam("lon"), position_at=sa.bindparam("at"))
 )
-_set_estimate = tracking_orders.update().where(_this_order).values(estimated_delivery=sa.bindparam("estimate"))
+_set_estimate = (
+    tracking_orders.update()
+    .where(
+        _this_order,
+        sa.or_(tracking_orders.c.estimate_at.is_(None), tracking_orders.c.estimate_at <= sa.bindparam("at")),
+    )
+    .values(estimated_delivery=sa.bindparam("estimate"), estimate_at=sa.bindparam("at"))
+)
 _mark_problem = (
     tracking_orders.update()
     .where(_this_order, tracking_orders.c.problem_at.is_(None))

@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("problem_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("estimated_delivery", sa.Date(), nullable=True),
+        sa.Column("estimate_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("dest_city", sa.String(length=100), server_default="", nullable=False),
         sa.Column("dest_country", sa.String(length=2), server_default="", nullable=False),
         sa.Column("dest_lat", sa.Float(), nullable=True),

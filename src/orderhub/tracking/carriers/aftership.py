@@ -95,7 +95,7 @@ SUBTAGS: dict[str, Milestone] = {
     "Exception_017": M.exception,  # delayed (extreme weather)
     "Exception_018": M.import_held,  # incorrect / missing documents (regulatory hold)
     "Exception_019": M.exception,  # delayed (late flight)
-    "Exception_020": M.cancelled,  # shipment cancelled
+    "Exception_020": M.exception,  # shipment cancelled: a problem with the parcel, not the order cancelled
     "Exception_021": M.exception,  # disposed
     "Expired_001": M.exception,
 }

@@ -46,8 +46,8 @@ STATUSES: dict[str, Milestone] = {
     "available_for_pickup": M.available_for_pickup,
     "return_to_sender": M.returned,
     "failure": M.exception,
-    "cancelled": M.cancelled,
-    "canceled": M.cancelled,
+    "cancelled": M.exception,  # a voided label: not the order cancelled
+    "canceled": M.exception,
     "error": M.exception,
     "unknown": M.in_transit,
 }
@@ -76,7 +76,7 @@ STATUS_DETAILS: dict[str, Milestone] = {
     "return_to_sender": M.returned,
     "return": M.returned,
     "returned": M.returned,
-    "cancelled": M.cancelled,
+    "cancelled": M.exception,
 }
 
 #: ``status_detail`` values that keep their status's milestone (listed so none looks unmapped).

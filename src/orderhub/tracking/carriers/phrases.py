@@ -33,7 +33,7 @@ _SIGNALS: tuple[tuple[re.Pattern[str], Milestone], ...] = (
     (re.compile(r"(available|ready) for (pick ?up|collection)|awaiting collection|abholbereit|待取"), M.available_for_pickup),
     (re.compile(r"out for delivery|with (the )?delivery courier|on vehicle for delivery|in zustellung|派送中"), M.out_for_delivery),
     (re.compile(r"(?<!un)(?<!not )(?<!be )(?<!been )\bdelivered\b|(?<!nicht )zugestellt|已签收|已妥投"), M.delivered),
-    (re.compile(r"cancel"), M.cancelled),
+    (re.compile(r"cancel"), M.exception),
     (re.compile(r"label created|shipping label|pre-shipment|shipment information received|info(rmation)? received"), M.label_created),
 )  # fmt: skip
 
