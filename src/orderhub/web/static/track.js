@@ -12,7 +12,16 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function when(iso) { return iso ? iso.slice(0, 16).replace("T", " ") + " UTC" : ""; }
+  // times in the reader's own time zone, written the way their language writes them
+  var locale = { en: "en-GB", de: "de-DE", zh: "zh-CN" }[main.dataset.lang] || undefined;
+  function when(iso) {
+    if (!iso) return "";
+    try {
+      return new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
+    } catch (e) {
+      return iso.slice(0, 16).replace("T", " ") + " UTC";
+    }
+  }
 
   function drawMap(v) {
     var svg = document.getElementById("map");
