@@ -11,7 +11,8 @@ Definitions (docs/tracking.md):
 - per channel, over orders placed in the window: volume; average hours from order to shipped
   (orders shipped); error rate = orders that hit a problem milestone, plus payloads refused as
   dead letters, over orders plus dead letters; on-time delivery % = delivered on or before the
-  promised date, over delivered orders with a promise.
+  promised date (both as the destination's calendar reads them), over delivered orders with a
+  promise.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from orderhub.tracking.carriers.places import local_date
 from orderhub.tracking.model import Milestone
 
 M = Milestone
@@ -134,7 +136,7 @@ def channels(orders: list[dict[str, Any]], dead_letters: dict[str, int]) -> list
         problems = sum(1 for o in group if o["problem_at"] is not None)
         dead = dead_letters.get(name, 0)
         promised = [o for o in group if o["delivered_at"] and o["promised_by"]]
-        on_time = sum(1 for o in promised if o["delivered_at"].date() <= o["promised_by"])
+        on_time = sum(1 for o in promised if local_date(o["delivered_at"], o["dest_country"]) <= o["promised_by"])
         seen = len(group) + dead
         rows.append(
             ChannelRow(

@@ -37,6 +37,7 @@ from orderhub.core.ids import new_id
 from orderhub.orders import service as orders
 from orderhub.platform.db import unit_of_work
 from orderhub.tracking import kpis, store, views
+from orderhub.tracking.carriers.places import local_date
 from orderhub.tracking.events import TrackingUpdated
 from orderhub.tracking.model import PROBLEMS, Milestone, Update, language_for_country, parcel_state, tracking_url
 
@@ -581,9 +582,10 @@ def _oms_update(event: DomainEvent, milestone: Milestone, description: str = "")
     )
 
 
-def _promised(data: Mapping[str, Any], placed: datetime) -> date | None:
+def _promised(data: Mapping[str, Any], placed: datetime, country: str) -> date | None:
+    """The date delivery is promised by, as the destination's calendar reads it."""
     days = data.get("promise_days")
-    return (placed + timedelta(days=int(days))).date() if days else None
+    return local_date(placed + timedelta(days=int(days)), country) if days else None
 
 
 def project_order(conn: Connection, event: DomainEvent) -> None:
@@ -603,7 +605,7 @@ def project_order(conn: Connection, event: DomainEvent) -> None:
             external_ref=(data.get("external_ref") or "")[:200],
             customer_email=(data.get("customer_email") or "")[:254],
             placed_at=placed,
-            promised_by=_promised(data, placed),
+            promised_by=_promised(data, placed, dest.get("country") or ""),
             status="created",
             status_since=at,
             dest_city=(dest.get("city") or "")[:100],

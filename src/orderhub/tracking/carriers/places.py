@@ -11,6 +11,7 @@ straddle a zone line have the zone of most of their people.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orderhub.tracking.carriers.countries import alpha2, country_zone
@@ -162,3 +163,11 @@ def zone_info(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def local_date(moment: datetime, country: str) -> date:
+    """The calendar date of ``moment`` where the destination is: a country that keeps one
+    zone reads its own; a wide or unknown one reads UTC."""
+    name = country_zone(country.upper()) if country else ""
+    zone = zone_info(name) if name else None
+    return (moment.astimezone(zone) if zone else moment).date()
