@@ -96,8 +96,7 @@ def order_tracking(request: Request, order_id: str, user: User, status: str = ""
     """The tracking card of an order page (loaded by htmx)."""
     engine = request.app.state.engine
     try:
-        internal = service.get_view(engine, order_id=order_id[:40], view="internal")
-        customer = service.get_view(engine, order_id=order_id[:40], view="customer", language="en")
+        internal, customer = service.get_views(engine, order_id=order_id[:40])
     except DomainError:
         return render(request, "tracking/_card.html", {"user": user, "missing": True})
     return render(

@@ -217,14 +217,13 @@ def parcels_by_number(conn: Connection, numbers: Iterable[str]) -> dict[str, dic
     return {r.tracking_number: dict(r._mapping) for r in rows}
 
 
-def parcels_by_id(conn: Connection, ids: Iterable[str], *, for_update: bool = False) -> dict[str, dict[str, Any]]:
+def lock_parcels(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """These parcels, locked in id order (their state moves from what is read here)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     stmt = sa.select(tracking_parcels).where(tracking_parcels.c.id.in_(wanted)).order_by(tracking_parcels.c.id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return {r.id: dict(r._mapping) for r in conn.execute(stmt)}
+    return {r.id: dict(r._mapping) for r in conn.execute(stmt.with_for_update())}
 
 
 def update_parcels(conn: Connection, changes: list[dict[str, Any]]) -> None:
