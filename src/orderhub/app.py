@@ -42,6 +42,11 @@ from orderhub.platform.db import create_db_engine, unit_of_work
 from orderhub.platform.limits import LimitsMiddleware
 from orderhub.platform.security import ConsoleSessions, SecurityHeaders
 from orderhub.platform.settings import Settings
+from orderhub.rules import api as rules_api
+from orderhub.rules import approvals as rule_approvals
+from orderhub.rules import pages as rules_pages
+from orderhub.rules import simulation as rule_simulation
+from orderhub.rules import timers as rule_timers
 from orderhub.sourcing import api as sourcing_api
 from orderhub.sourcing import pages as sourcing_pages
 from orderhub.tracking import api as tracking_api
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(sourcing_api.router)
     app.include_router(bus_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(rules_api.router)
     app.include_router(tracking_api.router)
     app.include_router(notify_api.router)
     app.include_router(jobs_api.router)
@@ -143,11 +149,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(carbon_pages.router)
     app.include_router(tracking_pages.router)
     app.include_router(notify_pages.router)
+    app.include_router(rules_pages.router)
     _extend_openapi(app)
     return app
 
 
 TIMERS = "timers"
+SIMULATE_RULES_JOB = "rules.simulate"
 
 
 def _register_job_kinds() -> None:
@@ -159,6 +167,18 @@ def _register_job_kinds() -> None:
 
     jobs.register_kind(orders_service.REOPTIMISE_JOB, reoptimise, role=Role.operator)
 
+    def simulate_rules(engine: Engine, params: dict[str, Any], progress: jobs.Progress) -> dict[str, Any]:
+        return rule_simulation.simulate(
+            engine,
+            set_id=str(params["set_id"]),
+            number=int(params["number"]),
+            limit=int(params.get("limit") or 1000),
+            exception=str(params.get("exception") or ""),
+            progress=progress,
+        )
+
+    jobs.register_kind(SIMULATE_RULES_JOB, simulate_rules, role=Role.editor)
+
 
 def _schedule(settings: Settings) -> dict[str, tuple[float, jobs.Timer]]:
     """The timers, each with its interval; their state is recorded in ``schedules``."""
@@ -168,6 +188,8 @@ def _schedule(settings: Settings) -> dict[str, tuple[float, jobs.Timer]]:
         "inventory.cart-holds": (every, lambda e: {"released": inventory_service.release_due_cart_holds(e)}),
         "orders.consolidated-runs": (60.0, lambda e: {"released": orders_service.release_due_wait_runs(e)}),
         "jobs.requeue-stale": (min(10.0, stale / 4), lambda e: jobs.requeue_stale(e, stale)),
+        "rules.approval-timeouts": (every, lambda e: {"handled": rule_approvals.time_out_due(e)}),
+        "rules.timers": (every, lambda e: {"fired": rule_timers.fire_due(e)}),
         "bus.prune": (3600.0, bus_service.prune),
         "auth.prune": (3600.0, lambda e: sessions.prune(e)),
     }

@@ -10,13 +10,28 @@ function.
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from sqlalchemy import Connection
+
 from orderhub.bus import subscribers, worker
 from orderhub.carbon import service as carbon
+from orderhub.core.errors import DomainError
+from orderhub.core.events import DomainEvent
 from orderhub.orders import hooks
+from orderhub.orders import service as orders
+from orderhub.orders.model import Order, OrderStatus
 from orderhub.platform.settings import Settings
+from orderhub.rules import effects as rule_effects
+from orderhub.rules import service as rules
+from orderhub.rules import simulation as rule_simulation
+from orderhub.rules import timers as rule_timers
 from orderhub.tracking import notify_service
 from orderhub.tracking import service as tracking
 from orderhub.webhooks import service as webhooks
+
+alerts = logging.getLogger("orderhub.alerts")
 
 
 def project_order_for_carbon(ctx: hooks.HookContext) -> None:
@@ -25,20 +40,135 @@ def project_order_for_carbon(ctx: hooks.HookContext) -> None:
     carbon.record_order(ctx.conn, ctx.order)
 
 
+# -- rules on the order's hook points -----------------------------------------------------------
+def _verdict(ctx: hooks.HookContext, hook: str, exception: str = "") -> hooks.Verdict | None:
+    outcome = rules.evaluate(ctx.conn, hook, ctx.order, exception=exception)
+    if not outcome.values:
+        return None
+    values = outcome.values
+    hold = rules.request_approval(ctx.conn, order_id=ctx.order["id"], outcome=outcome) if values.get("approval") else ""
+    return hooks.Verdict(
+        hold=hold or values.get("hold"),
+        tags=list(values.get("tags") or []),
+        priority=values.get("priority"),
+        by=",".join(d.actor for d in outcome.decided)[:200],
+    )
+
+
+def _exceptions(events: list[DomainEvent]) -> list[str]:
+    """What went wrong in this change, as the ``exception`` fact of the order.exception hook."""
+    found = []
+    for e in events:
+        if e.type == "order.backordered":
+            found.append("backordered")
+        elif e.type == "order.status_changed" and e.data.get("to") == "on_hold" and not e.actor.startswith("rules:"):
+            found.append("on_hold")
+        elif e.type == "order.line_cancelled":
+            found.append("line_cancelled")
+        elif e.type == "order.payment_changed" and e.data.get("payment_status") == "voided":
+            found.append("payment_failed")
+        elif e.type in ("order.rerouted", "order.stock_count_due"):
+            found.append(e.type.removeprefix("order."))
+        elif e.type == "order.allocated" and len(e.data.get("fulfilment_orders") or []) > 1:
+            found.append("split_shipment")
+    return list(dict.fromkeys(found))
+
+
+def decide_on_capture(ctx: hooks.HookContext) -> hooks.Verdict | None:
+    """Rule sets at ``order.captured``: approvals, holds, tags, priority."""
+    return _verdict(ctx, "order.captured")
+
+
+def decide_on_change(ctx: hooks.HookContext) -> hooks.Verdict | None:
+    """Rule sets at ``order.before_release`` (the order was just released to the warehouse)
+    and ``order.exception`` (once per kind of trouble in this change); verdicts merge."""
+    verdicts = []
+    if any(e.type == "order.status_changed" and e.data.get("to") == "released" for e in ctx.events):
+        verdicts.append(_verdict(ctx, "order.before_release"))
+    for kind in _exceptions(ctx.events):
+        verdicts.append(_verdict(ctx, "order.exception", exception=kind))
+    found = [v for v in verdicts if v is not None]
+    if not found:
+        return None
+    return hooks.Verdict(
+        hold=next((v.hold for v in found if v.hold), None),
+        tags=sorted({t for v in found for t in v.tags}),
+        priority=next((v.priority for v in reversed(found) if v.priority is not None), None),
+        by=",".join(dict.fromkeys(v.by for v in found))[:200],
+    )
+
+
+def advise_strategy(conn: Connection, facts: dict[str, Any]) -> dict[str, Any] | None:
+    outcome = rules.evaluate(conn, "order.before_sourcing", facts)
+    decided = outcome.by("strategy")
+    return {"strategy": outcome.values["strategy"], "by": decided.actor} if decided else None
+
+
+def advise_lock(conn: Connection, facts: dict[str, Any]) -> dict[str, Any] | None:
+    outcome = rules.evaluate(conn, "reservation.created", facts)
+    decided = outcome.by("lock_minutes")
+    return {"lock_minutes": outcome.values["lock_minutes"], "by": decided.actor} if decided else None
+
+
+def apply_rule_effect(conn: Connection, order_id: str, action: str, value: str, actor: str) -> str:
+    """An approval decided or a timer fired: change the order in the rules transaction (inside
+    a savepoint: an order that cannot take the change is left as it was, and the reason is
+    what this returns)."""
+
+    def act(_: Connection, order: Order) -> str:
+        if action == "release":
+            if order.status != OrderStatus.on_hold:
+                return f"order is {order.status.value}: nothing to release"
+            order.release_hold(reason=value)
+        elif action == "cancel":
+            order.cancel(reason=value or "rejected")
+        elif action == "release_reservation":
+            if order.status not in (OrderStatus.created, OrderStatus.awaiting_payment):
+                return f"order is {order.status.value}: its reservation stays"
+            order.cancel(reason="unpaid: reservation released by a timer")
+        elif action == "hold":
+            order.hold(reason=value or "timer")
+        elif action in ("tag", "escalate"):
+            tag = value if action == "tag" else f"escalated:{value}"[:40]
+            if tag not in order.tags:
+                order.set_tags([*order.tags, tag])
+        if action in ("escalate", "notify"):
+            alerts.warning("rules: %s on order %s (%s)", action, order.id, value)
+        return f"{action} done"
+
+    try:
+        with conn.begin_nested():
+            _, said = orders.change_in(conn, order_id, actor=actor, action=act)
+    except DomainError as exc:
+        return f"{action} not applied: {exc}"
+    return said
+
+
 def wire(settings: Settings | None = None) -> None:
     """Register every cross-context hook (idempotent). ``settings`` configure what is wired
     (customer notifications); without them they are read from the environment.
 
     Hooks run in registration order and each sees the order as the verdicts of the hooks
-    before it left it; projections therefore come last here, after any deciding hook (rules,
-    when it arrives), so they record the order as it is saved.
+    before it left it; the rules decide first and projections come last, so they record the
+    order as it is saved.
     """
+    settings = settings or Settings()
+    hooks.on(hooks.CAPTURED, decide_on_capture)
+    hooks.on(hooks.CHANGED, decide_on_change)
+    hooks.advise(hooks.BEFORE_SOURCING, advise_strategy)
+    hooks.advise(hooks.RESERVATION, advise_lock)
+    rule_effects.register(apply_rule_effect)
+    rule_simulation.register_source(
+        lambda e, limit, since, until: orders.get_recent_facts(e, limit=limit, since=since, until=until)
+    )
+    rules.set_budget(settings.rules_budget_ms)
+    subscribers.register(rule_timers.SUBSCRIBER)
     for point in (hooks.CAPTURED, hooks.CHANGED):
         hooks.on(point, project_order_for_carbon)
     subscribers.register(webhooks.SUBSCRIBER)
     subscribers.register(tracking.TIMELINE)
     subscribers.register(tracking.FOLLOW)
     worker.register_poller("webhooks", webhooks.send_due)
-    notifications = notify_service.from_settings(settings or Settings())
+    notifications = notify_service.from_settings(settings)
     subscribers.register(notifications.subscriber)
     worker.register_poller("tracking.notify", notifications.send_due)

@@ -13,6 +13,7 @@ import orderhub.carbon.store
 import orderhub.inventory.store
 import orderhub.platform.jobs_store
 import orderhub.platform.leases
+import orderhub.rules.store
 import orderhub.tracking.notify_store
 import orderhub.tracking.store
 import orderhub.webhooks.store  # noqa: F401

@@ -8,13 +8,14 @@ consumes them, a cancellation gives everything back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from orderhub.inventory import service as inventory
 from orderhub.orders import events as ev
+from orderhub.orders import hooks
 from orderhub.orders.model import DeliveryMethod, Order, OrderStatus
 from orderhub.sourcing import service as sourcing
 
@@ -68,6 +69,7 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         )
         for d in demand
     ]
+    advice = hooks.ask(hooks.BEFORE_SOURCING, conn, order.as_facts())
     return sourcing.live_planner_for(
         conn,
         destination=(a.lat, a.lon),
@@ -76,6 +78,8 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         channel=order.channel,
         region=a.region,
         promise_days=order.promise_days,
+        strategy=advice.get("strategy"),
+        strategy_by=str(advice.get("by") or ""),
     )
 
 
@@ -103,8 +107,13 @@ def hold_stock(
     planner = _planner(conn, order, demand)
     expires_at = None
     if order.status in UNPAID:
-        expires_at = inventory.hold_deadline(
-            conn, channel=order.channel, skus=[d.sku for d in demand], now=now, default_ttl_s=DEFAULT_HOLD_TTL_S
+        lock = hooks.ask(hooks.RESERVATION, conn, order.as_facts()).get("lock_minutes")
+        expires_at = (
+            now + timedelta(minutes=float(lock))
+            if lock
+            else inventory.hold_deadline(
+                conn, channel=order.channel, skus=[d.sku for d in demand], now=now, default_ttl_s=DEFAULT_HOLD_TTL_S
+            )
         )
     result = inventory.reserve(
         conn,

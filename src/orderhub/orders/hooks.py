@@ -9,6 +9,10 @@ The order context calls these; it never imports who registered them (the composi
   return a ``Verdict`` (hold the order, add tags, set a priority) that the order applies
   through its model before the save. A hook that raises fails the change: hooks that must never
   do that (rules) catch their own errors.
+- **advice** hooks answer a question the order asks while it decides (which sourcing strategy
+  for this order; how long this unpaid order's presale lock lasts): they get the order's facts
+  and the connection and return a small dict (``{"strategy": "greenest", "by": "..."}``). The
+  first adviser that answers wins; an adviser must never raise (rules catch their own errors).
 - **after-commit** hooks run once the transaction committed, with the events written. They are
   for cheap in-process side effects (waking the relay); anything that must happen reliably is a
   bus subscriber instead.
@@ -29,6 +33,11 @@ CAPTURED = "order.captured"
 #: An existing order changed (any use case after capture).
 CHANGED = "order.changed"
 POINTS = (CAPTURED, CHANGED)
+#: Stock is about to be placed: advice ``strategy`` (cheapest / fastest / greenest / balanced).
+BEFORE_SOURCING = "order.before_sourcing"
+#: Stock is being reserved for an unpaid order: advice ``lock_minutes`` (the presale lock).
+RESERVATION = "reservation.created"
+QUESTIONS = (BEFORE_SOURCING, RESERVATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +64,11 @@ class Verdict:
 
 InTransactionHook = Callable[[HookContext], Verdict | None]
 AfterCommitHook = Callable[[list[DomainEvent]], None]
+Adviser = Callable[[Connection, dict[str, Any]], dict[str, Any] | None]
 
 _in_transaction: list[tuple[str, InTransactionHook]] = []
 _after_commit: list[AfterCommitHook] = []
+_advisers: list[tuple[str, Adviser]] = []
 
 
 def on(point: str, hook: InTransactionHook) -> None:
@@ -74,10 +85,27 @@ def after_commit(hook: AfterCommitHook) -> None:
         _after_commit.append(hook)
 
 
+def advise(point: str, adviser: Adviser) -> None:
+    """Register ``adviser`` to answer the question at ``point`` (idempotent)."""
+    if point not in QUESTIONS:
+        raise ValueError(f"unknown question {point!r}; one of {', '.join(QUESTIONS)}")
+    if (point, adviser) not in _advisers:
+        _advisers.append((point, adviser))
+
+
+def ask(point: str, conn: Connection, facts: dict[str, Any]) -> dict[str, Any]:
+    """The first answer to the question at ``point`` (``{}``: nobody advised)."""
+    for p, adviser in _advisers:
+        if p == point and (answer := adviser(conn, facts)):
+            return answer
+    return {}
+
+
 def clear() -> None:
     """Forget every registration (tests, and an app factory that builds a fresh app)."""
     _in_transaction.clear()
     _after_commit.clear()
+    _advisers.clear()
 
 
 def in_transaction_hooks(point: str) -> list[InTransactionHook]:

@@ -273,15 +273,18 @@ class Order:
                 "region": a.region,
                 "city": a.city,
                 "postal_code": a.postal_code,
+                "line1": a.line1,
                 "lat": a.lat,
                 "lon": a.lon,
             },
+            "billing_country": self.billing_address.country if self.billing_address else "",
             "delivery_method": self.delivery_method.value,
             "delivery_option": self.delivery_option,
             "promise_days": self.promise_days,
             "lines": [{"id": line.id, "sku": line.sku, "quantity": line.open_quantity} for line in self.lines],
             "tags": list(self.tags),
             "priority": self.priority,
+            "node_ids": sorted({f.node_id for f in self.fulfilment_orders}),
             "created_at": self.created_at.isoformat(),
         }
 

@@ -53,6 +53,15 @@ def get_contact(conn: Connection, *, order_id: str) -> dict[str, str] | None:
     return {"email": order.customer.email, "phone": order.shipping_address.phone or order.customer.phone}
 
 
+def get_recent_facts(
+    engine: Engine, *, limit: int, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` orders created in [since, until) as the facts their hooks see
+    (``Order.as_facts``), newest first: what a rule simulation replays."""
+    with unit_of_work(engine, write=False) as conn:
+        return [o.as_facts() for o in store.latest_orders(conn, limit=limit, since=since, until=until)]
+
+
 def fulfilment_orders_of(engine: Engine, ids: list[str]) -> dict[str, str]:
     """The order each of these fulfilment orders belongs to (unknown ids are left out)."""
     with unit_of_work(engine, write=False) as conn:

@@ -390,6 +390,29 @@ def orders_between(
     return [_to_order(r, lines.get(r.id, []), []) for r in rows]
 
 
+def latest_orders(conn: Connection, *, limit: int, since: datetime | None, until: datetime | None) -> list[Order]:
+    """The newest ``limit`` whole orders (lines and fulfilment orders) created in [since,
+    until), newest first: three queries per thousand orders."""
+    stmt = sa.select(orders)
+    if since:
+        stmt = stmt.where(orders.c.created_at >= since)
+    if until:
+        stmt = stmt.where(orders.c.created_at < until)
+    rows = conn.execute(stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)).all()
+    lines: dict[str, list[Any]] = {}
+    fos: dict[str, list[Any]] = {}
+    ids = [r.id for r in rows]
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i : i + 1000]
+        for li in conn.execute(
+            sa.select(order_lines).where(order_lines.c.order_id.in_(chunk)).order_by(order_lines.c.position)
+        ):
+            lines.setdefault(li.order_id, []).append(li)
+        for f in conn.execute(sa.select(fulfilment_orders).where(fulfilment_orders.c.order_id.in_(chunk))):
+            fos.setdefault(f.order_id, []).append(f)
+    return [_to_order(r, lines.get(r.id, []), fos.get(r.id, [])) for r in rows]
+
+
 def unallocated_paid(conn: Connection, *, limit: int) -> list[str]:
     """Paid orders not yet split into fulfilment orders, oldest first (the re-plannable backlog)."""
     stmt = (

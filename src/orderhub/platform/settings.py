@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     bus_replicas: int = 1  # JetStream replicas of the stream (3 on a 3-node cluster)
     live_poll_s: float = 0.05  # live pages: how often a process looks for events published by another
     plugins: str = ""  # comma-separated modules whose register() adds subscribers or hooks at start-up
+    # rules (docs/rules.md): one rule set's evaluation past this budget is set aside (its fallback decides)
+    rules_budget_ms: float = Field(default=50.0, gt=0)
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
     # request body limits in bytes (docs/limits.md): larger bodies are answered 413
     max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every route not named below

@@ -161,6 +161,7 @@ class LivePlanner:
         self.channel = channel
         self.promise_days = promise_days  # a date the customer was promised: a hard constraint
         self.unreliable = ""  # set when a condition flags the inputs: the plain rule decides
+        self.strategy_by = ""  # who chose the strategy when a rule did ("rules:NAME@vN")
 
     def __call__(self, free: dict[tuple[str, str], int], nodes: dict[str, inventory.Node]) -> dict[str, str]:
         offers: dict[str, dict[str, int]] = {}
@@ -224,6 +225,8 @@ class LivePlanner:
         out["mode"] = "live" if self.live else "shadow"
         out["destination"] = [round(self.destination[0], 4), round(self.destination[1], 4)]
         out["applied"] = "optimiser" if self.live else "rule"
+        if self.strategy_by:
+            out["strategy_by"] = self.strategy_by
         # both policies on the same order, for the shadow-mode report
         out["compare"] = {
             "optimiser": _summary(self.decision.plan),
@@ -276,9 +279,13 @@ def live_planner_for(
     channel: str,
     region: str = "",
     promise_days: int | None = None,
+    strategy: str | None = None,
+    strategy_by: str = "",
 ) -> LivePlanner:
-    """The planner for an order being captured on ``conn`` (factors and pilot scope cached)."""
-    strategy, weights = strategy_for(tier=tier, channel=channel, chosen=chosen_strategies(conn))
+    """The planner for an order being captured on ``conn`` (factors and pilot scope cached).
+    ``strategy``, when given (a rule chose it: ``strategy_by``), wins over the configured one."""
+    asked = strategy
+    strategy, weights = strategy_for(tier=tier, channel=channel, override=asked, chosen=chosen_strategies(conn))
     network = carbon.factor_set_on(conn).network()
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
     planner = LivePlanner(
@@ -293,6 +300,7 @@ def live_planner_for(
     )
     planner.states = conditions.node_states(conn, inventory.nodes_by_id(conn))
     planner.unreliable = conditions.unreliable(conn, region=region)
+    planner.strategy_by = strategy_by if asked and strategy == asked else ""
     return planner
 
 
