@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -457,6 +458,35 @@ def get_order_sourcing(order_id: str, engine: EngineDep, _: Viewer) -> dict[str,
             code="no_sourcing_decision",
         )
     return {"order_id": order_id, **decision}
+
+
+@router.get(
+    "/nodes/{node_id}/pick-list",
+    responses=problems.FOUND,
+    summary="A node's pick list: released work still to pick, in picking order",
+)
+def get_pick_list(
+    node_id: Annotated[str, Path(min_length=1, max_length=40)],
+    engine: EngineDep,
+    _: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Ranked by priority (higher first), promised time (created_at + promise_days; earliest
+    first, none last), age (oldest first), fulfilment order id. ``quantity`` per line is what
+    this node still has to pick; ``order_status`` is ``released``, or ``partially_shipped`` /
+    ``partially_delivered`` when another node of the order shipped first. ``count`` is the
+    number of items here; ``has_more`` says more work waits beyond ``limit``. 404 for an
+    unknown node."""
+    picks = service.get_pick_list(engine, node_id=node_id, limit=limit)
+    items = [
+        {
+            **asdict(x),
+            "promised_by": x.promised_by.isoformat() if x.promised_by else None,
+            "created_at": x.created_at.isoformat(),
+        }
+        for x in picks.items
+    ]
+    return {"node_id": picks.node_id, "items": items, "count": len(items), "has_more": picks.has_more}
 
 
 @router.post(

@@ -112,6 +112,35 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
     )
 
 
+#: Fulfilment orders a node's pick list page shows (the API pages further with ``limit``).
+PICK_LIST_ROWS = 200
+
+
+def _age(seconds: int) -> str:
+    """An order's age in the unit a warehouse reads it: minutes, hours, days and hours."""
+    minutes, hours = seconds // 60, seconds // 3600
+    if hours < 1:
+        return f"{minutes} min"
+    return f"{hours} h" if hours < 24 else f"{hours // 24} d {hours % 24} h"
+
+
+@router.get("/nodes/{node_id}/pick-list", response_class=HTMLResponse)
+def pick_list(request: Request, node_id: str, user: User) -> Response:
+    """A node's pick list, rank 1 first (linked from the node's page, which is inventory's)."""
+    engine = request.app.state.engine
+    try:
+        node = inventory.get_node(engine, node_id=node_id)
+        picks = service.get_pick_list(engine, node_id=node_id, limit=PICK_LIST_ROWS)
+    except DomainError as exc:
+        return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
+    ages = {x.fulfilment_order_id: _age(x.age_seconds) for x in picks.items}
+    return render(
+        request,
+        "orders/pick_list.html",
+        {"user": user, "nav": "nodes", "node": node, "picks": picks, "ages": ages},
+    )
+
+
 def _act(request: Request, user: Principal, order_id: str, done: str, action: Callable[[str], Any]) -> Response:
     """Run an operator action, flash its outcome, redirect back to the order."""
 

@@ -23,10 +23,11 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
-from orderhub.orders import changes, dead_letters, holds, store
+from orderhub.orders import changes, dead_letters, holds, picking, store
 from orderhub.orders.events import HoldExtended
 from orderhub.orders.model import Address, Order, OrderLine
 from orderhub.orders.model import OrderStatus as OrderStatus  # other contexts name statuses by it
+from orderhub.orders.picking import PickItem as PickItem
 from orderhub.platform import jobs
 from orderhub.platform.db import unit_of_work
 
@@ -304,6 +305,35 @@ def get_all(
     rows = rows[:limit]
     next_cursor = store.encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if has_more else None
     return OrderPage(rows, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class PickList:
+    """A node's pick list: ``items`` in picking order (rank 1 first); ``has_more`` when more
+    work waits than the ``limit`` asked for."""
+
+    node_id: str
+    items: list[PickItem]
+    has_more: bool
+
+
+def get_pick_list(engine: Engine, *, node_id: str, limit: int = 100) -> PickList:
+    """The fulfilment orders at ``node_id`` still to be picked, in the order to pick them:
+    priority (higher first), promised time (created_at + promise_days; earliest first, no
+    promise last), created_at (oldest first), then fulfilment order id. Sorted and limited by
+    the database in one statement. 404 ``node_not_found`` for an unknown node.
+
+    On the list: live (``allocated``) fulfilment orders whose order is ``released``, or
+    ``partially_shipped`` / ``partially_delivered`` with units of their lines not yet shipped
+    (another node of the order shipped first). Not on it: orders not yet released, held
+    (``on_hold``, also when held from ``released``), ``picked`` or later, cancelled
+    fulfilment orders. Lines carry what this node still has to pick. Per-node pick reports go
+    to tracking, not here: a node's part stays listed until the whole order is ``picked`` or
+    its units ship (``orders.picking`` says more)."""
+    inventory.get_node(engine, node_id=node_id)
+    with unit_of_work(engine, write=False) as conn:
+        items, has_more = picking.pick_list(conn, node_id=node_id, limit=limit, now=utcnow())
+    return PickList(node_id, items, has_more)
 
 
 @dataclass(frozen=True, slots=True)
