@@ -259,8 +259,9 @@ def test_the_presale_lock_comes_from_the_rule_and_releases_by_itself(engine: Eng
         expires = conn.execute(
             sa.text("SELECT min(expires_at) FROM reservations WHERE order_id = :o"), {"o": oid}
         ).scalar()
-    from orderhub.core.clock import as_utc
     from datetime import datetime
+
+    from orderhub.core.clock import as_utc
 
     expires_at = as_utc(expires if isinstance(expires, datetime) else datetime.fromisoformat(expires))
     assert timedelta(minutes=5) <= expires_at - before <= timedelta(minutes=5, seconds=5)
