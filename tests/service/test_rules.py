@@ -17,7 +17,7 @@ from orderhub.core.errors import Conflict, Forbidden, InvalidInput
 from orderhub.orders import service as orders
 from orderhub.platform.auth import service as auth
 from orderhub.platform.auth.model import Principal
-from orderhub.rules import approvals, simulation, timers
+from orderhub.rules import approvals, logs, scopes, simulation, timers
 from orderhub.rules import service as rules
 from orderhub.rules.engine import REGISTRY
 from tests.service.test_orders import new_order
@@ -80,7 +80,7 @@ def test_an_approval_rule_holds_the_order_until_someone_with_the_role_approves(e
     assert orders.get(engine, order_id=oid).order.status.value == "paid"
     small = new_order(engine, paid=True, ref="W-2", channel="shopify")
     assert orders.get(engine, order_id=small).order.status.value == "paid"  # another channel: no rule
-    log = rules.get_decisions(engine, order_id=oid)
+    log = logs.get_decisions(engine, order_id=oid)
     assert [(d["hook"], d["version"], d["outcome"]) for d in log] == [("order.captured", 1, {"approval": "manager"})]
     assert log[0]["facts"]["total"] == 25.0 and log[0]["facts"]["channel"] == "web"
 
@@ -118,7 +118,7 @@ def test_the_author_cannot_publish_and_a_draft_is_frozen_once_submitted(engine: 
     assert rules.get_version(engine, set_id=sid, number=1)["content"]["rows"][0]["when"] == ["web", "> 20"]
     published = rules.publish(engine, who=people["paul"], set_id=sid, number=1, why="reviewed")
     assert published["status"] == "published" and published["in_force"]
-    actions = [a["action"] for a in rules.get_audit(engine, set_id=sid)]
+    actions = [a["action"] for a in logs.get_audit(engine, set_id=sid)]
     assert actions == ["published", "draft_saved", "submitted", "created"]
 
 
@@ -235,8 +235,8 @@ def test_a_rule_that_fails_or_runs_past_its_budget_falls_back_and_never_fails_a_
     order = orders.get(engine, order_id=oid).order
     assert order.status.value == "paid"
     assert order.tags == ["address-incomplete", "big-basket"]  # v1, the last good version, decided
-    assert rules.get_decisions(engine, order_id=oid)[0]["fallback"] == "v1"
-    alert = rules.get_audit(engine, set_id=sid, action="fallback")[0]
+    assert logs.get_decisions(engine, order_id=oid)[0]["fallback"] == "v1"
+    alert = logs.get_audit(engine, set_id=sid, action="fallback")[0]
     assert alert["version"] == 2 and "unknown fact 'nope'" in alert["why"]
     rules.set_budget(0.000001)  # every evaluation is over budget
     try:
@@ -244,7 +244,7 @@ def test_a_rule_that_fails_or_runs_past_its_budget_falls_back_and_never_fails_a_
     finally:
         rules.set_budget(50.0)
     assert slow.status.value == "paid" and slow.tags == [] and slow.priority == 7  # the declared default
-    assert "budget" in rules.get_audit(engine, set_id=sid, action="fallback")[0]["why"]
+    assert "budget" in logs.get_audit(engine, set_id=sid, action="fallback")[0]["why"]
 
 
 def test_the_presale_lock_comes_from_the_rule_and_releases_by_itself(engine: Engine, people: dict) -> None:
@@ -307,7 +307,7 @@ def test_a_timer_fires_once_unless_its_stop_event_came_first(engine: Engine, peo
 
 
 def test_a_scoped_editor_edits_only_their_regions_rules(engine: Engine, people: dict) -> None:
-    rules.set_scopes(engine, who=people["ada"], user_id=people["ed"].user_id, scopes={"region": ["BY"]})
+    scopes.set_scopes(engine, who=people["ada"], user_id=people["ed"].user_id, scopes={"region": ["BY"]})
     mine = rules.create(engine, who=people["ed"], name="bavaria", hook="order.captured", scope={"region": "BY"})
     assert mine["scope"] == {"region": "BY"}
     with pytest.raises(Forbidden) as err:
@@ -317,7 +317,7 @@ def test_a_scoped_editor_edits_only_their_regions_rules(engine: Engine, people: 
     with pytest.raises(Forbidden):
         rules.save_draft(engine, who=people["ed"], set_id=other["id"], content=TAGS)
     with pytest.raises(Forbidden):
-        rules.set_scopes(engine, who=people["pia"], user_id=people["ed"].user_id, scopes={})
+        scopes.set_scopes(engine, who=people["pia"], user_id=people["ed"].user_id, scopes={})
 
 
 def test_simulation_shows_what_a_draft_would_change_and_changes_nothing(engine: Engine, people: dict) -> None:

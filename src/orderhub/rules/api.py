@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from orderhub.platform import problems
 from orderhub.platform.web import Admin, EngineDep, Viewer
-from orderhub.rules import approvals, simulation, templates, timers
+from orderhub.rules import approvals, logs, scopes, simulation, templates, timers
 from orderhub.rules import service as rules
 from orderhub.rules.model import FACTS, HOOKS, OUTCOMES, SCOPE_KEYS
 
@@ -207,7 +207,7 @@ def audit(
     before: Before = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return rules.get_audit(engine, set_id=set_id, actor=actor, action=action, before=before, limit=limit)
+    return logs.get_audit(engine, set_id=set_id, actor=actor, action=action, before=before, limit=limit)
 
 
 @router.get("/decisions", summary="Evaluations that decided something about an order")
@@ -219,7 +219,7 @@ def decisions(
     before: Before = None,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
-    return rules.get_decisions(engine, order_id=order_id, set_id=set_id, before=before, limit=limit)
+    return logs.get_decisions(engine, order_id=order_id, set_id=set_id, before=before, limit=limit)
 
 
 @router.get("/approvals", summary="Approvals: pending ones you may decide, or others by status")
@@ -253,17 +253,17 @@ def list_timers(
     return timers.get_all(engine, order_id=order_id, status=status, limit=limit)
 
 
-@router.get("/scopes/{user_id}", summary="What a user may edit (empty: every scope)")
+@router.get("/scopes/{user_id}", responses=problems.FOUND, summary="What a user may edit (empty: every scope)")
 def get_scopes(
     user_id: Annotated[str, Path(min_length=1, max_length=40)], engine: EngineDep, _: Viewer
 ) -> dict[str, list[str]]:
-    return rules.get_scopes(engine, user_id=user_id)
+    return scopes.get_scopes(engine, user_id=user_id)
 
 
 @router.put("/scopes/{user_id}", responses=problems.WRITE, summary="Limit what a user may edit")
 def set_scopes(
     user_id: Annotated[str, Path(min_length=1, max_length=40)], body: ScopesIn, engine: EngineDep, who: Admin
 ) -> dict[str, list[str]]:
-    return rules.set_scopes(
+    return scopes.set_scopes(
         engine, who=who, user_id=user_id, scopes={str(k): v for k, v in body.scopes.items()}, why=body.why
     )

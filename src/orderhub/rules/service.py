@@ -28,10 +28,10 @@ from orderhub.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from orderhub.core.ids import new_id
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.platform.db import after_commit, unit_of_work
-from orderhub.rules import approvals, store, templates, versions
+from orderhub.rules import approvals, scopes, store, templates, versions
 from orderhub.rules.engine import REGISTRY, Outcome, expression_problem
 from orderhub.rules.facts import facts_of
-from orderhub.rules.model import HOOKS, SCOPE_KEYS, RuleError, validate
+from orderhub.rules.model import HOOKS, RuleError, validate
 
 S, V, A = store.rule_sets, store.rule_versions, store.rule_audit
 
@@ -44,56 +44,9 @@ def _invalid(exc: RuleError) -> InvalidInput:
     return InvalidInput(f"the rule set is not valid: {exc}", code="invalid_rule_set", errors=errors)
 
 
-def _audit(
-    conn: Connection,
-    who: Principal | str,
-    action: str,
-    *,
-    set_id: str | None,
-    version: int | None = None,
-    why: str = "",
-    detail: Any = None,
-) -> None:
-    actor = who.actor if isinstance(who, Principal) else who
-    conn.execute(
-        A.insert().values(
-            at=utcnow(), actor=actor, set_id=set_id, version=version, action=action, why=why[:2000], detail=detail
-        )
-    )
-
-
 def _published_now(conn: Connection) -> None:
     """Every process reloads within ``engine.REFRESH_S``; this one at once, after commit."""
     after_commit(conn, REGISTRY.invalidate)
-
-
-def _check_scope(conn: Connection, who: Principal, scope: dict[str, str]) -> None:
-    """An editor with scopes may touch only rule sets inside them."""
-    if who.role >= Role.admin:
-        return
-    allowed: dict[str, set[str]] = {}
-    for row in conn.execute(sa.select(store.rule_scopes).where(store.rule_scopes.c.user_id == who.user_id)):
-        allowed.setdefault(row.key, set()).add(row.value)
-    if not allowed:
-        return
-    inside = bool(scope) and all(scope.get(k) in values for k, values in allowed.items())
-    if not inside:
-        limits = "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(allowed.items()))
-        raise Forbidden(
-            f"you edit rules of {limits} only; this rule set's scope is {scope or 'everything'}", code="outside_scope"
-        )
-
-
-def _scope(scope: dict[str, str] | None) -> dict[str, str]:
-    scope = {k: str(v) for k, v in (scope or {}).items() if v}
-    for key in scope:
-        if key not in SCOPE_KEYS:
-            raise InvalidInput(
-                f"unknown scope {key!r}",
-                code="invalid_scope",
-                errors=[{"pointer": f"/scope/{key}", "detail": f"one of {', '.join(SCOPE_KEYS)}"}],
-            )
-    return scope
 
 
 def _set_row(conn: Connection, set_id: str) -> dict[str, Any]:
@@ -150,7 +103,7 @@ def create(
             code="invalid_rule_set",
             errors=[{"pointer": "/hook", "detail": f"one of {', '.join(HOOKS)}"}],
         )
-    scope = _scope(scope)
+    scope = scopes.normalise(scope)
     content = content or {"hit_policy": "first", "inputs": [], "outputs": [], "rows": []}
     if content.get("outputs") or hook == "timers":
         try:
@@ -160,7 +113,7 @@ def create(
         content = table.as_content()
     now, set_id = utcnow(), new_id("rs")
     with unit_of_work(engine) as conn:
-        _check_scope(conn, who, scope)
+        scopes.check(conn, who, scope)
         conn.execute(
             S.insert().values(
                 id=set_id,
@@ -187,7 +140,7 @@ def create(
                 updated_at=now,
             )
         )
-        _audit(
+        scopes.audit(
             conn,
             who,
             "created",
@@ -207,7 +160,7 @@ def save_draft(
     who.require(Role.editor)
     with unit_of_work(engine) as conn:
         rule_set = _set_row(conn, set_id)
-        _check_scope(conn, who, rule_set["scope"])
+        scopes.check(conn, who, rule_set["scope"])
         try:
             table, _ = validate(rule_set["hook"], content, check_expression=expression_problem)
         except RuleError as exc:
@@ -242,7 +195,7 @@ def save_draft(
                 .where(V.c.id == draft["id"])
                 .values(content=table.as_content(), editors=editors, why=why or draft["why"], updated_at=now)
             )
-        _audit(conn, who, "draft_saved", set_id=set_id, version=number, why=why, detail={"rows": len(table.rows)})
+        scopes.audit(conn, who, "draft_saved", set_id=set_id, version=number, why=why, detail={"rows": len(table.rows)})
     return get_version(engine, set_id=set_id, number=number)
 
 
@@ -251,13 +204,13 @@ def submit(engine: Engine, *, who: Principal, set_id: str, number: int, why: str
     who.require(Role.editor)
     with unit_of_work(engine) as conn:
         rule_set = _set_row(conn, set_id)
-        _check_scope(conn, who, rule_set["scope"])
+        scopes.check(conn, who, rule_set["scope"])
         version = _version_row(conn, set_id, number, lock=True)
         _expect(version, "draft", "submitted")
         if not version["content"].get("outputs") and rule_set["hook"] != "timers":
             raise Conflict("an empty table cannot be submitted", code="rule_set_empty")
         conn.execute(V.update().where(V.c.id == version["id"]).values(status="in_review", submitted_at=utcnow()))
-        _audit(conn, who, "submitted", set_id=set_id, version=number, why=why)
+        scopes.audit(conn, who, "submitted", set_id=set_id, version=number, why=why)
     return get_version(engine, set_id=set_id, number=number)
 
 
@@ -279,7 +232,7 @@ def publish(
     now = utcnow()
     with unit_of_work(engine) as conn:
         rule_set = _set_row(conn, set_id)
-        _check_scope(conn, who, rule_set["scope"])
+        scopes.check(conn, who, rule_set["scope"])
         version = _version_row(conn, set_id, number, lock=True)
         _expect(version, "in_review", "published")
         if who.actor in {version["author"], *version["editors"]}:
@@ -292,7 +245,7 @@ def publish(
                 status="published", reviewed_by=who.actor, review_note=why, published_at=now, effective_from=effective
             )
         )
-        _audit(
+        scopes.audit(
             conn,
             who,
             "published",
@@ -310,13 +263,13 @@ def reject(engine: Engine, *, who: Principal, set_id: str, number: int, why: str
     who.require(Role.publisher)
     with unit_of_work(engine) as conn:
         rule_set = _set_row(conn, set_id)
-        _check_scope(conn, who, rule_set["scope"])
+        scopes.check(conn, who, rule_set["scope"])
         version = _version_row(conn, set_id, number, lock=True)
         _expect(version, "in_review", "rejected")
         conn.execute(
             V.update().where(V.c.id == version["id"]).values(status="rejected", reviewed_by=who.actor, review_note=why)
         )
-        _audit(conn, who, "rejected", set_id=set_id, version=number, why=why)
+        scopes.audit(conn, who, "rejected", set_id=set_id, version=number, why=why)
     return get_version(engine, set_id=set_id, number=number)
 
 
@@ -326,7 +279,7 @@ def rollback(engine: Engine, *, who: Principal, set_id: str, to: int, why: str) 
     now = utcnow()
     with unit_of_work(engine) as conn:
         rule_set = _set_row(conn, set_id)
-        _check_scope(conn, who, rule_set["scope"])
+        scopes.check(conn, who, rule_set["scope"])
         earlier = _version_row(conn, set_id, to)
         if earlier["published_at"] is None:
             raise Conflict(f"version {to} was never published", code="rule_version_state", status=earlier["status"])
@@ -356,7 +309,7 @@ def rollback(engine: Engine, *, who: Principal, set_id: str, to: int, why: str) 
                 rollback_of=to,
             )
         )
-        _audit(conn, who, "rolled_back", set_id=set_id, version=number, why=why, detail={"to": to})
+        scopes.audit(conn, who, "rolled_back", set_id=set_id, version=number, why=why, detail={"to": to})
         _published_now(conn)
     return get_version(engine, set_id=set_id, number=number)
 
@@ -366,9 +319,9 @@ def archive(engine: Engine, *, who: Principal, set_id: str, why: str) -> dict[st
     who.require(Role.publisher)
     with unit_of_work(engine) as conn:
         rule_set = _set_row(conn, set_id)
-        _check_scope(conn, who, rule_set["scope"])
+        scopes.check(conn, who, rule_set["scope"])
         conn.execute(S.update().where(S.c.id == set_id).values(archived=True))
-        _audit(conn, who, "archived", set_id=set_id, why=why)
+        scopes.audit(conn, who, "archived", set_id=set_id, why=why)
         _published_now(conn)
     return get(engine, set_id)
 
@@ -478,83 +431,6 @@ def diff(engine: Engine, *, set_id: str, a: int, b: int) -> dict[str, Any]:
     with unit_of_work(engine, write=False) as conn:
         before, after = _version_row(conn, set_id, a), _version_row(conn, set_id, b)
     return {"set_id": set_id, "from": a, "to": b, **versions.diff(before["content"], after["content"])}
-
-
-def get_audit(
-    engine: Engine,
-    *,
-    set_id: str | None = None,
-    actor: str | None = None,
-    action: str | None = None,
-    before: int | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """The audit log, newest first, filtered; page with ``before`` (an entry id)."""
-    q = sa.select(A).order_by(A.c.id.desc()).limit(limit)
-    if set_id:
-        q = q.where(A.c.set_id == set_id)
-    if actor:
-        q = q.where(A.c.actor.contains(actor, autoescape=True))
-    if action:
-        q = q.where(A.c.action == action)
-    if before:
-        q = q.where(A.c.id < before)
-    with unit_of_work(engine, write=False) as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
-
-
-def get_decisions(
-    engine: Engine,
-    *,
-    order_id: str | None = None,
-    set_id: str | None = None,
-    before: int | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Evaluations that decided something about an order, newest first, with the version,
-    the facts it read and what it said."""
-    D = store.rule_decisions
-    q = sa.select(D, S.c.name).join(S, S.c.id == D.c.set_id, isouter=True).order_by(D.c.id.desc()).limit(limit)
-    if order_id:
-        q = q.where(D.c.order_id == order_id)
-    if set_id:
-        q = q.where(D.c.set_id == set_id)
-    if before:
-        q = q.where(D.c.id < before)
-    with unit_of_work(engine, write=False) as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
-
-
-# -- scopes -----------------------------------------------------------------------------------
-def set_scopes(
-    engine: Engine, *, who: Principal, user_id: str, scopes: dict[str, list[str]], why: str = ""
-) -> dict[str, list[str]]:
-    """Limit what ``user_id`` may edit to these regions / channels / nodes (empty: all)."""
-    who.require(Role.admin)
-    for key in scopes:
-        _scope({key: "x"})
-    with unit_of_work(engine) as conn:
-        conn.execute(store.rule_scopes.delete().where(store.rule_scopes.c.user_id == user_id))
-        rows = [
-            {"user_id": user_id, "key": k, "value": v} for k, values in scopes.items() for v in sorted(set(values)) if v
-        ]
-        if rows:
-            conn.execute(store.rule_scopes.insert(), rows)
-        _audit(conn, who, "scopes_set", set_id=None, why=why, detail={"user_id": user_id, "scopes": scopes})
-    return get_scopes(engine, user_id=user_id)
-
-
-def get_scopes(engine: Engine, *, user_id: str) -> dict[str, list[str]]:
-    with unit_of_work(engine, write=False) as conn:
-        rows = conn.execute(
-            sa.select(store.rule_scopes)
-            .where(store.rule_scopes.c.user_id == user_id)
-            .order_by(store.rule_scopes.c.key, store.rule_scopes.c.value)
-        )
-        out: dict[str, list[str]] = {}
-        for r in rows:
-            out.setdefault(r.key, []).append(r.value)
-    return out
 
 
 # -- evaluation (the hooks) ---------------------------------------------------------------------
