@@ -74,19 +74,8 @@ def _exceptions(events: list[DomainEvent]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def decide_on_capture(ctx: hooks.HookContext) -> hooks.Verdict | None:
-    """Rule sets at ``order.captured``: approvals, holds, tags, priority."""
-    return _verdict(ctx, "order.captured")
-
-
-def decide_on_change(ctx: hooks.HookContext) -> hooks.Verdict | None:
-    """Rule sets at ``order.before_release`` (the order was just released to the warehouse)
-    and ``order.exception`` (once per kind of trouble in this change); verdicts merge."""
-    verdicts = []
-    if any(e.type == "order.status_changed" and e.data.get("to") == "released" for e in ctx.events):
-        verdicts.append(_verdict(ctx, "order.before_release"))
-    for kind in _exceptions(ctx.events):
-        verdicts.append(_verdict(ctx, "order.exception", exception=kind))
+def _merge(verdicts: list[hooks.Verdict | None]) -> hooks.Verdict | None:
+    """Several hooks' verdicts as one: the first hold, every tag, the last priority."""
     found = [v for v in verdicts if v is not None]
     if not found:
         return None
@@ -96,6 +85,24 @@ def decide_on_change(ctx: hooks.HookContext) -> hooks.Verdict | None:
         priority=next((v.priority for v in reversed(found) if v.priority is not None), None),
         by=",".join(dict.fromkeys(v.by for v in found))[:200],
     )
+
+
+def decide_on_capture(ctx: hooks.HookContext) -> hooks.Verdict | None:
+    """Rule sets at ``order.captured`` (approvals, holds, tags, priority), then at
+    ``order.exception`` for what went wrong already at capture (a backorder)."""
+    verdicts = [_verdict(ctx, "order.captured")]
+    verdicts += [_verdict(ctx, "order.exception", exception=kind) for kind in _exceptions(ctx.events)]
+    return _merge(verdicts)
+
+
+def decide_on_change(ctx: hooks.HookContext) -> hooks.Verdict | None:
+    """Rule sets at ``order.before_release`` (the order was just released to the warehouse)
+    and ``order.exception`` (once per kind of trouble in this change); verdicts merge."""
+    verdicts = []
+    if any(e.type == "order.status_changed" and e.data.get("to") == "released" for e in ctx.events):
+        verdicts.append(_verdict(ctx, "order.before_release"))
+    verdicts += [_verdict(ctx, "order.exception", exception=kind) for kind in _exceptions(ctx.events)]
+    return _merge(verdicts)
 
 
 def advise_strategy(conn: Connection, facts: dict[str, Any]) -> dict[str, Any] | None:

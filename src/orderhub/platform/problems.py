@@ -102,6 +102,9 @@ def status_for(error: DomainError) -> int:
     return 422
 
 
+RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code", "errors"})
+
+
 def problem_body(error: DomainError, *, instance: str | None = None) -> dict[str, Any]:
     """The problem+json document of a domain error: ``type`` is a stable URN of its code."""
     body: dict[str, Any] = {
@@ -115,7 +118,8 @@ def problem_body(error: DomainError, *, instance: str | None = None) -> dict[str
         body["instance"] = instance
     if isinstance(error, InvalidInput) and error.errors:
         body["errors"] = error.errors
-    body.update(error.fields)
+    # an error's own fields add detail; they never replace a member RFC 9457 defines
+    body.update({k: v for k, v in error.fields.items() if k not in RESERVED})
     return body
 
 

@@ -110,7 +110,9 @@ def decide(engine: Engine, *, approval_id: str, who: Principal, approve: bool, n
             raise NotFound(f"no approval {approval_id}", code="approval_not_found", approval_id=approval_id)
         row = dict(found)
         if row["status"] != "pending":
-            raise Conflict(f"approval {approval_id} is {row['status']}", code="approval_closed", status=row["status"])
+            raise Conflict(
+                f"approval {approval_id} is {row['status']}", code="approval_closed", approval_status=row["status"]
+            )
         if not may_decide(row, who):
             raise Forbidden(
                 f"this step is approved by {row['assignee'] or 'the ' + str(row['role']) + ' role'}",

@@ -219,7 +219,7 @@ def _expect(version: dict[str, Any], status: str, verb: str) -> None:
         raise Conflict(
             f"version {version['number']} is {version['status']}; only a {status.replace('_', ' ')} version can be {verb}",
             code="rule_version_state",
-            status=version["status"],
+            version_status=version["status"],
         )
 
 
@@ -282,7 +282,9 @@ def rollback(engine: Engine, *, who: Principal, set_id: str, to: int, why: str) 
         scopes.check(conn, who, rule_set["scope"])
         earlier = _version_row(conn, set_id, to)
         if earlier["published_at"] is None:
-            raise Conflict(f"version {to} was never published", code="rule_version_state", status=earlier["status"])
+            raise Conflict(
+                f"version {to} was never published", code="rule_version_state", version_status=earlier["status"]
+            )
         conn.execute(
             V.update()
             .where(V.c.set_id == set_id, V.c.status == "draft")
