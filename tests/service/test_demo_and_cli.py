@@ -12,6 +12,7 @@ from orderhub import cli
 from orderhub.demo import seed
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import create_db_engine
+from orderhub.rules import service as rules
 from tests.conftest import FIXTURES
 
 
@@ -58,6 +59,14 @@ def test_demo_world_is_deterministic_and_loads_once(tmp_path, sqlite_template):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM dead_letters WHERE status = 'pending'")).scalar_one() == 2
     assert sundays_pos == 0  # stores are shut on Sunday
+    sets = {s["template"]: s for s in rules.get_all(engine)}
+    assert {k: (s["in_force"], (s["open"] or {}).get("status")) for k, s in sets.items()} == {
+        "capture-checks": (1, None),
+        "exception-tags": (1, None),
+        "picking-priority": (1, None),
+        "sourcing-policy": (1, None),
+        "regional-approval": (None, "in_review"),
+    }
 
 
 def test_cli_import_captures_once_and_dead_letters_the_bad(tmp_path, sqlite_template, monkeypatch, capsys):

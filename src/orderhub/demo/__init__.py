@@ -32,6 +32,9 @@ from orderhub.orders import capture
 from orderhub.orders import service as orders
 from orderhub.orders.canonical import OrderCreate
 from orderhub.platform.auth import service as auth
+from orderhub.platform.auth.model import Principal
+from orderhub.rules import service as rules
+from orderhub.rules import templates as rules_templates
 from orderhub.wiring import wire
 
 DEMO_ADMIN_KEY = "demo-admin-key"
@@ -372,6 +375,24 @@ def import_history(engine: Engine, batch: list[Any]) -> int:
     return n
 
 
+#: templates the demo publishes (written by the editor, published by the publisher) and the one
+#: it leaves in review (an approval flow would hold the simulator's orders for a person)
+DEMO_RULES = ("capture-checks", "exception-tags", "picking-priority", "sourcing-policy")
+DEMO_RULES_IN_REVIEW = ("regional-approval",)
+
+
+def seed_rules(engine: Engine, *, author: Principal, publisher: Principal) -> None:
+    """Rule sets from the template library, as business users would start."""
+    for key in (*DEMO_RULES, *DEMO_RULES_IN_REVIEW):
+        template = rules_templates.get(key)
+        created = rules.create(
+            engine, who=author, name=template["name"], template=key, why="demo: from the template library"
+        )
+        rules.submit(engine, who=author, set_id=created["id"], number=1, why="ready for review")
+        if key in DEMO_RULES:
+            rules.publish(engine, who=publisher, set_id=created["id"], number=1, why="reviewed for the demo")
+
+
 def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None = None) -> str:
     """Load the demo world once (a second call finds it and does nothing)."""
     wire()
@@ -380,8 +401,11 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
     rng = random.Random(seed)
     admin = auth.create_user(engine, email="admin@demo.orderhub", name="Ada Admin", role="admin", password="demo")
     auth.create_api_key(engine, user_id=admin.user_id, name="demo", key=DEMO_ADMIN_KEY)
-    for role in ("operator", "editor", "publisher", "viewer"):
-        auth.create_user(engine, email=f"{role}@demo.orderhub", name=role.title(), role=role, password="demo")
+    people = {
+        role: auth.create_user(engine, email=f"{role}@demo.orderhub", name=role.title(), role=role, password="demo")
+        for role in ("operator", "editor", "publisher", "viewer")
+    }
+    seed_rules(engine, author=people["editor"], publisher=people["publisher"])
     nodes = build_nodes()
     items = build_items(rng)
     inventory.save_nodes(engine, nodes=nodes)

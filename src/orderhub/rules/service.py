@@ -17,6 +17,7 @@ Governance (docs/rules.md):
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from orderhub.rules.engine import REGISTRY, Outcome, expression_problem
 from orderhub.rules.facts import facts_of
 from orderhub.rules.model import HOOKS, RuleError, validate
 
+alerts = logging.getLogger("orderhub.alerts")
 S, V, A = store.rule_sets, store.rule_versions, store.rule_audit
 
 
@@ -440,11 +442,21 @@ def evaluate(
     conn: Connection, hook: str, order: dict[str, Any], *, exception: str = "", now: datetime | None = None
 ) -> Outcome:
     """What the published rule sets at ``hook`` say about ``order`` (the facts an order hands
-    its hooks), logged as decisions in the caller's transaction. Never raises for a rule's
-    fault: a failing rule set falls back (``engine``)."""
+    its hooks), logged as decisions in the caller's transaction. Never raises: a failing rule
+    set falls back (``engine``); anything else that goes wrong here (facts the rules cannot
+    read, the rules' own tables) is an alert and no decision — the order goes on unruled.
+    The rules' writes run in a savepoint, so on PostgreSQL a failed write cannot abort the
+    order's transaction."""
     now = now or utcnow()
-    facts = facts_of(order, now=now, exception=exception)
-    return REGISTRY.evaluate(conn, hook, facts, now=now, order_id=str(order.get("id") or ""))
+    try:
+        if not REGISTRY.in_force(conn, hook, now):
+            return Outcome()  # nothing to decide: no savepoint, no fact flattening
+        facts = facts_of(order, now=now, exception=exception)
+        with conn.begin_nested():
+            return REGISTRY.evaluate(conn, hook, facts, now=now, order_id=str(order.get("id") or ""))
+    except Exception:
+        alerts.exception("rules at %s could not decide about order %s; it goes on without them", hook, order.get("id"))
+        return Outcome()
 
 
 def set_budget(ms: float) -> None:
@@ -460,13 +472,20 @@ def request_approval(conn: Connection, *, order_id: str, outcome: Outcome, now: 
         return ""
     key = str(outcome.values["approval"])
     flow = decided.flows.get(key) or {"name": key, "steps": [{"role": "admin"}]}
-    approvals.start(
-        conn,
-        order_id=order_id,
-        set_id=decided.set_id,
-        version=decided.version,
-        flow_key=key,
-        flow=flow,
-        now=now or utcnow(),
-    )
+    try:
+        with conn.begin_nested():
+            approvals.start(
+                conn,
+                order_id=order_id,
+                set_id=decided.set_id,
+                version=decided.version,
+                flow_key=key,
+                flow=flow,
+                now=now or utcnow(),
+            )
+    except Exception:
+        alerts.exception(
+            "the approval %s for order %s could not be opened; the order is held for a person", key, order_id
+        )
+        return f"approval: {flow.get('name') or key} (could not be opened: release by hand)"
     return f"approval: {flow.get('name') or key}"
