@@ -215,7 +215,8 @@ class Registry:
                     raise TimeoutError(f"took {elapsed:.1f} ms, budget {self.budget_ms:g} ms")
             except Exception as exc:
                 if record:
-                    _alert(conn, c, now=now, problem=_first_line(exc))
+                    kind = "budget" if isinstance(exc, TimeoutError) else "error"
+                    _alert(conn, c, now=now, problem=_first_line(exc), kind=kind)
                 continue
             fallback = "" if c is current else f"v{c.number}"
             return Decided(c.set_id, c.name, c.number, result, fallback, elapsed, c.table.flows)
@@ -228,7 +229,19 @@ def _first_line(exc: BaseException) -> str:
     return text[:300]
 
 
-def _alert(conn: Connection, c: Compiled, *, now: datetime, problem: str) -> None:
+#: (rule set, version, error | budget) → when it was last written: a failing rule set is written to the audit
+#: log at most once a minute per process, not once per order (every decision records its
+#: fallback anyway)
+_alerted: dict[tuple[str, int, str], float] = {}
+ALERT_EVERY_S = 60.0
+
+
+def _alert(conn: Connection, c: Compiled, *, now: datetime, problem: str, kind: str) -> None:
+    key = (c.set_id, c.number, kind)
+    last = _alerted.get(key)
+    if last is not None and time.monotonic() - last < ALERT_EVERY_S:
+        return
+    _alerted[key] = time.monotonic()
     alerts.warning("rule set %s (%s) v%d set aside: %s", c.set_id, c.name, c.number, problem)
     conn.execute(
         store.rule_audit.insert().values(
