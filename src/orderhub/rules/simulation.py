@@ -10,19 +10,17 @@ capture for the capture-time hooks, and as now for ``order.before_release`` and
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import zen
 from sqlalchemy import Engine
 
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import Conflict, InvalidInput
 from orderhub.rules import service
-from orderhub.rules.engine import expression_problem
+from orderhub.rules.engine import Decisions, expression_problem
 from orderhub.rules.facts import facts_of
 from orderhub.rules.model import RuleError, combine, scope_matches, to_jdm, validate
 
@@ -43,14 +41,14 @@ def _compile(hook: str, content: dict[str, Any]) -> Any:
         table, _ = validate(hook, content, check_expression=expression_problem)
     except RuleError as exc:
         raise InvalidInput(f"the version is not valid: {exc}", code="invalid_rule_set", errors=exc.errors) from None
-    return zen.ZenEngine().create_decision(json.dumps(to_jdm(table)))
+    return Decisions().add(hook, to_jdm(table))
 
 
 def _outcome(decision: Any, facts: dict[str, Any]) -> dict[str, Any]:
     if decision is None:
         return {}
     try:
-        result = decision.evaluate(facts)["result"]
+        result = decision(facts)["result"]
         return combine(result if isinstance(result, list) else [result] if result else [])
     except Exception as exc:  # the simulation shows a failing rule; it never stops on one
         return {"error": str(exc).splitlines()[0][:200]}
