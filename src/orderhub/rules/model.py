@@ -136,8 +136,10 @@ class Choice:
     negated: bool = False
 
     def meets(self, other: Choice, *, is_list: bool) -> bool:
-        if is_list or (self.negated and other.negated):
-            return True  # a list can hold one of each; two exclusions leave infinitely many strings
+        if self.negated and other.negated:
+            return True  # two exclusions leave infinitely many strings (or the empty list)
+        if is_list and not self.negated and not other.negated:
+            return True  # a list can hold one of each
         if self.negated:
             return bool(other.values - self.values)
         if other.negated:
@@ -168,8 +170,8 @@ def parse_cell(text: str, kind: str, pointer: str) -> Condition:
     if kind == "number":
         if m := _RANGE.match(text):
             lo, hi = float(m.group(2)), float(m.group(3))
-            if lo > hi:
-                raise RuleError([{"pointer": pointer, "detail": f"range {text!r} runs backwards"}])
+            if lo > hi or (lo == hi and (m.group(1) == "(" or m.group(4) == ")")):
+                raise RuleError([{"pointer": pointer, "detail": f"range {text!r} matches nothing"}])
             return Interval(lo, hi, m.group(1) == "[", m.group(4) == "]")
         if m := _COMPARE.match(text):
             op, x = m.group(1) or "=", float(m.group(2))
@@ -204,7 +206,7 @@ def to_unary(cond: Condition, kind: str) -> str:
     if isinstance(cond, Choice):
         quoted = ", ".join(json.dumps(v) for v in sorted(cond.values))
         if kind == "list":
-            return f"some($, # in [{quoted}])"
+            return f"{'none' if cond.negated else 'some'}($, # in [{quoted}])"
         return f"not in [{quoted}]" if cond.negated else quoted
     if cond.not_equal is not None:
         return f"$ != {_num(cond.not_equal)}"
