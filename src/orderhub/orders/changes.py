@@ -64,7 +64,8 @@ def save(conn: Connection, order: Order, *, actor: str, now: datetime, new: bool
             decided += len(more)
             events += more
     if not new or decided:
-        store.update_order(conn, order, now=now)
+        # a new order was written whole by capture; its hooks' verdicts touch only its row and tags
+        store.update_order(conn, order, now=now, header_and_tags=new)
     bus.publish(conn, events)
     for callback in hooks.after_commit_hooks():
         after_commit(conn, partial(callback, events))

@@ -251,8 +251,10 @@ def insert_order(conn: Connection, order: Order, *, now: datetime) -> None:
     _write_children(conn, order)
 
 
-def update_order(conn: Connection, order: Order, *, now: datetime) -> None:
-    """Save a changed order if nobody saved it since it was loaded (optimistic version)."""
+def update_order(conn: Connection, order: Order, *, now: datetime, header_and_tags: bool = False) -> None:
+    """Save a changed order if nobody saved it since it was loaded (optimistic version).
+    ``header_and_tags``: only the order's own row and its tags changed (a hook's verdict on a
+    new order: hold, tags, priority), so its lines and fulfilment orders are not rewritten."""
     result = conn.execute(
         orders.update()
         .where(orders.c.id == order.id, orders.c.version == order.version)
@@ -264,6 +266,11 @@ def update_order(conn: Connection, order: Order, *, now: datetime) -> None:
             code="stale_order",
         )
     order.version += 1
+    if header_and_tags:
+        conn.execute(order_tags.delete().where(order_tags.c.order_id == order.id))
+        if order.tags:
+            conn.execute(order_tags.insert(), [{"order_id": order.id, "tag": t} for t in order.tags])
+        return
     for table in (order_lines, order_tags, fulfilment_orders):
         conn.execute(table.delete().where(table.c.order_id == order.id))
     _write_children(conn, order)
