@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,15 +225,16 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
                 done = forecast.import_history(engine, f, currency=args.currency)
         except InvalidInput as exc:
             print(f"{exc.detail}", file=sys.stderr)
-            for e in exc.fields.get("errors") or []:
-                print(f"  {e['pointer'].removeprefix('/line/').replace('/', ', ', 1)}: {e['detail']}", file=sys.stderr)
+            for e in exc.errors:
+                line, _, field = e["pointer"].removeprefix("/line/").partition("/")
+                print(f"  line {line}, {field}: {e['detail']}", file=sys.stderr)
             return 1
         print(f"{done['rows']} rows imported: {done['days']} days of {done['series']} series")
         return 0
     if args.action == "run":
-        summary = forecast.run(engine, horizon=args.horizon, folds=args.folds, jobs=args.jobs)
+        summary = forecast.run(engine, horizon=args.horizon, folds=args.folds, jobs=args.jobs, as_of=args.as_of)
     else:
-        summary = forecast.update(engine, jobs=args.jobs)
+        summary = forecast.update(engine, jobs=args.jobs, as_of=args.as_of)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -385,6 +386,12 @@ def _forecast_parser(p: argparse.ArgumentParser) -> None:
     for name, text in (("run", "choose models and forecast every series"), ("update", "re-forecast what changed")):
         r = actions.add_parser(name, help=text)
         r.add_argument("--jobs", type=int, default=0, help="worker processes (default: the cores, at most 4)")
+        r.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
+            help="the history's last day (default: the last with demand)",
+        )
         if name == "run":
             r.add_argument("--horizon", type=int, default=28)
             r.add_argument("--folds", type=int, default=3)

@@ -62,10 +62,14 @@ def make_model(name: str) -> Any:
         "IMAPA": lambda: m.IMAPA(),
         "TSB": lambda: m.TSB(alpha_d=0.1, alpha_p=0.1),
         # the mean of the same weekday over the last 8 weeks: keeps closed days at 0
-        "SeasonalWindowAverage": lambda: m.SeasonalWindowAverage(season_length=SEASON, window_size=8),
+        "SeasonalWindowAverage": lambda: m.SeasonalWindowAverage(
+            season_length=SEASON, window_size=8, alias="SeasonalWindowAverage"
+        ),
         "HistoricAverage": lambda: m.HistoricAverage(),
     }[name]
-    return build()
+    model = build()
+    assert repr(model) == name, f"statsforecast names {name} {model!r}"  # the output's column
+    return model
 
 
 def default_jobs() -> int:

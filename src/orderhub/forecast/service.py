@@ -314,14 +314,15 @@ def expected_demand(
 ) -> dict[str, float]:
     """Units of each of ``skus`` expected at ``location`` (a region code, or
     ``node_location(node_id)`` for a node's own demand) over ``days`` days from ``start``
-    (default: the day after the history's last day), from the latest forecasts. A SKU without
-    a forecast there expects 0; days past a forecast's horizon count nothing."""
+    (default: the first day the latest run or update forecast), from the latest forecasts. A
+    SKU without a forecast there expects 0; days past a forecast's horizon count nothing."""
     if days < 1:
         raise InvalidInput("days must be at least 1", errors=[{"pointer": "/days", "detail": "must be ≥ 1"}])
     with unit_of_work(engine, write=False) as conn:
         if start is None:
-            last = store.last_day(conn)
-            start = (last + timedelta(days=1)) if last else utcnow().date()
+            run = store.last_run(conn)
+            last = (run["summary"] or {}).get("last_day") if run else None
+            start = date.fromisoformat(last) + timedelta(days=1) if last else utcnow().date()
         rows = store.forecast_points(conn, location=location, skus=skus, start=start, end=start + timedelta(days=days))
     out = dict.fromkeys(skus, 0.0)
     for r in rows:
