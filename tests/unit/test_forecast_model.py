@@ -163,3 +163,39 @@ def test_edits_move_demand_quantity_lines_and_address() -> None:
         Delta("C", "BY", D1, -4.0, 0, "EUR"),
         Delta("C", "BE", D1, 4.0, 0, "EUR"),
     ]  # the node's own demand stays where it is; the removed line had nothing open to move
+
+
+def test_the_online_retail_file_becomes_stockcode_by_country_by_day_less_its_cancellations() -> None:
+    from collections import Counter
+
+    from orderhub.forecast import online_retail
+
+    text = [
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+        "1,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom",
+        "2,85123A,HEART,4,2010-12-01 09:00:00,2.00,17851.0,United Kingdom",
+        "3,85123A,HEART,2,2010-12-01 09:00:00,2.55,12345.0,France",
+        "C4,85123A,HEART,-3,2010-12-01 10:00:00,2.55,17850.0,United Kingdom",  # cancelled the same day
+        "5,23843,PAPER CRAFT,80995,2011-12-09 09:15:00,2.08,16446.0,United Kingdom",
+        "C6,23843,PAPER CRAFT,-80995,2011-12-09 09:27:00,2.08,16446.0,United Kingdom",
+        "7,POST,POSTAGE,1,2010-12-01 10:00:00,18.00,12345.0,France",
+        "8,22000,FREEBIE,5,2010-12-01 10:00:00,0.00,,United Kingdom",
+        "9,22001,LOST,-5,2010-12-01 10:00:00,0.00,,United Kingdom",
+    ]
+    counts: Counter[str] = Counter()
+    rows = list(online_retail.convert(text, counts))
+    assert rows == [
+        {"date": "2010-12-01", "sku": "85123A", "location": "France", "quantity": 2, "price": "2.5500"},
+        {"date": "2010-12-01", "sku": "85123A", "location": "United Kingdom", "quantity": 7, "price": "2.3300"},
+    ]
+    assert counts == Counter(
+        {
+            "lines": 9,
+            "kept": 4,
+            "cancellations (taken off their day)": 2,
+            "days cancelled to 0": 1,
+            "not a product (postage, fees, vouchers)": 1,
+            "price 0 (adjustments)": 1,
+            "other quantity ≤ 0 (corrections)": 1,
+        }
+    )

@@ -163,6 +163,7 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         keys = store.changed_series(conn, since=last["started_at"])
         panel = _panel(conn, keys, end=end)
         known = store.chosen_models(conn, panel.keys)
+    read_s = time.perf_counter() - clock
     horizon, folds = int(last["horizon"]), int(last["folds"])
     chosen = {i: known[k]["model"] if k in known else numeric.FALLBACK for i, k in enumerate(panel.keys)}
     values = numeric.forecast(panel, chosen, horizon, jobs=jobs or numeric.default_jobs())
@@ -176,8 +177,13 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
             f = numeric.Fitted(before["model"], before["demand_class"], before["scores"], before["spread"], values[i])
             f.note = before["note"]
         fitted.append(f)
+    fit_s = time.perf_counter() - clock - read_s
     summary = _save(engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds)
-    summary["seconds"] = {"total": round(time.perf_counter() - clock, 2)}
+    summary["seconds"] = {
+        "read": round(read_s, 2),
+        "fit": round(fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+    }
     with unit_of_work(engine) as conn:
         store.finish_run(conn, run_id, summary=summary)
     return summary
