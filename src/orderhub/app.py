@@ -27,6 +27,7 @@ from orderhub.bus import worker as bus_worker
 from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import pages as carbon_pages
+from orderhub.forecast import api as forecast_api
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(tracking_api.router)
     app.include_router(notify_api.router)
     app.include_router(jobs_api.router)
+    app.include_router(forecast_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +196,73 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if rejected else 0
 
 
+def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
+    """Demand forecasts: import history, convert the Online Retail file, backtest a history
+    file, run or update the forecasts (docs/forecast.md)."""
+    from orderhub.core.errors import InvalidInput
+    from orderhub.forecast import service as forecast
+
+    if args.action == "convert-online-retail":
+        return _convert_online_retail(args)
+    if args.action == "backtest":
+        with _open_text(args.history) as f:
+            report = forecast.backtest_file(
+                f, horizon=args.horizon, folds=args.folds, top=args.top, jobs=args.jobs, all_models=args.all_models
+            )
+        from orderhub.forecast.backtest import as_text
+
+        print(as_text(report), end="")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        return 0
+    from orderhub.migrations import upgrade
+
+    engine = _engine(settings)
+    upgrade(engine)
+    if args.action == "import":
+        try:
+            with _open_text(args.file) as f:
+                done = forecast.import_history(engine, f, currency=args.currency)
+        except InvalidInput as exc:
+            print(f"{exc.detail}", file=sys.stderr)
+            for e in exc.errors:
+                line, _, field = e["pointer"].removeprefix("/line/").partition("/")
+                print(f"  line {line}, {field}: {e['detail']}", file=sys.stderr)
+            return 1
+        print(f"{done['rows']} rows imported: {done['days']} days of {done['series']} series")
+        return 0
+    if args.action == "run":
+        summary = forecast.run(engine, horizon=args.horizon, folds=args.folds, jobs=args.jobs, as_of=args.as_of)
+    else:
+        summary = forecast.update(engine, jobs=args.jobs, as_of=args.as_of)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _open_text(path: str) -> Any:
+    """A text file, gzip-compressed or not, for the csv module."""
+    import gzip
+
+    return (
+        gzip.open(path, "rt", newline="", encoding="utf-8-sig")
+        if path.endswith(".gz")
+        else open(path, newline="", encoding="utf-8-sig")
+    )
+
+
+def _convert_online_retail(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from orderhub.forecast import online_retail
+
+    counts: Counter[str] = Counter()
+    with _open_text(args.file) as f, open(args.out, "w", newline="") as out:
+        n = online_retail.write(online_retail.convert(f, counts), out)
+    left = ", ".join(f"{k}: {v}" for k, v in counts.items() if k not in ("lines", "kept"))
+    print(f"{counts['lines']} lines read, {counts['kept']} kept ({left}); {n} rows written to {args.out}")
+    return 0
+
+
 def cmd_bus(args: argparse.Namespace, settings: Settings) -> int:
     """Run the relay and subscribers without the HTTP API, until SIGTERM or Ctrl-C."""
     import signal
@@ -291,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     bus.add_argument("--no-subscribers", action="store_true", help="the relay only")
     events = sub.add_parser("events", help="print the event catalogue")
     events.add_argument("--markdown", action="store_true", help="as docs/events.md")
+    _forecast_parser(sub.add_parser("forecast", help="demand history, backtests and forecasts"))
     user = sub.add_parser("user", help="create a user with an API key")
     user.add_argument("email")
     user.add_argument("--role", default="viewer")
@@ -299,7 +367,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _forecast_parser(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", required=True)
+    imp = actions.add_parser("import", help="add a history file (date,sku,location,quantity[,price]) to the history")
+    imp.add_argument("file", help="CSV, or .csv.gz")
+    imp.add_argument("--currency", default="", help="ISO 4217 code of the price column (revenue)")
+    conv = actions.add_parser("convert-online-retail", help="the Online Retail file as a history file")
+    conv.add_argument("file", help="online_retail.csv(.gz)")
+    conv.add_argument("--out", required=True, help="the history file to write")
+    bt = actions.add_parser("backtest", help="backtest every model and the per-series choice on a history file")
+    bt.add_argument("--history", required=True, help="CSV (or .csv.gz): date,sku,location,quantity[,price]")
+    bt.add_argument("--horizon", type=int, default=28, help="days held out and forecast (default 28)")
+    bt.add_argument("--folds", type=int, default=3, help="earlier windows that choose the model (default 3)")
+    bt.add_argument("--top", type=int, default=None, help="only the N series with the most units sold")
+    bt.add_argument("--json", default=None, help="also write the figures as JSON to this file")
+    bt.add_argument("--jobs", type=int, default=0, help="worker processes (default: the cores, at most 4)")
+    bt.add_argument("--all-models", action="store_true", help="try ETS and Theta on intermittent series too")
+    for name, text in (("run", "choose models and forecast every series"), ("update", "re-forecast what changed")):
+        r = actions.add_parser(name, help=text)
+        r.add_argument("--jobs", type=int, default=0, help="worker processes (default: the cores, at most 4)")
+        r.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
+            help="the history's last day (default: the last with demand)",
+        )
+        if name == "run":
+            r.add_argument("--horizon", type=int, default=28)
+            r.add_argument("--folds", type=int, default=3)
+
+
 COMMANDS = {
+    "forecast": cmd_forecast,
     "bus": cmd_bus,
     "events": cmd_events,
     "serve": cmd_serve,

@@ -19,6 +19,7 @@ from orderhub.bus import subscribers, worker
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import DomainError
 from orderhub.core.events import DomainEvent
+from orderhub.forecast import service as forecast
 from orderhub.orders import hooks
 from orderhub.orders import service as orders
 from orderhub.orders.model import Order, OrderStatus
@@ -175,6 +176,7 @@ def wire(settings: Settings | None = None) -> None:
     subscribers.register(webhooks.SUBSCRIBER)
     subscribers.register(tracking.TIMELINE)
     subscribers.register(tracking.FOLLOW)
+    subscribers.register(forecast.DEMAND)
     worker.register_poller("webhooks", webhooks.send_due)
     notifications = notify_service.from_settings(settings)
     subscribers.register(notifications.subscriber)

@@ -144,6 +144,7 @@ def build_order(data: OrderCreate) -> Order:
                 for x in lines
             ],
             promise_days=order.promise_days,
+            pickup_node_id=order.pickup_node_id,
         )
     )
     return order

@@ -40,6 +40,7 @@ class OrderCaptured(OrderEvent):
     destination: dict[str, Any] = field(default_factory=dict)  # country, region, city, postal_code, lat, lon
     items: list[dict[str, Any]] = field(default_factory=list)  # line_id, sku, quantity, unit_price
     promise_days: int | None = None  # delivery promised within this many days of placed_at
+    pickup_node_id: str = ""  # the store of an in-store sale or the pickup point ("" for a delivery)
 
 
 @dataclass(frozen=True)

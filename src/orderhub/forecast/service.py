@@ -1,0 +1,350 @@
+"""Forecast's use cases: the demand history (imported, or kept from the bus by ``DEMAND``), the
+runs that choose a model per series and forecast, and the reads other contexts build on
+(``expected_demand`` for sourcing's store protection and replenishment).
+
+Runs are batch work: ``run`` backtests every series and chooses again; ``update`` re-forecasts
+only the series whose history changed since the last run, with the models already chosen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from orderhub.core.clock import utcnow
+from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.ids import new_id
+from orderhub.core.money import currency_exponent, is_known_currency
+from orderhub.forecast import store
+from orderhub.forecast.model import NODE_PREFIX, DemandRow, ParsedHistory, node_location, parse_history, total_by_key
+from orderhub.forecast.subscribers import DEMAND
+from orderhub.platform.db import unit_of_work
+
+if TYPE_CHECKING:
+    from orderhub.forecast.engine import Fitted, Panel
+
+__all__ = [
+    "DEMAND",
+    "NODE_PREFIX",
+    "backtest_file",
+    "expected_demand",
+    "get_forecast",
+    "get_runs",
+    "get_series",
+    "import_history",
+    "list_series",
+    "node_location",
+    "read_history",
+    "run",
+    "update",
+]
+
+MAX_SHOWN_ERRORS = 50
+
+
+# -- history -------------------------------------------------------------------------------------
+def read_history(lines: Iterable[str], *, currency: str = "") -> ParsedHistory:
+    """A history file parsed (see ``model.parse_history``); nothing is written."""
+    if currency and not is_known_currency(currency):
+        raise InvalidInput(
+            f"unknown currency {currency!r}", errors=[{"pointer": "/currency", "detail": "not ISO 4217"}]
+        )
+    return parse_history(lines, currency=currency, exponent=currency_exponent(currency) if currency else 2)
+
+
+def import_history(engine: Engine, lines: Iterable[str], *, currency: str = "") -> dict[str, int]:
+    """Add a history file's demand to the history, all rows or none: a file with any bad row is
+    refused with every bad row listed (line, field, what is wrong), and nothing is written.
+    Rows add to what a day already has (an import of the same file twice counts it twice)."""
+    parsed = read_history(lines, currency=currency)
+    if parsed.errors:
+        shown = parsed.errors[:MAX_SHOWN_ERRORS]
+        raise InvalidInput(
+            f"{len(parsed.errors)} bad row(s) in the history file; nothing was imported",
+            code="bad_history_rows",
+            errors=[{"pointer": f"/line/{e.line}/{e.field}", "detail": e.detail} for e in shown],
+        )
+    rows = list(total_by_key(parsed.rows).values())
+    with unit_of_work(engine) as conn:
+        for i in range(0, len(rows), 20_000):
+            store.add_demand(conn, rows[i : i + 20_000], now=utcnow())
+    return {"rows": len(parsed.rows), "days": len(rows), "series": len({(r.sku, r.location) for r in rows})}
+
+
+def add_demand(engine: Engine, rows: Sequence[DemandRow]) -> None:
+    """Add demand rows to the history (tests, benchmarks, feeds)."""
+    with unit_of_work(engine) as conn:
+        store.add_demand(conn, list(total_by_key(rows).values()), now=utcnow())
+
+
+# -- backtest ------------------------------------------------------------------------------------
+def backtest_file(
+    lines: Iterable[str],
+    *,
+    horizon: int = 28,
+    folds: int = 3,
+    top: int | None = None,
+    jobs: int = 1,
+    all_models: bool = False,
+) -> dict[str, Any]:
+    """Backtest a history file (``forecast.backtest``). Lenient where the import is strict:
+    bad rows are skipped and reported (how many, the first ones), so any file in the format
+    gives an answer."""
+    if horizon < 1 or folds < 1:
+        raise InvalidInput("horizon and folds must be at least 1")
+    from orderhub.forecast import backtest, engine
+
+    jobs = jobs or engine.default_jobs()
+    parsed = read_history(lines)
+    panel = engine.Panel.from_rows((r.sku, r.location, r.day, r.quantity) for r in parsed.rows)
+    report = backtest.run(panel, h=horizon, folds=folds, top=top, jobs=jobs, all_models=all_models)
+    report["rows"] = {
+        "read": len(parsed.rows),
+        "bad": len(parsed.errors),
+        "errors": [str(e) for e in parsed.errors[:10]],
+    }
+    return report
+
+
+# -- runs ----------------------------------------------------------------------------------------
+def _panel(conn: Any, keys: Iterable[tuple[str, str]] | None = None, *, end: date | None = None) -> Panel:
+    from orderhub.forecast.engine import Panel
+
+    return Panel.from_rows(store.demand_rows(conn, keys=keys), end=end)
+
+
+def run(
+    engine: Engine, *, horizon: int = 28, folds: int = 3, jobs: int | None = None, as_of: date | None = None
+) -> dict[str, Any]:
+    """Choose a model for every series by its backtest and forecast the next ``horizon`` days
+    after ``as_of`` (default: the history's last day), replacing every earlier forecast. The
+    history is read in one transaction, the forecasts written in another; a series whose
+    history changes meanwhile is picked up by the next ``update``."""
+    from orderhub.forecast import engine as numeric
+
+    jobs = jobs or numeric.default_jobs()
+    run_id, started = new_id("fcr"), utcnow()
+    clock = time.perf_counter()
+    with unit_of_work(engine, write=False) as conn:
+        panel = _panel(conn, end=as_of)
+    read_s = time.perf_counter() - clock
+    fitted = numeric.fit_all(panel, h=horizon, folds=folds, jobs=jobs)
+    fit_s = time.perf_counter() - clock - read_s
+    summary = _save(engine, panel, fitted, run_id=run_id, kind="run", started=started, horizon=horizon, folds=folds)
+    summary["seconds"] = {
+        "read": round(read_s, 2),
+        "fit": round(fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+    }
+    with unit_of_work(engine) as conn:
+        store.finish_run(conn, run_id, summary=summary)
+    return summary
+
+
+def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None) -> dict[str, Any]:
+    """Re-forecast, with the models already chosen, every series whose history changed since
+    the last run or update started (new demand, a cancellation), from its history through
+    ``as_of`` (default: the history's last day); a new series gets the short-history
+    fallback. Other series keep their forecast until the next ``run``."""
+    from orderhub.forecast import engine as numeric
+
+    run_id, started = new_id("fcr"), utcnow()
+    clock = time.perf_counter()
+    with unit_of_work(engine, write=False) as conn:
+        last = store.last_run(conn)
+        if last is None:
+            raise NotFound("no forecast run yet: run one first (orderhub forecast run)", code="no_forecast_run")
+        end = as_of or store.last_day(conn)
+        keys = store.changed_series(conn, since=last["started_at"])
+        panel = _panel(conn, keys, end=end)
+        known = store.chosen_models(conn, panel.keys)
+    read_s = time.perf_counter() - clock
+    horizon, folds = int(last["horizon"]), int(last["folds"])
+    chosen = {i: known[k]["model"] if k in known else numeric.FALLBACK for i, k in enumerate(panel.keys)}
+    values = numeric.forecast(panel, chosen, horizon, jobs=jobs or numeric.default_jobs())
+    fitted = []
+    for i, key in enumerate(panel.keys):
+        before = known.get(key)
+        if before is None:
+            f = numeric.Fitted(numeric.FALLBACK, numeric.demand_class(panel.values(i)), {"windows": 0}, {}, values[i])
+            f.note = f"{len(panel.values(i))} days of history: too short to backtest"
+        else:
+            f = numeric.Fitted(before["model"], before["demand_class"], before["scores"], before["spread"], values[i])
+            f.note = before["note"]
+        fitted.append(f)
+    fit_s = time.perf_counter() - clock - read_s
+    summary = _save(engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds)
+    summary["seconds"] = {
+        "read": round(read_s, 2),
+        "fit": round(fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+    }
+    with unit_of_work(engine) as conn:
+        store.finish_run(conn, run_id, summary=summary)
+    return summary
+
+
+def _save(
+    engine: Engine,
+    panel: Panel,
+    fitted: list[Fitted],
+    *,
+    run_id: str,
+    kind: str,
+    started: Any,
+    horizon: int,
+    folds: int,
+) -> dict[str, Any]:
+    now = utcnow()
+    series_rows, point_rows = [], []
+    for i, (key, f) in enumerate(zip(panel.keys, fitted, strict=True)):
+        first = date.fromordinal(int(panel.start[i]))
+        last = date.fromordinal(panel.end)
+        series_rows.append(
+            {
+                "sku": key[0],
+                "location": key[1],
+                "model": f.model,
+                "demand_class": f.demand_class,
+                "first_day": first,
+                "last_day": last,
+                "horizon": horizon,
+                "scores": f.scores,
+                "spread": f.spread,
+                "note": f.note[:200],
+                "run_id": run_id,
+                "fitted_at": now,
+            }
+        )
+        q80, q95 = f.spread.get("80"), f.spread.get("95")
+        for t, mean in enumerate(f.forecast.tolist()):
+            point_rows.append(
+                {
+                    "sku": key[0],
+                    "location": key[1],
+                    "day": last + timedelta(days=t + 1),
+                    "mean": mean,
+                    "lo80": max(mean - q80, 0.0) if q80 is not None else None,
+                    "hi80": mean + q80 if q80 is not None else None,
+                    "lo95": max(mean - q95, 0.0) if q95 is not None else None,
+                    "hi95": mean + q95 if q95 is not None else None,
+                }
+            )
+    summary = {
+        "run_id": run_id,
+        "kind": kind,
+        "series": len(fitted),
+        "last_day": date.fromordinal(panel.end).isoformat() if len(panel) else None,
+        "chosen": dict(Counter(f.model for f in fitted).most_common()),
+        "short": sum(1 for f in fitted if f.scores.get("windows") == 0),
+    }
+    with unit_of_work(engine) as conn:
+        store.start_run(
+            conn, id=run_id, kind=kind, started_at=started, horizon=horizon, folds=folds, series=len(fitted)
+        )
+        store.save_forecasts(conn, series_rows, point_rows, replace_all=kind == "run")
+        store.finish_run(conn, run_id, finished_at=utcnow())
+    return summary
+
+
+# -- reads ---------------------------------------------------------------------------------------
+def list_series(
+    engine: Engine, *, location: str | None = None, sku: str | None = None, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Series with a forecast (model, class, note), by location and SKU."""
+    with unit_of_work(engine, write=False) as conn:
+        return store.list_series(conn, location=location, sku=sku, limit=limit, offset=offset)
+
+
+def get_series(engine: Engine, *, sku: str, location: str, days: int = 365) -> dict[str, Any]:
+    """A series' daily history over its last ``days`` days (days without demand are 0), and
+    its chosen model and backtest scores when a run has seen it. 404 when it has no history."""
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.series_history(conn, sku=sku, location=location)
+        fitted = store.get_series(conn, sku=sku, location=location)
+        last = store.last_day(conn)
+    if not rows:
+        raise NotFound(f"no demand history for {sku} at {location}", code="no_history", sku=sku, location=location)
+    assert last is not None
+    by_day = {r["day"]: r for r in rows}
+    first = max(rows[0]["day"], last - timedelta(days=days - 1))
+    history = [
+        {"day": d.isoformat(), "quantity": by_day[d]["quantity"] if d in by_day else 0.0}
+        for d in (first + timedelta(days=k) for k in range((last - first).days + 1))
+    ]
+    return {"sku": sku, "location": location, "history": history, "fit": _fit_view(fitted)}
+
+
+def get_forecast(engine: Engine, *, sku: str, location: str) -> dict[str, Any]:
+    """The forecast of a series per day, with its 80 % and 95 % intervals (none for a series
+    too short to backtest), its model and the backtest scores that chose it. 404 when no run
+    has forecast it."""
+    with unit_of_work(engine, write=False) as conn:
+        fitted = store.get_series(conn, sku=sku, location=location)
+        if fitted is None:
+            raise NotFound(f"no forecast for {sku} at {location}", code="no_forecast", sku=sku, location=location)
+        start = fitted["last_day"] + timedelta(days=1)
+        rows = store.forecast_points(
+            conn, location=location, skus=[sku], start=start, end=start + timedelta(days=fitted["horizon"])
+        )
+    points = [
+        {k: (r[k].isoformat() if k == "day" else r[k]) for k in ("day", "mean", "lo80", "hi80", "lo95", "hi95")}
+        for r in rows
+    ]
+    return {"sku": sku, "location": location, **_fit_view(fitted), "points": points}
+
+
+def _fit_view(row: dict[str, Any] | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    return {
+        "model": row["model"],
+        "demand_class": row["demand_class"],
+        "history_from": row["first_day"].isoformat(),
+        "history_to": row["last_day"].isoformat(),
+        "horizon": row["horizon"],
+        "scores": row["scores"],
+        "note": row["note"],
+        "fitted_at": row["fitted_at"].isoformat(),
+        "run_id": row["run_id"],
+    }
+
+
+def expected_demand(
+    engine: Engine, *, location: str, skus: Sequence[str], days: int, start: date | None = None
+) -> dict[str, float]:
+    """Units of each of ``skus`` expected at ``location`` (a region code, or
+    ``node_location(node_id)`` for a node's own demand) over ``days`` days from ``start``
+    (default: the first day the latest run or update forecast), from the latest forecasts. A
+    SKU without a forecast there expects 0; days past a forecast's horizon count nothing."""
+    if days < 1:
+        raise InvalidInput("days must be at least 1", errors=[{"pointer": "/days", "detail": "must be ≥ 1"}])
+    with unit_of_work(engine, write=False) as conn:
+        if start is None:
+            run = store.last_run(conn)
+            last = (run["summary"] or {}).get("last_day") if run else None
+            start = date.fromisoformat(last) + timedelta(days=1) if last else utcnow().date()
+        rows = store.forecast_points(conn, location=location, skus=skus, start=start, end=start + timedelta(days=days))
+    out = dict.fromkeys(skus, 0.0)
+    for r in rows:
+        out[r["sku"]] += r["mean"]
+    return out
+
+
+def get_runs(engine: Engine, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest runs and updates, newest first, with their summaries."""
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.recent_runs(conn, limit=limit)
+    return [
+        {
+            **{k: rows_v for k, rows_v in r.items() if k not in ("started_at", "finished_at")},
+            "started_at": r["started_at"].isoformat(),
+            "finished_at": r["finished_at"].isoformat() if r["finished_at"] else None,
+        }
+        for r in rows
+    ]

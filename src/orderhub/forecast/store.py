@@ -1,0 +1,311 @@
+"""Forecast's tables and the SQL that must be fast: the daily demand history (one row per SKU ×
+location × day with demand), forecast's copy of order lines (to take cancellations back), the
+chosen model and scores per series, the forecast per day with its intervals, and the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from orderhub.forecast.model import CapturedLine, Delta, DemandRow, LineState
+from orderhub.platform.db import UtcDateTime, metadata, per_dialect
+
+demand = sa.Table(
+    "forecast_demand",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("location", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("quantity", sa.Float, nullable=False),
+    sa.Column("revenue_minor", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("currency", sa.String(3), nullable=False, server_default=""),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_forecast_demand_updated", "updated_at"),
+)
+
+lines = sa.Table(
+    "forecast_lines",
+    metadata,
+    sa.Column("order_id", sa.String(40), primary_key=True),
+    sa.Column("line_id", sa.String(40), primary_key=True),
+    sa.Column("sku", sa.String(64), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("node", sa.String(64), nullable=False, server_default=""),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("cancelled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unit_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False, server_default=""),
+)
+
+series = sa.Table(
+    "forecast_series",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("location", sa.String(64), primary_key=True),
+    sa.Column("model", sa.String(40), nullable=False),
+    sa.Column("demand_class", sa.String(20), nullable=False),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("horizon", sa.Integer, nullable=False),
+    # per candidate model: mean absolute error over the backtest windows, MASE, RMSSE
+    sa.Column("scores", sa.JSON, nullable=False),
+    # the conformal half-widths of the chosen model's intervals, by level ("80", "95")
+    sa.Column("spread", sa.JSON, nullable=False),
+    sa.Column("note", sa.String(200), nullable=False, server_default=""),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("fitted_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_forecast_series_location", "location", "sku"),
+)
+
+points = sa.Table(
+    "forecast_points",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("location", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("mean", sa.Float, nullable=False),
+    sa.Column("lo80", sa.Float, nullable=True),
+    sa.Column("hi80", sa.Float, nullable=True),
+    sa.Column("lo95", sa.Float, nullable=True),
+    sa.Column("hi95", sa.Float, nullable=True),
+    sa.Index("ix_forecast_points_location_day", "location", "day"),
+)
+
+runs = sa.Table(
+    "forecast_runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # run | update
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("horizon", sa.Integer, nullable=False),
+    sa.Column("folds", sa.Integer, nullable=False),
+    sa.Column("series", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("summary", sa.JSON, nullable=True),
+    sa.Index("ix_forecast_runs_started", "started_at"),
+)
+
+
+# -- history -------------------------------------------------------------------------------------
+def _build_add(insert: Any) -> Any:
+    stmt = insert(demand)
+    same = sa.or_(demand.c.currency == stmt.excluded.currency, demand.c.currency == "", stmt.excluded.currency == "")
+    return stmt.on_conflict_do_update(
+        index_elements=["sku", "location", "day"],
+        set_={
+            "quantity": demand.c.quantity + stmt.excluded.quantity,
+            "revenue_minor": demand.c.revenue_minor
+            + sa.case((same, stmt.excluded.revenue_minor), else_=sa.literal(0, sa.BigInteger)),
+            "currency": sa.case((demand.c.currency == "", stmt.excluded.currency), else_=demand.c.currency),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+_add = per_dialect(_build_add)
+
+
+def add_demand(conn: Connection, deltas: Sequence[Delta | DemandRow], *, now: datetime) -> None:
+    """Add each delta to its day's row, creating the row when the day had none: one statement
+    (an ``executemany``) for the whole batch. Deltas must be one per key (``model.add_up``)."""
+    if deltas:
+        conn.execute(
+            _add(conn),
+            [
+                {
+                    "sku": d.sku,
+                    "location": d.location,
+                    "day": d.day,
+                    "quantity": d.quantity,
+                    "revenue_minor": d.revenue_minor,
+                    "currency": d.currency,
+                    "updated_at": now,
+                }
+                for d in deltas
+            ],
+        )
+
+
+def demand_rows(
+    conn: Connection, *, keys: Iterable[tuple[str, str]] | None = None, since: date | None = None
+) -> list[tuple[str, str, date, float]]:
+    """(sku, location, day, quantity) rows, ordered by series and day; only ``keys`` when given."""
+    stmt = sa.select(demand.c.sku, demand.c.location, demand.c.day, demand.c.quantity)
+    if since is not None:
+        stmt = stmt.where(demand.c.day >= since)
+    if keys is not None:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return []
+        out: list[tuple[str, str, date, float]] = []
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            out += [tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk)))]
+        return sorted(out)
+    return [tuple(r) for r in conn.execute(stmt.order_by(demand.c.sku, demand.c.location, demand.c.day))]
+
+
+def changed_series(conn: Connection, *, since: datetime) -> set[tuple[str, str]]:
+    """Series whose history changed at or after ``since``."""
+    stmt = sa.select(demand.c.sku, demand.c.location).where(demand.c.updated_at >= since).distinct()
+    return {(r.sku, r.location) for r in conn.execute(stmt)}
+
+
+def last_day(conn: Connection) -> date | None:
+    return conn.execute(sa.select(sa.func.max(demand.c.day))).scalar()
+
+
+def series_history(conn: Connection, *, sku: str, location: str) -> list[dict[str, Any]]:
+    stmt = (
+        sa.select(demand.c.day, demand.c.quantity, demand.c.revenue_minor, demand.c.currency)
+        .where(demand.c.sku == sku, demand.c.location == location)
+        .order_by(demand.c.day)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+# -- forecast's copy of order lines --------------------------------------------------------------
+_add_lines = per_dialect(lambda insert: insert(lines).on_conflict_do_nothing(index_elements=["order_id", "line_id"]))
+
+
+def order_lines(conn: Connection, order_ids: Iterable[str]) -> dict[str, dict[str, LineState]]:
+    """The copied lines of these orders, by order and line id."""
+    ids = sorted(set(order_ids))
+    out: dict[str, dict[str, LineState]] = {}
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(sa.select(lines).where(lines.c.order_id.in_(ids[i : i + 500]))):
+            line = CapturedLine(
+                r.order_id, r.line_id, r.sku, r.region, r.node, r.day, r.quantity, r.unit_minor, r.currency
+            )
+            out.setdefault(r.order_id, {})[r.line_id] = LineState(line, r.quantity, r.cancelled)
+    return out
+
+
+def save_lines(conn: Connection, states: Iterable[LineState]) -> None:
+    """New lines inserted (a replayed capture inserts nothing), changed ones updated: one
+    statement each."""
+    new, changed = [], []
+    for s in states:
+        row = {
+            "order_id": s.line.order_id,
+            "line_id": s.line.line_id,
+            "region": s.line.region,
+            "quantity": s.quantity,
+            "cancelled": s.cancelled,
+        }
+        if s.is_new:
+            new.append(
+                row
+                | {
+                    "sku": s.line.sku,
+                    "node": s.line.node,
+                    "day": s.line.day,
+                    "unit_minor": s.line.unit_minor,
+                    "currency": s.line.currency,
+                }
+            )
+        elif s.is_changed:
+            changed.append(
+                {
+                    "o": row["order_id"],
+                    "l": row["line_id"],
+                    "r": row["region"],
+                    "q": row["quantity"],
+                    "c": row["cancelled"],
+                }
+            )
+    if new:
+        conn.execute(_add_lines(conn), new)
+    if changed:
+        stmt = (
+            lines.update()
+            .where(lines.c.order_id == sa.bindparam("o"), lines.c.line_id == sa.bindparam("l"))
+            .values(region=sa.bindparam("r"), quantity=sa.bindparam("q"), cancelled=sa.bindparam("c"))
+        )
+        conn.execute(stmt, changed)
+
+
+# -- forecasts -----------------------------------------------------------------------------------
+def save_forecasts(
+    conn: Connection, series_rows: list[dict[str, Any]], point_rows: list[dict[str, Any]], *, replace_all: bool
+) -> None:
+    """Write the chosen models and forecasts: every series' earlier points go (all of them
+    when ``replace_all``), then one insert of series rows and one of points."""
+    if replace_all:
+        conn.execute(points.delete())
+        conn.execute(series.delete())
+    else:
+        keys = [(r["sku"], r["location"]) for r in series_rows]
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            conn.execute(points.delete().where(sa.tuple_(points.c.sku, points.c.location).in_(chunk)))
+            conn.execute(series.delete().where(sa.tuple_(series.c.sku, series.c.location).in_(chunk)))
+    if series_rows:
+        conn.execute(series.insert(), series_rows)
+    for i in range(0, len(point_rows), 20_000):
+        conn.execute(points.insert(), point_rows[i : i + 20_000])
+
+
+def get_series(conn: Connection, *, sku: str, location: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(series).where(series.c.sku == sku, series.c.location == location)).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def chosen_models(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The series rows of ``keys`` that have one."""
+    wanted = sorted(set(keys))
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in range(0, len(wanted), 500):
+        stmt = sa.select(series).where(sa.tuple_(series.c.sku, series.c.location).in_(wanted[i : i + 500]))
+        out.update({(r.sku, r.location): dict(r._mapping) for r in conn.execute(stmt)})
+    return out
+
+
+def list_series(
+    conn: Connection, *, location: str | None, sku: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    stmt = sa.select(
+        series.c.sku, series.c.location, series.c.model, series.c.demand_class, series.c.note, series.c.fitted_at
+    )
+    if location is not None:
+        stmt = stmt.where(series.c.location == location)
+    if sku is not None:
+        stmt = stmt.where(series.c.sku == sku)
+    stmt = stmt.order_by(series.c.location, series.c.sku).limit(limit).offset(offset)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def forecast_points(
+    conn: Connection, *, location: str, skus: Sequence[str] | None, start: date, end: date
+) -> list[dict[str, Any]]:
+    """Points of ``location`` (only ``skus`` when given) with ``start <= day < end``."""
+    stmt = sa.select(points).where(points.c.location == location, points.c.day >= start, points.c.day < end)
+    if skus is not None:
+        stmt = stmt.where(points.c.sku.in_(sorted(set(skus))))
+    return [dict(r._mapping) for r in conn.execute(stmt.order_by(points.c.sku, points.c.day))]
+
+
+# -- runs ----------------------------------------------------------------------------------------
+def start_run(conn: Connection, **values: Any) -> None:
+    conn.execute(runs.insert().values(**values))
+
+
+def finish_run(conn: Connection, run_id: str, **values: Any) -> None:
+    conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+
+
+def last_run(conn: Connection) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(runs).where(runs.c.finished_at.is_not(None)).order_by(runs.c.started_at.desc()).limit(1)
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+def recent_runs(conn: Connection, *, limit: int) -> list[dict[str, Any]]:
+    stmt = sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
