@@ -9,18 +9,20 @@ only the series whose history changed since the last run, with the models alread
 from __future__ import annotations
 
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.ids import new_id
 from orderhub.core.money import currency_exponent, is_known_currency
-from orderhub.forecast import store
+from orderhub.forecast import store, watch
 from orderhub.forecast.model import NODE_PREFIX, DemandRow, ParsedHistory, node_location, parse_history, total_by_key
 from orderhub.forecast.subscribers import DEMAND
 from orderhub.platform.db import unit_of_work
@@ -32,8 +34,12 @@ __all__ = [
     "DEMAND",
     "NODE_PREFIX",
     "backtest_file",
+    "expected_at_nodes",
     "expected_demand",
     "get_forecast",
+    "get_guard",
+    "get_guard_series",
+    "get_guard_switches",
     "get_runs",
     "get_series",
     "import_history",
@@ -132,10 +138,12 @@ def run(
     clock = time.perf_counter()
     with unit_of_work(engine, write=False) as conn:
         panel = _panel(conn, end=as_of)
+    guarded = _watch(engine, panel, run_id=run_id)
     read_s = time.perf_counter() - clock
     fitted = numeric.fit_all(panel, h=horizon, folds=folds, jobs=jobs)
     fit_s = time.perf_counter() - clock - read_s
     summary = _save(engine, panel, fitted, run_id=run_id, kind="run", started=started, horizon=horizon, folds=folds)
+    summary["guard"] = guarded
     summary["seconds"] = {
         "read": round(read_s, 2),
         "fit": round(fit_s, 2),
@@ -163,6 +171,7 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         keys = store.changed_series(conn, since=last["started_at"])
         panel = _panel(conn, keys, end=end)
         known = store.chosen_models(conn, panel.keys)
+    guarded = _watch(engine, panel, run_id=run_id, end=end)
     read_s = time.perf_counter() - clock
     horizon, folds = int(last["horizon"]), int(last["folds"])
     chosen = {i: known[k]["model"] if k in known else numeric.FALLBACK for i, k in enumerate(panel.keys)}
@@ -179,6 +188,7 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         fitted.append(f)
     fit_s = time.perf_counter() - clock - read_s
     summary = _save(engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds)
+    summary["guard"] = guarded
     summary["seconds"] = {
         "read": round(read_s, 2),
         "fit": round(fit_s, 2),
@@ -187,6 +197,13 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
     with unit_of_work(engine) as conn:
         store.finish_run(conn, run_id, summary=summary)
     return summary
+
+
+def _watch(engine: Engine, panel: Panel, *, run_id: str, end: date | None = None) -> dict[str, Any]:
+    """The guard looks at the days of demand the history now has (``watch.watch``), before the
+    forecasts that were live for them are replaced."""
+    through = end or (date.fromordinal(panel.end) if len(panel) else None)
+    return watch.watch(engine, through=through, run_id=run_id) if through else {}
 
 
 def _save(
@@ -333,6 +350,89 @@ def expected_demand(
     out = dict.fromkeys(skus, 0.0)
     for r in rows:
         out[r["sku"]] += r["mean"]
+    return out
+
+
+# -- the guard -----------------------------------------------------------------------------------
+def get_guard(engine: Engine, *, location: str | None = None, limit: int = 200) -> dict[str, Any]:
+    """The guard's state: every region watched (reliable or not, why, the share of its volume
+    out of band, its demand and forecast levels) and the series out of band, newest first."""
+    with unit_of_work(engine, write=False) as conn:
+        regions = store.guard_region_rows(conn)
+        series = store.alarmed_series(conn, location=location, limit=limit)
+    if location is not None:
+        regions = {k: v for k, v in regions.items() if k == location}
+    return {
+        "regions": [_dated(r) for _, r in sorted(regions.items())],
+        "series": [_dated(r) for r in series],
+    }
+
+
+def get_guard_series(engine: Engine, *, sku: str, location: str) -> dict[str, Any]:
+    """One series' guard state (the default one when the guard holds nothing on it)."""
+    with unit_of_work(engine, write=False) as conn:
+        row = store.guard_states(conn, keys=[(sku, location)]).get((sku, location))
+    if row is None:
+        return {"sku": sku, "location": location, "alarmed": False, "up": 0.0, "down": 0.0, "reason": ""}
+    return _dated(row)
+
+
+def get_guard_switches(engine: Engine, *, location: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The guard's switches, newest first: region, state, reason, the day that decided it."""
+    with unit_of_work(engine, write=False) as conn:
+        return [_dated(r) for r in store.recent_switches(conn, location=location, limit=limit)]
+
+
+def _dated(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, (date, datetime)) else v for k, v in row.items()}
+
+
+@dataclass(slots=True)
+class _NodeDemand:
+    run_id: str | None
+    start: date
+    days: int
+    checked: float  # time.monotonic() of the last look at the latest run
+    by_sku: dict[str, dict[str, float]] = field(default_factory=dict)  # sku → node id → units
+
+
+_node_cache: weakref.WeakKeyDictionary[Any, _NodeDemand] = weakref.WeakKeyDictionary()
+NODE_CACHE_S = 5.0  # how often the hot path looks whether a newer run replaced the forecasts
+NODE_CACHE_SKUS = 50_000
+
+
+def expected_at_nodes(
+    conn: Connection, *, skus: Sequence[str], days: int, start: date | None = None
+) -> dict[str, dict[str, float]]:
+    """For sourcing's hot path, on the caller's connection: the units of each of ``skus``
+    expected at each node with a forecast of its own demand (in-store sales, pickups), over
+    ``days`` days from ``start`` (default: today, UTC), as ``{node id: {sku: units}}``. SKUs
+    are read in one statement and kept per forecast run, so repeated SKUs cost a dict lookup;
+    whether a newer run or update replaced the forecasts is looked up every few seconds."""
+    start = start or utcnow().date()
+    now = time.monotonic()
+    cache = _node_cache.get(conn.engine)
+    if cache is None or cache.start != start or cache.days != days or now - cache.checked > NODE_CACHE_S:
+        run_id = store.last_run_id(conn)
+        if cache is None or cache.start != start or cache.days != days or cache.run_id != run_id:
+            cache = _NodeDemand(run_id, start, days, now)
+            _node_cache[conn.engine] = cache
+        cache.checked = now
+    missing = [s for s in dict.fromkeys(skus) if s not in cache.by_sku]
+    if missing:
+        if len(cache.by_sku) > NODE_CACHE_SKUS:
+            cache.by_sku.clear()
+        found: dict[str, dict[str, float]] = {s: {} for s in missing}
+        for sku, location, units in store.node_expected(
+            conn, skus=missing, start=start, end=start + timedelta(days=days)
+        ):
+            found[sku][location.removeprefix(NODE_PREFIX)] = units
+        cache.by_sku.update(found)
+    out: dict[str, dict[str, float]] = {}
+    for sku in skus:
+        for node_id, units in cache.by_sku[sku].items():
+            if units > 0:
+                out.setdefault(node_id, {})[sku] = units
     return out
 
 
