@@ -91,6 +91,8 @@ def test_a_level_jump_needs_more_than_one_day_and_small_regions_have_no_level() 
     assert r.state == RELIABLE and round(r.ratio or 0, 2) == 1.6
     r = watch_region(r, DAY, day([(100, 10, False)] * 2), P)
     assert r.state == UNRELIABLE and r.reason == "forecasts unreliable: demand 2.0× the forecast (moving average)"
+    first = watch_region(RegionWatch(), DAY, day([(0, 10, False)] * 2), P)  # a first day of nothing
+    assert first.state == RELIABLE and round(first.ratio or 0, 2) == 0.7
     tiny = watch_region(RegionWatch(), DAY, day([(0.1, 1, False)]), P)
     for _ in range(5):
         tiny = watch_region(tiny, DAY, day([(30, 1, False)]), P)  # a forecast under 5 a day: no level

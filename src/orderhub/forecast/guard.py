@@ -154,8 +154,9 @@ def watch_region(state: RegionWatch, day: date, series: Iterable[SeriesDay], pol
     actual = sum(min(s.actual, policy.level_clip * s.mean) if s.mean > 0 else s.actual for s in rows)
     forecast = sum(s.mean for s in rows)
     a = policy.level_alpha
-    level_a = actual if state.level_actual is None else (1 - a) * state.level_actual + a * actual
-    level_f = forecast if state.level_forecast is None else (1 - a) * state.level_forecast + a * forecast
+    # a region's first day starts both averages at its forecast: one day cannot jump the level
+    level_a = (1 - a) * (forecast if state.level_actual is None else state.level_actual) + a * actual
+    level_f = (1 - a) * (forecast if state.level_forecast is None else state.level_forecast) + a * forecast
     after = replace(
         state,
         share=round(share, 4),

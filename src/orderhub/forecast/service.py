@@ -118,10 +118,12 @@ def backtest_file(
 
 
 # -- runs ----------------------------------------------------------------------------------------
-def _panel(conn: Any, keys: Iterable[tuple[str, str]] | None = None, *, end: date | None = None) -> Panel:
+def _panel(
+    conn: Any, keys: Iterable[tuple[str, str]] | None = None, *, end: date | None = None, since: date | None = None
+) -> Panel:
     from orderhub.forecast.engine import Panel
 
-    return Panel.from_rows(store.demand_rows(conn, keys=keys), end=end)
+    return Panel.from_rows(store.demand_rows(conn, keys=keys, since=since), end=end)
 
 
 def run(
@@ -138,28 +140,42 @@ def run(
     clock = time.perf_counter()
     with unit_of_work(engine, write=False) as conn:
         panel = _panel(conn, end=as_of)
-    guarded = _watch(engine, panel, run_id=run_id)
     read_s = time.perf_counter() - clock
+    guarded = _watch(engine, panel, run_id=run_id)
+    guard_s = guarded.pop("seconds", 0.0)
     fitted = numeric.fit_all(panel, h=horizon, folds=folds, jobs=jobs)
-    fit_s = time.perf_counter() - clock - read_s
+    fit_s = time.perf_counter() - clock - read_s - guard_s
     summary = _save(engine, panel, fitted, run_id=run_id, kind="run", started=started, horizon=horizon, folds=folds)
     summary["guard"] = guarded
     summary["seconds"] = {
         "read": round(read_s, 2),
+        "guard": round(guard_s, 2),
         "fit": round(fit_s, 2),
-        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - guard_s - fit_s, 2),
     }
     with unit_of_work(engine) as conn:
         store.finish_run(conn, run_id, summary=summary)
     return summary
 
 
+#: Days of history an update reads per changed series (at least): ETS and Theta need theirs from
+#: the day they were fitted from; the cheaper models forget older days (an 8-week weekday
+#: average; smoothing with α = 0.1), so 20 weeks give them what a full history would, nearly.
+UPDATE_DAYS = 140
+
+
 def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None) -> dict[str, Any]:
     """Re-forecast, with the models already chosen, every series whose history changed since
     the last run or update started (new demand, a cancellation), from its history through
     ``as_of`` (default: the history's last day); a new series gets the short-history
-    fallback. Other series keep their forecast until the next ``run``."""
+    fallback. Other series keep their forecast until the next ``run``.
+
+    Nothing chosen is chosen again and nothing fitted is fitted again: ETS and Theta apply the
+    parameters the run fitted to the new history (``engine.forward``), the cheaper models
+    (weekday averages, the Croston family) are recomputed from the last ``UPDATE_DAYS`` days,
+    in this process. ``jobs`` is accepted for symmetry with ``run`` and not used."""
     from orderhub.forecast import engine as numeric
+    from orderhub.forecast.engine import Panel
 
     run_id, started = new_id("fcr"), utcnow()
     clock = time.perf_counter()
@@ -168,42 +184,64 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         if last is None:
             raise NotFound("no forecast run yet: run one first (orderhub forecast run)", code="no_forecast_run")
         end = as_of or store.last_day(conn)
-        keys = store.changed_series(conn, since=last["started_at"])
-        panel = _panel(conn, keys, end=end)
-        known = store.chosen_models(conn, panel.keys)
-    guarded = _watch(engine, panel, run_id=run_id, end=end)
+        known = store.chosen_models(conn, store.changed_series(conn, since=last["started_at"]))
+        since = _update_since(end, known.values()) if end else None
+        panel = Panel.from_rows(store.demand_rows(conn, since=since, changed_since=last["started_at"]), end=end)
     read_s = time.perf_counter() - clock
+    guarded = _watch(engine, panel, run_id=run_id, end=end)
+    guard_s = guarded.pop("seconds", 0.0)
     horizon, folds = int(last["horizon"]), int(last["folds"])
     chosen = {i: known[k]["model"] if k in known else numeric.FALLBACK for i, k in enumerate(panel.keys)}
-    values = numeric.forecast(panel, chosen, horizon, jobs=jobs or numeric.default_jobs())
-    fitted = []
+    first = {
+        i: max(known[k]["first_day"].toordinal(), since.toordinal() if since else 0)
+        for i, k in enumerate(panel.keys)
+        if k in known
+    }
+    params = {i: known[k]["params"] for i, k in enumerate(panel.keys) if k in known and known[k]["params"]}
+    values = numeric.forward(panel, chosen, horizon, first=first, params=params)
+    fitted, first_days = [], {}
     for i, key in enumerate(panel.keys):
         before = known.get(key)
         if before is None:
             f = numeric.Fitted(numeric.FALLBACK, numeric.demand_class(panel.values(i)), {"windows": 0}, {}, values[i])
             f.note = f"{len(panel.values(i))} days of history: too short to backtest"
         else:
-            f = numeric.Fitted(before["model"], before["demand_class"], before["scores"], before["spread"], values[i])
-            f.note = before["note"]
+            f = numeric.Fitted(
+                before["model"], before["demand_class"], before["scores"], before["spread"], values[i],
+                before["note"], before["params"],
+            )  # fmt: skip
+            first_days[i] = before["first_day"]
         fitted.append(f)
-    fit_s = time.perf_counter() - clock - read_s
-    summary = _save(engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds)
+    fit_s = time.perf_counter() - clock - read_s - guard_s
+    summary = _save(
+        engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds,
+        first_days=first_days,
+    )  # fmt: skip
     summary["guard"] = guarded
     summary["seconds"] = {
         "read": round(read_s, 2),
+        "guard": round(guard_s, 2),
         "fit": round(fit_s, 2),
-        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - guard_s - fit_s, 2),
     }
     with unit_of_work(engine) as conn:
         store.finish_run(conn, run_id, summary=summary)
     return summary
 
 
+def _update_since(end: date, known: Iterable[dict[str, Any]]) -> date:
+    since = end - timedelta(days=UPDATE_DAYS - 1)
+    starts = [s["params"]["fit_start"] for s in known if s.get("params")]
+    return min(since, date.fromordinal(min(starts))) if starts else since
+
+
 def _watch(engine: Engine, panel: Panel, *, run_id: str, end: date | None = None) -> dict[str, Any]:
     """The guard looks at the days of demand the history now has (``watch.watch``), before the
-    forecasts that were live for them are replaced."""
+    forecasts that were live for them are replaced; ``seconds`` says how long it took."""
+    clock = time.perf_counter()
     through = end or (date.fromordinal(panel.end) if len(panel) else None)
-    return watch.watch(engine, through=through, run_id=run_id) if through else {}
+    out = watch.watch(engine, through=through, run_id=run_id) if through else {}
+    return {**out, "seconds": time.perf_counter() - clock}
 
 
 def _save(
@@ -216,11 +254,12 @@ def _save(
     started: Any,
     horizon: int,
     folds: int,
+    first_days: dict[int, date] | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     series_rows, point_rows = [], []
     for i, (key, f) in enumerate(zip(panel.keys, fitted, strict=True)):
-        first = date.fromordinal(int(panel.start[i]))
+        first = (first_days or {}).get(i) or date.fromordinal(int(panel.start[i]))
         last = date.fromordinal(panel.end)
         series_rows.append(
             {
@@ -234,6 +273,7 @@ def _save(
                 "scores": f.scores,
                 "spread": f.spread,
                 "note": f.note[:200],
+                "params": f.params,
                 "run_id": run_id,
                 "fitted_at": now,
             }

@@ -181,12 +181,24 @@ def add_demand(conn: Connection, deltas: Sequence[Delta | DemandRow], *, now: da
 
 
 def demand_rows(
-    conn: Connection, *, keys: Iterable[tuple[str, str]] | None = None, since: date | None = None
+    conn: Connection,
+    *,
+    keys: Iterable[tuple[str, str]] | None = None,
+    since: date | None = None,
+    changed_since: datetime | None = None,
 ) -> list[tuple[str, str, date, float]]:
-    """(sku, location, day, quantity) rows, ordered by series and day; only ``keys`` when given."""
+    """(sku, location, day, quantity) rows from ``since``, ordered by series and day: only
+    ``keys`` when given, only the series changed at or after ``changed_since`` when given (one
+    statement: the changed series joined to their rows)."""
     stmt = sa.select(demand.c.sku, demand.c.location, demand.c.day, demand.c.quantity)
     if since is not None:
         stmt = stmt.where(demand.c.day >= since)
+    if changed_since is not None:
+        # a row-value IN over the changed rows: SQLite reads them by the updated_at index and
+        # then each series by the primary key (a join with DISTINCT scanned the whole table)
+        other = demand.alias("changed")
+        changed = sa.select(other.c.sku, other.c.location).where(other.c.updated_at >= changed_since)
+        stmt = stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(changed))
     if keys is not None:
         wanted = sorted(set(keys))
         if not wanted:
@@ -194,15 +206,21 @@ def demand_rows(
         out: list[tuple[str, str, date, float]] = []
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            out += [tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk)))]
+            out += [
+                tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk))).all()
+            ]
         return sorted(out)
-    return [tuple(r) for r in conn.execute(stmt.order_by(demand.c.sku, demand.c.location, demand.c.day))]
+    stmt = stmt.order_by(demand.c.sku, demand.c.location, demand.c.day)
+    return [tuple(r) for r in conn.execute(stmt).all()]
+
+
+def _changed(since: datetime) -> Any:
+    return sa.select(demand.c.sku, demand.c.location).where(demand.c.updated_at >= since).distinct()
 
 
 def changed_series(conn: Connection, *, since: datetime) -> set[tuple[str, str]]:
     """Series whose history changed at or after ``since``."""
-    stmt = sa.select(demand.c.sku, demand.c.location).where(demand.c.updated_at >= since).distinct()
-    return {(r.sku, r.location) for r in conn.execute(stmt)}
+    return {(r.sku, r.location) for r in conn.execute(_changed(since))}
 
 
 def last_day(conn: Connection) -> date | None:
@@ -280,24 +298,37 @@ def save_lines(conn: Connection, states: Iterable[LineState]) -> None:
 
 
 # -- forecasts -----------------------------------------------------------------------------------
+def _build_upsert(table: sa.Table, keys: tuple[str, ...]) -> Any:
+    def build(insert: Any) -> Any:
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        )
+
+    return per_dialect(build)
+
+
+_upsert_series = _build_upsert(series, ("sku", "location"))
+_upsert_points = _build_upsert(points, ("sku", "location", "day"))
+
+
 def save_forecasts(
     conn: Connection, series_rows: list[dict[str, Any]], point_rows: list[dict[str, Any]], *, replace_all: bool
 ) -> None:
-    """Write the chosen models and forecasts: every series' earlier points go (all of them
-    when ``replace_all``), then one insert of series rows and one of points."""
+    """Write the chosen models and forecasts. ``replace_all`` (a run): every earlier series and
+    point goes, then one insert of each. Otherwise (an update) series rows and points are
+    upserted: no delete, so the points of days the history now covers stay until the next run
+    (past days, which no read of a forecast asks for)."""
     if replace_all:
         conn.execute(points.delete())
         conn.execute(series.delete())
+        insert_series, insert_points = series.insert(), points.insert()
     else:
-        keys = [(r["sku"], r["location"]) for r in series_rows]
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            conn.execute(points.delete().where(sa.tuple_(points.c.sku, points.c.location).in_(chunk)))
-            conn.execute(series.delete().where(sa.tuple_(series.c.sku, series.c.location).in_(chunk)))
+        insert_series, insert_points = _upsert_series(conn), _upsert_points(conn)
     if series_rows:
-        conn.execute(series.insert(), series_rows)
+        conn.execute(insert_series, series_rows)
     for i in range(0, len(point_rows), 20_000):
-        conn.execute(points.insert(), point_rows[i : i + 20_000])
+        conn.execute(insert_points, point_rows[i : i + 20_000])
 
 
 def get_series(conn: Connection, *, sku: str, location: str) -> dict[str, Any] | None:
