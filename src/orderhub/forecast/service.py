@@ -34,6 +34,7 @@ __all__ = [
     "DEMAND",
     "NODE_PREFIX",
     "backtest_file",
+    "demand_outlook",
     "expected_at_nodes",
     "expected_demand",
     "get_forecast",
@@ -390,6 +391,34 @@ def expected_demand(
     out = dict.fromkeys(skus, 0.0)
     for r in rows:
         out[r["sku"]] += r["mean"]
+    return out
+
+
+def demand_outlook(
+    engine: Engine,
+    *,
+    skus: Sequence[str] | None = None,
+    locations: Sequence[str] | None = None,
+    start: date | None = None,
+    days: int = 28,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """For inventory's planning (replenishment, promise dates): per (sku, location) with a
+    forecast, the units expected on each of ``days`` days from ``start`` (default today, UTC;
+    0 on days past the forecast) and ``sigma``, the daily spread of its errors (from the 80 %
+    interval; None for a series too short to backtest). Two reads, however many series."""
+    if days < 1:
+        raise InvalidInput("days must be at least 1", errors=[{"pointer": "/days", "detail": "must be ≥ 1"}])
+    start = start or utcnow().date()
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.outlook_points(conn, skus=skus, locations=locations, start=start, end=start + timedelta(days=days))
+        spread = store.spreads_of(conn, skus=skus, locations=locations)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for sku, location, day, mean in rows:
+        entry = out.get((sku, location))
+        if entry is None:
+            q80 = spread.get((sku, location), {}).get("80")
+            entry = out[(sku, location)] = {"daily": [0.0] * days, "sigma": q80 / 1.2816 if q80 is not None else None}
+        entry["daily"][(day - start).days] = mean
     return out
 
 

@@ -386,6 +386,32 @@ def last_run(conn: Connection) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
+def outlook_points(
+    conn: Connection, *, skus: Sequence[str] | None, locations: Sequence[str] | None, start: date, end: date
+) -> list[tuple[str, str, date, float]]:
+    """(sku, location, day, mean) with ``start <= day < end``, only ``skus`` / ``locations``
+    when given."""
+    stmt = sa.select(points.c.sku, points.c.location, points.c.day, points.c.mean).where(
+        points.c.day >= start, points.c.day < end
+    )
+    if skus is not None:
+        stmt = stmt.where(points.c.sku.in_(sorted(set(skus))))
+    if locations is not None:
+        stmt = stmt.where(points.c.location.in_(sorted(set(locations))))
+    return [tuple(r) for r in conn.execute(stmt).all()]
+
+
+def spreads_of(
+    conn: Connection, *, skus: Sequence[str] | None, locations: Sequence[str] | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    stmt = sa.select(series.c.sku, series.c.location, series.c.spread)
+    if skus is not None:
+        stmt = stmt.where(series.c.sku.in_(sorted(set(skus))))
+    if locations is not None:
+        stmt = stmt.where(series.c.location.in_(sorted(set(locations))))
+    return {(r.sku, r.location): r.spread or {} for r in conn.execute(stmt)}
+
+
 def last_run_id(conn: Connection) -> str | None:
     stmt = sa.select(runs.c.id).where(runs.c.finished_at.is_not(None)).order_by(runs.c.started_at.desc()).limit(1)
     return conn.execute(stmt).scalar()
