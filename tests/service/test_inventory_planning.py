@@ -5,7 +5,7 @@ the supply that covers them after the lines and the demand their policy serves f
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -51,7 +51,7 @@ def test_a_store_running_out_is_told_what_to_order_by_when_and_the_csv_says_the_
 
     inventory.add_supply(
         engine, node_id="ST-MUC", sku="A", quantity=30,
-        expected_at=datetime.combine(utcnow().date() + timedelta(days=1), time(8), tzinfo=timezone.utc),
+        expected_at=datetime.combine(utcnow().date() + timedelta(days=1), time(8), tzinfo=UTC),
     )  # fmt: skip
     later = inventory.replenishment(engine, node_id="ST-MUC")[0]
     assert (later["incoming"], later["stockout_on"], later["order_by"]) == (30, _day(8), _day(1))
