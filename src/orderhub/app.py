@@ -28,6 +28,7 @@ from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import pages as carbon_pages
 from orderhub.forecast import api as forecast_api
+from orderhub.forecast import pages as forecast_pages
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(tracking_pages.router)
     app.include_router(notify_pages.router)
     app.include_router(rules_pages.router)
+    app.include_router(forecast_pages.router)
     _extend_openapi(app)
     return app
 
