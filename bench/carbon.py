@@ -14,8 +14,8 @@ import argparse
 import random
 import time
 
-from orderhub.carbon.factors import default_factors
-from orderhub.carbon.model import ParcelNetwork, great_circle_km, leg_kg
+from orderhub.carbon.factors import FactorSet, default_factors
+from orderhub.carbon.model import great_circle_km, leg_kg
 
 
 def rate(fn, n: int) -> float:  # type: ignore[no-untyped-def]
@@ -34,8 +34,9 @@ def main() -> None:
     rng = random.Random(1)
     masses = [rng.uniform(0.2, 30) for _ in range(n)]
     dists = [rng.uniform(5, 800) for _ in range(n)]
-    f = {x.key: x for x in default_factors()}
-    g = f["road.artic.gt33t.diesel"].value
+    fs = FactorSet(default_factors())
+    net = fs.network("EU")
+    g = net.linehaul.value
 
     def inline() -> None:
         total = 0.0
@@ -47,13 +48,13 @@ def main() -> None:
         for m, d in zip(masses, dists, strict=True):
             total += leg_kg(m, d, g)
 
-    net = ParcelNetwork(trunk=f["road.artic.gt33t.diesel"], last_mile=f["road.van.le3_5t.diesel"])
+    origin = fs.origin("DC-CENTRAL", "distribution_centre")
     points = [(rng.uniform(47.5, 54.5), rng.uniform(6, 14.5)) for _ in range(n // 4)]
 
     def parcels() -> None:
         total = 0.0
         for (lat, lon), m in zip(points, masses, strict=False):
-            total += net.shipment(great_circle_km(50.87, 9.71, lat, lon), m).kg
+            total += net.parcel(great_circle_km(50.87, 9.71, lat, lon) * net.road_factor, m, origin).kg
 
     base, calc, parcel = rate(inline, n), rate(calculator, n), rate(parcels, n // 4)
     print(

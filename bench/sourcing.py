@@ -14,17 +14,16 @@ import statistics
 import time
 
 from bench.common import percentile
-from orderhub.carbon.factors import default_factors
-from orderhub.carbon.model import ParcelNetwork
+from orderhub.carbon.factors import FactorSet, default_factors
 from orderhub.sourcing import synthetic
 from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import STRATEGIES, plan_fast, plan_nearest
 
 
 def carbon_per_kg():  # type: ignore[no-untyped-def]
-    f = {x.key: x for x in default_factors()}
-    net = ParcelNetwork(trunk=f["road.artic.gt33t.diesel"], last_mile=f["road.van.le3_5t.diesel"])
-    return net.kg_per_kg
+    """The parcel network of the shipped defaults (GLEC v3, EU), as the live planner uses it."""
+    model = FactorSet(default_factors()).parcel_model("EU")
+    return lambda road_km, offer: model.terms(road_km, offer.node_id, offer.kind)
 
 
 def main() -> None:

@@ -34,7 +34,8 @@ def test_loading_a_factor_again_replaces_the_one_with_its_identity(client):
     assert client.post("/api/v1/carbon/factors", content=again, headers={"Content-Type": "text/csv"}).json() == {
         "loaded": 4
     }
-    loaded = [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["edition"] >= "2024"]
+    ours = ("Supplier LCA summary", "Packaging supplier", "Depot energy survey")
+    loaded = [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["source"] in ours]
     got = sorted((f["kind"], f["key"], f["edition"], f["value"]) for f in loaded)
     assert got == [
         ("hub", "hub.parcel", "2024", 2.0),
@@ -78,15 +79,13 @@ def test_order_footprint_short_by_default_itemised_on_request(client, engine):
     assert short["product_kg"] == pytest.approx(6.4) and short["packaging_kg"] == pytest.approx(0.3)
     full = client.get(f"/api/v1/orders/{order['id']}/footprint", params={"detail": "true"}).json()
     [ship] = full["shipments"]
-    assert ship["from"] == "DC-1" and [leg["factor"] for leg in ship["legs"]] == [
-        "road.artic.gt33t.diesel",
-        "road.van.le3_5t.diesel",
-    ]
-    mass = ship["legs"][0]["mass_kg"]
-    assert mass == pytest.approx(3.0)  # 2 × 1.5 kg; NEW-9 is backordered, it is not in this parcel
-    want = (
-        sum(leg["mass_kg"] / 1000 * leg["distance_km"] * leg["g_per_tkm"] / 1000 for leg in ship["legs"]) + 0.003 * 1.8
-    )
+    # the parcel network: the DC's own hub, one sort centre, linehaul to the depot, the delivery round
+    assert ship["from"] == "DC-1" and [leg["factor"] for leg in ship["legs"]] == ["road.artic.le40t.diesel"]
+    assert [h["factor"] for h in ship["hubs"]] == ["hub.warehouse", "hub.transshipment"]
+    assert [(r["factor"], r["kg_co2e"]) for r in ship["rounds"]] == [("round.delivery.urban.van.diesel", 0.087)]
+    [leg] = ship["legs"]
+    assert leg["mass_kg"] == pytest.approx(3.0)  # 2 × 1.5 kg; NEW-9 is backordered, it is not in this parcel
+    want = leg["mass_kg"] / 1000 * leg["distance_km"] * 95 / 1000 + 0.003 * (17.5 + 0.6) + 0.087
     # the short view rounds to whole grams
     assert short["transport_kg"] == pytest.approx(want, abs=5e-4)
     assert short["kg_co2e"] == pytest.approx(want + 6.4 + 0.3, abs=5e-4)
@@ -199,17 +198,19 @@ def test_export_csv_and_ileap_json_per_period_and_customer(client, engine):
     doc = client.get("/api/v1/carbon/export", params={**period, "customer": "b@x.de"}).json()
     assert [o["customer"] for o in doc["orderFootprints"]] == ["b@x.de"]
     [shipment] = doc["shipmentFootprints"]
-    intensity = {"road.van.le3_5t.diesel": 636.57, "road.artic.gt33t.diesel": 102.73}
-    for tce in shipment["tces"]:
-        assert tce["mass"]["value"] == 0.8  # 2 × 400 g
-        g = intensity[tce["transportOperationCategory"]]
-        assert tce["co2eWTW"]["value"] == pytest.approx(
-            0.8 / 1000 * tce["distance"]["value"] * g / 1000, rel=1e-3, abs=1e-5
-        )
+    assert [t["type"] for t in shipment["tces"]] == ["transport", "hub", "hub", "round"]
+    leg, dc, sort, delivery = shipment["tces"]
+    assert leg["mass"]["value"] == 0.8 and dc["mass"]["value"] == 0.8  # 2 × 400 g
+    assert leg["transportOperationCategory"] == "road.artic.le40t.diesel"
+    assert leg["co2eWTW"]["value"] == pytest.approx(0.8 / 1000 * leg["distance"]["value"] * 95 / 1000, abs=2e-5)
+    assert leg["co2eTTW"]["value"] < leg["co2eWTW"]["value"]
+    assert (dc["hubOperationCategory"], sort["hubOperationCategory"]) == ("hub.warehouse", "hub.transshipment")
+    assert dc["co2eWTW"]["value"] == pytest.approx(0.0008 * 17.5, rel=1e-3)
+    assert delivery["roundCategory"] == "round.delivery.urban.van.diesel" and delivery["co2eWTW"]["value"] == 0.087
     [order] = doc["orderFootprints"]
     assert sum(t["co2eWTW"]["value"] for t in shipment["tces"]) == pytest.approx(order["transport_kg"], abs=2e-3)
     assert doc["method"]["standard"] == "EN ISO 14083:2023"
-    assert {f["key"] for f in doc["factors"]} >= {"road.van.le3_5t.diesel"}
+    assert {f["key"] for f in doc["factors"]} >= {"road.artic.le40t.diesel", "round.delivery.urban.van.diesel"}
     assert all(f["source"] for f in doc["factors"])
 
 

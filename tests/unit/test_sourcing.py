@@ -10,8 +10,8 @@ from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import STRATEGIES, Line, Offer, Request, Weights, plan_fast, plan_nearest
 
 
-def co2(road_km: float) -> float:
-    return road_km * 0.0002  # kg CO2e per kg shipped: 200 g per tonne-km
+def co2(road_km: float, offer: Offer) -> tuple[float, float]:
+    return 0.0, road_km * 0.0002  # nothing per parcel; kg CO2e per kg shipped: 200 g per tonne-km
 
 
 KASSEL = (51.31, 9.49)
@@ -106,8 +106,8 @@ def test_live_planner_calls_the_exact_solver_when_two_shipments_cannot_serve():
 
     class Net:
         @staticmethod
-        def kg_per_kg(road_km: float) -> float:
-            return road_km * 0.0002
+        def terms(road_km: float, node_id: str, kind: str) -> tuple[float, float]:
+            return 0.0, road_km * 0.0002
 
     nodes = {
         n: Node(n, n, NodeType.distribution_centre, 50.0 + i, 9.0, "HE", capabilities=[Capability.ships])

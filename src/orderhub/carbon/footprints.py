@@ -5,18 +5,18 @@ the console charts, and the iLEAP-style disclosure. No I/O: ``service`` reads an
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from orderhub.carbon.factors import DEPOT, FactorSet
+from orderhub.carbon.factors import DEFAULT_REGION, PARCEL, FactorSet, region_of
 from orderhub.carbon.model import (
     DataQuality,
     FactorKind,
     Footprint,
     OrderFacts,
-    ParcelNetwork,
     Part,
+    RoundShare,
     ShipmentFootprint,
     allocate_by_mass,
     great_circle_km,
@@ -27,6 +27,10 @@ from orderhub.inventory import service as inventory
 UNKNOWN_WEIGHT_G = 500
 #: Holds that put an order's units at a node (and so in a parcel from it).
 HOLDING = ("active", "allocated", "fulfilled")
+METHOD = (
+    "ISO 14083 / GLEC v3 parcel network: hub visits per tonne, linehaul tonne-km × WTW intensity, "
+    "a share per item of the collection and delivery rounds; allocation by mass"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,11 @@ class ShipmentSpec:
     items: list[ItemQty]
     carrier: str = ""
     shared_mass_kg: float = 0.0  # other orders' goods in the same parcel (allocation by mass)
+    origin_type: str = "distribution_centre"  # the node's type: its hub default, collected or not
+    region: str = DEFAULT_REGION  # the factor region of the route (EU, GB)
+    #: what recorded rounds allocated to this parcel, by round kind (``delivery``, ``collection``):
+    #: they replace the network's default share for that kind
+    recorded: dict[str, tuple[RoundShare, ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -63,7 +72,7 @@ class OrderFootprint:
             "product_kg": round(fp.by("product"), 3),
             "packaging_kg": round(fp.by("packaging"), 3),
             "data_quality": min((p.quality for p in fp.parts), key=lambda q: q.rank, default=DataQuality.default).value,
-            "method": "ISO 14083 / GLEC: tonne-km × WTW intensity per leg, hubs per tonne, allocation by mass",
+            "method": METHOD,
         }
         if detail:
             out["parts"] = [
@@ -87,7 +96,14 @@ class OrderFootprint:
                         }
                         for leg in sf.legs
                     ],
-                    "hubs": [{"factor": h.factor.key, "kg_co2e": round(h.kg, 4)} for h in sf.hubs],
+                    "hubs": [
+                        {"factor": h.factor.key, "mass_kg": round(h.mass_kg, 3), "kg_co2e": round(h.kg, 4)}
+                        for h in sf.hubs
+                    ],
+                    "rounds": [
+                        {"factor": r.factor.key, "share": r.share, "kg_co2e": round(r.kg, 4), "source": r.factor.source}
+                        for r in sf.rounds
+                    ],
                 }
                 for origin, sf, share in self.shipments
             ]
@@ -98,29 +114,30 @@ class OrderFootprint:
 def calculate(
     fs: FactorSet, *, shipments: list[ShipmentSpec], items: list[ItemQty], road_factor: float | None = None
 ) -> OrderFootprint:
-    """An order's footprint: its shipments (allocated by mass), its products and packaging,
-    itemised with the data quality of each part; what had no factor is listed as missing."""
+    """An order's footprint: its parcels through the parcel network (allocated by mass), its
+    products and packaging, itemised with the data quality of each part; what had no factor is
+    listed as missing."""
     result = OrderFootprint(footprint=Footprint())
     parts: list[Part] = []
+    per_parcel = fs.get(FactorKind.packaging, PARCEL)
     for spec in shipments:
         mass = sum(i.weight_g * i.quantity for i in spec.items) / 1000.0
-        network = fs.network(spec.carrier)
+        network = fs.network(spec.region, spec.carrier)
         if road_factor is not None:
-            network = ParcelNetwork(network.trunk, network.last_mile, network.depot, road_factor=road_factor)
-        gc = great_circle_km(*spec.origin_at, *spec.destination)
-        sf = network.shipment(gc, mass + spec.shared_mass_kg)
+            network = replace(network, road_factor=road_factor)
+        road = great_circle_km(*spec.origin_at, *spec.destination) * network.road_factor
+        sf = network.parcel(road, mass + spec.shared_mass_kg, fs.origin(spec.origin, spec.origin_type))
+        if spec.recorded:
+            defaults = {"delivery": network.delivery, "collection": network.collection}
+            kept = tuple(
+                r for r in sf.rounds if not any(r.factor is defaults[k] for k in spec.recorded if k in defaults)
+            )
+            sf = replace(sf, rounds=kept + tuple(r for shares in spec.recorded.values() for r in shares))
         share = allocate_by_mass(sf.kg, {"order": mass, "others": spec.shared_mass_kg})["order"]
         result.shipments.append((spec.origin, sf, share))
-        parts.append(
-            Part(
-                f"transport:{spec.origin}",
-                share,
-                sf.quality,
-                f"{gc * network.road_factor:.0f} km by road, {mass:.2f} kg",
-            )
-        )
-        if network.depot is None and len(sf.legs) > 1:
-            result.missing.append(f"hub handling at the depot ({DEPOT}): no factor loaded")
+        parts.append(Part(f"transport:{spec.origin}", share, sf.quality, f"{road:.0f} km by road, {mass:.2f} kg"))
+        if per_parcel is not None:
+            parts.append(Part("packaging:parcel", per_parcel.value, per_parcel.quality, f"1 parcel ({per_parcel.key})"))
     for item in items:
         for kind in (FactorKind.product, FactorKind.packaging):
             f = fs.for_item(kind, item.sku, item.category)
@@ -141,10 +158,17 @@ def calculate(
 
 
 def of_order(
-    fs: FactorSet, order: OrderFacts, holds: list[dict[str, Any]], items: dict[str, Any], nodes: dict[str, Any]
+    fs: FactorSet,
+    order: OrderFacts,
+    holds: list[dict[str, Any]],
+    items: dict[str, Any],
+    nodes: dict[str, Any],
+    recorded: dict[str, list[RoundShare]] | None = None,
 ) -> OrderFootprint:
     """The order's footprint: one parcel per node that holds or ships its lines (the nearest
-    shipping node when none does yet), products and packaging by SKU or category."""
+    shipping node when none does yet), products and packaging by SKU or category. ``recorded``
+    are the shares real rounds allocated to the order's items, by round kind: they replace the
+    default share of the order's parcels one for one (the last parcel takes any extra)."""
     line_of = {line.line_id: line for line in order.lines}
     by_node: dict[str, dict[str, int]] = {}
     for h in holds:
@@ -171,16 +195,32 @@ def of_order(
 
     specs = []
     if destination is not None and not order.is_in_store:
-        for node_id, lines in sorted(by_node.items()):
+        region = region_of(order.country)
+        parcels = sorted(by_node.items())
+        for i, (node_id, lines) in enumerate(parcels):
             node = nodes[node_id]
             parcel = [item_qty(line_of[lid].sku, qty) for lid, qty in lines.items() if lid in line_of]
+            mine = {kind: _spread(shares, i, len(parcels)) for kind, shares in (recorded or {}).items()}
             specs.append(
-                ShipmentSpec(origin=node_id, origin_at=(node.lat, node.lon), destination=destination, items=parcel)
+                ShipmentSpec(
+                    origin=node_id,
+                    origin_at=(node.lat, node.lon),
+                    destination=destination,
+                    items=parcel,
+                    origin_type=node.type.value,
+                    region=region,
+                    recorded={kind: shares for kind, shares in mine.items() if shares},
+                )
             )
     products = [item_qty(line.sku, line.quantity) for line in order.lines if line.quantity]
     result = calculate(fs, shipments=specs, items=products)
     result.missing = sorted(set(result.missing + missing))
     return result
+
+
+def _spread(shares: list[RoundShare], i: int, parcels: int) -> tuple[RoundShare, ...]:
+    """Parcel ``i``'s recorded shares: one per parcel in order, the last parcel takes the rest."""
+    return tuple(shares[i:] if i == parcels - 1 else shares[i : i + 1])
 
 
 def dashboard(
@@ -203,8 +243,8 @@ def dashboard(
         for origin, sf, share in fp.shipments:
             by["node"][origin] += share
             total = sf.kg or 1.0
-            for leg in sf.legs:
-                by["mode"][leg.factor.key] += share * leg.kg / total
+            for element in sf.elements:
+                by["mode"][element.factor.key] += share * element.kg / total
         for part in f.parts:
             if part.what.startswith("product:"):
                 by["category"][categories.get(part.what.removeprefix("product:"), "unknown")] += part.kg
@@ -230,24 +270,9 @@ def ileap_document(
         for origin, sf, share in fp.shipments:
             ratio = share / sf.kg if sf.kg else 0.0
             tces = []
-            for i, leg in enumerate(sf.legs):
-                used.add(leg.factor.key)
-                tces.append(
-                    {
-                        "tceId": f"{order.order_id}/{origin}/{i}",
-                        "mode": leg.factor.key.split(".")[0].capitalize(),
-                        "transportOperationCategory": leg.factor.key,
-                        "mass": {"value": round(leg.mass_kg, 3), "unit": "kg"},
-                        "distance": {"value": round(leg.distance_km, 1), "unit": "km", "dataSource": "Simulated"},
-                        "transportActivity": {"value": round(leg.tkm, 5), "unit": "tkm"},
-                        "co2eWTW": {"value": round(leg.kg * ratio, 5), "unit": "kg"},
-                        "co2eTTW": {
-                            "value": round((leg.ttw_kg or 0.0) * ratio, 5) if leg.ttw_kg is not None else None,
-                            "unit": "kg",
-                        },
-                        "dataQuality": leg.factor.quality.value,
-                    }
-                )
+            for i, element in enumerate(sf.elements):
+                used.add(element.factor.key)
+                tces.append(_tce(f"{order.order_id}/{origin}/{i}", element, ratio))
             shipments.append({"shipmentId": f"{order.order_id}/{origin}", "orderId": order.order_id, "tces": tces})
         for p in fp.footprint.parts:
             if not p.what.startswith("transport"):
@@ -259,7 +284,7 @@ def ileap_document(
             "standard": "EN ISO 14083:2023",
             "framework": "GLEC Framework",
             "scope": "well-to-wheel",
-            "allocation": "mass",
+            "allocation": "mass between orders; rounds per item (untracked) or by t·km (tracked)",
             "distance": "great-circle distance × road factor (shortest feasible distance stand-in)",
         },
         "orderFootprints": [
@@ -275,3 +300,34 @@ def ileap_document(
         "shipmentFootprints": shipments,
         "factors": [f for f in factor_rows if f["key"] in used],
     }
+
+
+def _tce(tce_id: str, element: Any, ratio: float) -> dict[str, Any]:
+    """One transport chain element in the iLEAP shape: a leg (TOC), a hub visit (HOC) or a
+    round share."""
+    ttw = element.ttw_kg
+    out: dict[str, Any] = {
+        "tceId": tce_id,
+        "co2eWTW": {"value": round(element.kg * ratio, 5), "unit": "kg"},
+        "co2eTTW": {"value": round(ttw * ratio, 5) if ttw is not None else None, "unit": "kg"},
+        "dataQuality": element.factor.quality.value,
+    }
+    key = element.factor.key
+    if hasattr(element, "distance_km"):
+        return {
+            **out,
+            "type": "transport",
+            "mode": key.split(".")[0].capitalize(),
+            "transportOperationCategory": key,
+            "mass": {"value": round(element.mass_kg, 3), "unit": "kg"},
+            "distance": {"value": round(element.distance_km, 1), "unit": "km", "dataSource": "Simulated"},
+            "transportActivity": {"value": round(element.tkm, 5), "unit": "tkm"},
+        }
+    if hasattr(element, "mass_kg"):
+        return {
+            **out,
+            "type": "hub",
+            "hubOperationCategory": key,
+            "mass": {"value": round(element.mass_kg, 3), "unit": "kg"},
+        }
+    return {**out, "type": "round", "mode": "Road", "roundCategory": key, "itemShare": element.share}

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from orderhub.carbon import factors as tables
 from orderhub.carbon import footprints, store
 from orderhub.carbon import options as options_mod
-from orderhub.carbon.factors import DEPOT, LAST_MILE, PARCEL, TRUNK, FactorSet
+from orderhub.carbon.factors import PARCEL, FactorSet, region_of
 from orderhub.carbon.footprints import UNKNOWN_WEIGHT_G, ItemQty, OrderFootprint, ShipmentSpec
 from orderhub.carbon.model import (
     DataQuality,
@@ -25,19 +25,18 @@ from orderhub.carbon.model import (
     Hub,
     Leg,
     OrderFacts,
+    RoundShare,
     ShipmentFootprint,
     great_circle_km,
 )
+from orderhub.carbon.network import Origin, ParcelModel, ParcelNetwork
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 
 __all__ = [
-    "DEPOT",
-    "LAST_MILE",
     "PARCEL",
-    "TRUNK",
     "UNKNOWN_WEIGHT_G",
     "DataQuality",
     "Factor",
@@ -49,12 +48,16 @@ __all__ = [
     "Leg",
     "OrderFacts",
     "OrderFootprint",
+    "Origin",
+    "ParcelModel",
+    "ParcelNetwork",
     "ShipmentFootprint",
     "ShipmentSpec",
     "get_factor_set",
     "great_circle_km",
     "load_factors",
     "order_footprint",
+    "region_of",
 ]
 
 # Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
@@ -91,8 +94,13 @@ def load_factors(engine: Engine, *, text: str, fmt: str, actor: str, carrier: st
         raise InvalidInput("the table has no rows", errors=[{"pointer": "/rows", "detail": "empty"}])
     with unit_of_work(engine) as conn:
         store.replace_factors(conn, rows, at=utcnow(), by=actor)
-    _cache.pop(engine, None)
+    invalidate(engine)
     return len(rows)
+
+
+def invalidate(engine: Engine) -> None:
+    """Forget the cached factor set after a table changed."""
+    _cache.pop(engine, None)
 
 
 def factor_rows(engine: Engine) -> list[dict[str, Any]]:
@@ -126,16 +134,18 @@ def record_orders(engine: Engine, facts: list[dict[str, Any]]) -> int:
 
 def get_order_footprint(engine: Engine, *, order_id: str) -> OrderFootprint:
     """The order's carbon footprint: one parcel per node that holds or ships its lines (the
-    nearest shipping node when none does yet), products and packaging by SKU or category.
-    404 ``order_not_found`` if carbon has no such order."""
+    nearest shipping node when none does yet) through the parcel network, the shares of real
+    rounds recorded for its items instead of the default round share, products and packaging
+    by SKU or category. 404 ``order_not_found`` if carbon has no such order."""
     with unit_of_work(engine, write=False) as conn:
         order = store.get_order(conn, order_id)
+        recorded = recorded_shares(conn, [order_id])
     if order is None:
         raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
     items = inventory.get_items(engine, skus=[line.sku for line in order.lines])
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[order_id]).get(order_id, [])
-    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes)
+    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes, recorded.get(order_id))
 
 
 def get_footprints(
@@ -144,11 +154,34 @@ def get_footprints(
     """Footprints of the orders created in a period (for reports and exports), computed in bulk."""
     with unit_of_work(engine, write=False) as conn:
         batch = store.orders_between(conn, start=as_utc(start), end=as_utc(end), customer=customer, limit=limit)
+        recorded = recorded_shares(conn, [o.order_id for o in batch])
     items = {i.sku: i for i in inventory.get_all_items(engine)}
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[o.order_id for o in batch])
     fs = get_factor_set(engine)
-    return [(o, footprints.of_order(fs, o, holds.get(o.order_id, []), items, nodes)) for o in batch]
+    return [
+        (o, footprints.of_order(fs, o, holds.get(o.order_id, []), items, nodes, recorded.get(o.order_id)))
+        for o in batch
+    ]
+
+
+def recorded_shares(conn: Any, order_ids: list[str]) -> dict[str, dict[str, list[RoundShare]]]:
+    """What recorded rounds allocated to each order's items, by round kind, as round shares
+    a footprint uses instead of the default."""
+    out: dict[str, dict[str, list[RoundShare]]] = {}
+    for r in store.round_shares_of(conn, order_ids):
+        f = Factor(
+            FactorKind.round,
+            f"round:{r['round_id']}",
+            r["kg"],
+            f"recorded round {r['round_id']} ({r['carrier'] or 'own'}, allocated by {r['method']})",
+            r["recorded_at"].date().isoformat(),
+            quality=DataQuality(r["quality"]),
+            ttw=r["ttw_kg"],
+            carrier=r["carrier"],
+        )
+        out.setdefault(r["order_id"], {}).setdefault(r["kind"], []).append(RoundShare(f))
+    return out
 
 
 def get_dashboard(engine: Engine, *, days: int = 30) -> dict[str, Any]:
@@ -169,6 +202,10 @@ def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: 
 
 
 # -- delivery options, choices and points -----------------------------------------------------
+#: The currency of the item master's prices.
+CATALOGUE_CURRENCY = "EUR"
+
+
 @dataclass(frozen=True, slots=True)
 class BasketItem:
     sku: str
@@ -183,9 +220,14 @@ def delivery_options(
     channel: str = "web",
     points_per_kg: int = options_mod.POINTS_PER_KG,
     today: Any = None,
+    currency: str = CATALOGUE_CURRENCY,
+    subtotal: Decimal | None = None,
+    country: str = "",
 ) -> list[options_mod.Option]:
-    """Standard, consolidated and wait-for-the-run options for a basket, priced, dated and
-    with kg CO2e each, from live ATP (the channel's buffer applied)."""
+    """Standard, consolidated and wait-for-the-run options for a basket, priced in its
+    ``currency``, dated and with kg CO2e each (the parcel network every figure uses), from live
+    ATP (the channel's buffer applied). ``subtotal`` is the basket's value in that currency;
+    without it the item master's prices count when the currency is the catalogue's."""
     items = inventory.get_items(engine, skus=[line.sku for line in lines])
     nodes = {n.id: n for n in inventory.get_all_nodes(engine) if n.can(inventory.Capability.ships)}
     atp: dict[str, dict[str, int]] = {node_id: {} for node_id in nodes}
@@ -193,24 +235,34 @@ def delivery_options(
         for n in inventory.get_atp(engine, sku=line.sku, channel=channel)["nodes"]:
             if n.node_id in atp:
                 atp[n.node_id][line.sku] = n.atp
-    stocked = [options_mod.Stocked(nid, nodes[nid].lat, nodes[nid].lon, atp[nid]) for nid in sorted(nodes)]
+    fs = get_factor_set(engine)
+    stocked = [
+        options_mod.Stocked(nid, nodes[nid].lat, nodes[nid].lon, atp[nid], origin=fs.origin(nid, nodes[nid].type.value))
+        for nid in sorted(nodes)
+    ]
     basket = [
         options_mod.BasketLine(line.sku, line.quantity, items[line.sku].weight_g if line.sku in items else 500)
         for line in lines
     ]
-    subtotal = sum(
-        (Decimal(items[line.sku].price_minor) / 100 * line.quantity for line in lines if line.sku in items), Decimal(0)
-    )
-    fs = get_factor_set(engine)
+    if subtotal is None:
+        subtotal = (
+            sum(
+                (Decimal(items[x.sku].price_minor) / 100 * x.quantity for x in lines if x.sku in items),
+                Decimal(0),
+            )
+            if currency == CATALOGUE_CURRENCY
+            else Decimal(0)
+        )
     per_parcel = fs.get(FactorKind.packaging, PARCEL)
     result = options_mod.build_options(
-        fs.network(),
+        fs.network(region_of(country)),
         stocked,
         basket,
         destination,
         today=today or utcnow().date(),
         subtotal=subtotal,
         parcel_kg=per_parcel.value if per_parcel else 0.0,
+        currency=currency,
     )
     for opt in result[1:]:
         opt.points = round(opt.savings_kg * points_per_kg)

@@ -191,3 +191,81 @@ def orders_between(conn: Connection, *, start: Any, end: Any, customer: str | No
     if customer:
         stmt = stmt.where(orders.c.customer_email == customer.lower())
     return [_facts(r) for r in conn.execute(stmt.order_by(orders.c.created_at, orders.c.order_id).limit(limit))]
+
+
+# -- recorded rounds --------------------------------------------------------------------------
+#: A real delivery or collection round a carrier reported: its total and how it was allocated.
+rounds = sa.Table(
+    "carbon_rounds",
+    metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # delivery | collection
+    sa.Column("carrier", sa.String(80), nullable=False, server_default=""),
+    sa.Column("service", sa.String(80), nullable=False, server_default=""),
+    sa.Column("method", sa.String(10), nullable=False),  # tkm | items
+    sa.Column("kg", sa.Float, nullable=False),
+    sa.Column("ttw_kg", sa.Float, nullable=True),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("tkm", sa.Float, nullable=True),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("quality", sa.String(20), nullable=False),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Column("recorded_by", sa.String(254), nullable=False),
+)
+#: Each listed item's share of its round; ``order_id`` links it to an order's footprint.
+round_items = sa.Table(
+    "carbon_round_items",
+    metadata,
+    sa.Column("round_id", sa.String(80), sa.ForeignKey("carbon_rounds.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("item_id", sa.String(80), primary_key=True),
+    sa.Column("order_id", sa.String(40), nullable=True, index=True),
+    sa.Column("mass_kg", sa.Float, nullable=True),
+    sa.Column("distance_km", sa.Float, nullable=True),
+    sa.Column("kg", sa.Float, nullable=False),
+    sa.Column("ttw_kg", sa.Float, nullable=True),
+)
+
+
+def replace_round(conn: Connection, row: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """Write a round and its items; a round recorded again under its id is replaced."""
+    conn.execute(round_items.delete().where(round_items.c.round_id == row["id"]))
+    conn.execute(rounds.delete().where(rounds.c.id == row["id"]))
+    conn.execute(rounds.insert().values(**row))
+    if items:
+        conn.execute(round_items.insert(), [{**i, "round_id": row["id"]} for i in items])
+
+
+def get_round(conn: Connection, round_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    row = conn.execute(sa.select(rounds).where(rounds.c.id == round_id)).mappings().first()
+    if row is None:
+        return None
+    stmt = sa.select(round_items).where(round_items.c.round_id == round_id).order_by(round_items.c.item_id)
+    return dict(row), [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def round_shares_of(conn: Connection, order_ids: list[str]) -> list[dict[str, Any]]:
+    """The recorded round items of these orders, with their round's kind, method and source."""
+    if not order_ids:
+        return []
+    stmt = (
+        sa.select(
+            round_items.c.order_id,
+            round_items.c.round_id,
+            round_items.c.item_id,
+            round_items.c.kg,
+            round_items.c.ttw_kg,
+            rounds.c.kind,
+            rounds.c.method,
+            rounds.c.carrier,
+            rounds.c.quality,
+            rounds.c.recorded_at,
+        )
+        .join(rounds, rounds.c.id == round_items.c.round_id)
+        .order_by(round_items.c.order_id, round_items.c.round_id, round_items.c.item_id)
+    )
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(order_ids), 500):
+        out.extend(
+            dict(r) for r in conn.execute(stmt.where(round_items.c.order_id.in_(order_ids[i : i + 500]))).mappings()
+        )
+    return out

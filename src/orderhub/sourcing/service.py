@@ -139,7 +139,7 @@ class LivePlanner:
 
     def __init__(
         self,
-        engine_or_network: Any,
+        parcels: carbon.ParcelModel,
         *,
         destination: tuple[float, float],
         lines: list[Line],
@@ -153,7 +153,7 @@ class LivePlanner:
         self.lines = tuple(lines)
         self.strategy = strategy
         self.weights = weights
-        self.network = engine_or_network
+        self.parcels = parcels  # the carbon context's parcel network, node origins resolved
         self.live = live  # False: shadow mode — the plain rule decides, the optimiser's plan is recorded
         self.decision: Decision | None = None
         self.rule: Decision | None = None
@@ -180,6 +180,7 @@ class LivePlanner:
                 capacity_left=state.get(node_id, none).capacity_left,
                 eligible=state.get(node_id, none).eligible and nodes[node_id].serves(self.channel),
                 delay_days=state.get(node_id, none).delay_days,
+                kind=nodes[node_id].type.value,
             )
             for node_id, atp in sorted(offers.items())
             if node_id in nodes and nodes[node_id].can(inventory.Capability.ships)
@@ -192,7 +193,7 @@ class LivePlanner:
             promise_days=self.promise_days or 3,
             promise_required=self.promise_days is not None,
         )
-        self.rule = plan_nearest(req, candidates, self.network.kg_per_kg)
+        self.rule = plan_nearest(req, candidates, self.carbon)
         if self.unreliable:
             self.rule.excluded = {"*": f"optimiser off: {self.unreliable}"}
             self.decision = self.rule
@@ -201,11 +202,11 @@ class LivePlanner:
                 if self.rule.plan
                 else {}
             )
-        decision = plan_fast(req, candidates, self.network.kg_per_kg)
+        decision = plan_fast(req, candidates, self.carbon)
         if decision.plan is None and candidates:
             # no plan of one or two shipments: the exact solver, allowed more, under a time cap
             wide = Request(lines=req.lines, lat=req.lat, lon=req.lon, weights=req.weights, max_shipments=len(req.lines))
-            exact = plan_exact(wide, candidates, self.network.kg_per_kg, time_limit_s=EXACT_TIME_CAP_S)
+            exact = plan_exact(wide, candidates, self.carbon, time_limit_s=EXACT_TIME_CAP_S)
             if exact.plan is not None:
                 exact.candidates, exact.excluded = decision.candidates, decision.excluded
                 decision = exact
@@ -216,6 +217,10 @@ class LivePlanner:
         if applied.plan is None:
             return {}
         return {line_id: s.node_id for s in applied.plan.shipments for line_id in s.line_ids}
+
+    def carbon(self, road_km: float, offer: Offer) -> tuple[float, float]:
+        """kg CO2e of a parcel from ``offer`` over ``road_km``: (per parcel, per kg)."""
+        return self.parcels.terms(road_km, offer.node_id, offer.kind)
 
     def explanation(self) -> dict[str, Any]:
         if self.decision is None:
@@ -248,9 +253,16 @@ def score(planner: LivePlanner, nodes: dict[str, inventory.Node], assignment: di
     parts = [
         (
             terms(
-                Offer(n, nodes[n].lat, nodes[n].lon, {}, handling=HANDLING.get(nodes[n].type.value, 2.0)),
+                Offer(
+                    n,
+                    nodes[n].lat,
+                    nodes[n].lon,
+                    {},
+                    handling=HANDLING.get(nodes[n].type.value, 2.0),
+                    kind=nodes[n].type.value,
+                ),
                 req,
-                planner.network.kg_per_kg,
+                planner.carbon,
             ),
             ls,
         )
@@ -278,15 +290,17 @@ def live_planner_for(
     tier: str,
     channel: str,
     region: str = "",
+    country: str = "",
     promise_days: int | None = None,
     strategy: str | None = None,
     strategy_by: str = "",
 ) -> LivePlanner:
     """The planner for an order being captured on ``conn`` (factors and pilot scope cached).
-    ``strategy``, when given (a rule chose it: ``strategy_by``), wins over the configured one."""
+    ``strategy``, when given (a rule chose it: ``strategy_by``), wins over the configured one.
+    ``country`` chooses the carbon factors' region (DESNZ for GB, GLEC EU defaults elsewhere)."""
     asked = strategy
     strategy, weights = strategy_for(tier=tier, channel=channel, override=asked, chosen=chosen_strategies(conn))
-    network = carbon.factor_set_on(conn).network()
+    network = carbon.factor_set_on(conn).parcel_model(carbon.region_of(country))
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
     planner = LivePlanner(
         network,
@@ -466,7 +480,7 @@ def what_if(
         for n in inventory.get_atp(engine, sku=sku, channel=channel)["nodes"]:
             free[(n.node_id, sku)] = n.atp
     planner = LivePlanner(
-        carbon.get_factor_set(engine).network(),
+        carbon.get_factor_set(engine).parcel_model(),
         destination=destination,
         lines=plan_lines,
         strategy=name,
