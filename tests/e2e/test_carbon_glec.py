@@ -66,7 +66,11 @@ def test_e1_a_parcel_through_a_postal_network_element_by_element(client):
     assert within_1pct(delivery["kg_co2e"] - delivery["ttw_kg"], 0.0218)
     assert got["elements"][0]["activity_unit"] == "share of the round (tkm)"
     assert got["elements"][8]["activity_unit"] == "share of the round (items)"
-    assert [e["basis"] for e in got["elements"][5:8]] == ["hub.transshipment", "rail.freight.diesel", "hub.transshipment"]
+    assert [e["basis"] for e in got["elements"][5:8]] == [
+        "hub.transshipment",
+        "rail.freight.diesel",
+        "hub.transshipment",
+    ]
     assert got["elements"][6]["data_quality"] == "default" and got["elements"][2]["data_quality"] == "primary"
 
 
@@ -189,7 +193,9 @@ def test_a_recorded_round_gives_each_item_its_share_and_the_order_footprint_uses
     assert client.get("/api/v1/carbon/rounds/BER-2026-11-26-07").json() == got
     after = client.get(f"/api/v1/orders/{oid}/footprint", params={"detail": "true"}).json()
     [recorded] = after["shipments"][0]["rounds"]
-    assert recorded["factor"] == "round:BER-2026-11-26-07" and recorded["kg_co2e"] == pytest.approx(p1["kg_co2e"], abs=1e-4)
+    assert recorded["factor"] == "round:BER-2026-11-26-07" and recorded["kg_co2e"] == pytest.approx(
+        p1["kg_co2e"], abs=1e-4
+    )
     assert after["transport_kg"] == pytest.approx(before["transport_kg"] - 0.087 + p1["kg_co2e"], abs=2e-3)
     assert after["data_quality"] == "default"  # the rest of the chain is still defaults
     # a chain can carry an item's share of a recorded round

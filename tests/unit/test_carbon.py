@@ -218,7 +218,10 @@ def test_a_store_is_collected_by_a_round_and_a_long_route_passes_two_sort_centre
     net = FS.network("EU")
     store = FS.origin("ST-1", "store")
     local = net.parcel(20, 1.0, store)
-    assert [r.factor.key for r in local.rounds] == ["round.collection.urban.van.diesel", "round.delivery.urban.van.diesel"]
+    assert [r.factor.key for r in local.rounds] == [
+        "round.collection.urban.van.diesel",
+        "round.delivery.urban.van.diesel",
+    ]
     assert local.legs == () and [h.factor.key for h in local.hubs] == ["hub.warehouse", "hub.transshipment"]
     far = net.parcel(400, 1.0, store)
     assert [h.factor.key for h in far.hubs] == ["hub.warehouse", "hub.transshipment", "hub.transshipment"]
@@ -315,7 +318,10 @@ def test_a_desnz_flat_file_is_read_by_label_whatever_the_column_order():
         "rail.freight.avg": (pytest.approx(32.74), pytest.approx(25.83), "WTW", "2026"),
     }
     # freight rows it does not know (another ship, another load factor) are reported, not guessed
-    assert skipped == ["cargo ship | bulk carrier | average", "hgv (all diesel) non-refrigerated | all rigids | 100% laden"]
+    assert skipped == [
+        "cargo ship | bulk carrier | average",
+        "hgv (all diesel) non-refrigerated | all rigids | 100% laden",
+    ]
     assert parse_rows(rows)  # and every row passes the table's own checks
     # the same rows with 2022 labels and another column order: same keys
     old = "Level 1,Level 2,Level 3,Level 4,Column Text,UOM,GHG/Unit,GHG Conversion Factor 2022\n"
