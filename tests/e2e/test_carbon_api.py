@@ -266,3 +266,39 @@ def test_a_run_leaves_on_its_own_once_the_oldest_order_has_waited_a_day(client, 
     released = service.release_due_wait_runs(engine)
     assert list(released) == ["34"] and len(released["34"]) == 2
     assert [a["area"] for a in client.get("/api/v1/carbon/runs").json()["areas"]] == ["20"]
+
+
+def test_a_desnz_flat_file_loads_by_label_and_its_edition_wins_for_gb_routes(client):
+    from tests.unit.test_carbon import DESNZ_2026
+
+    text = DESNZ_2026.replace("2026", "2027").replace("0.07926", "0.07000")  # a later edition, other figures
+    r = client.post(
+        "/api/v1/carbon/factors", params={"format": "desnz"}, content=text, headers={"Content-Type": "text/csv"}
+    )
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["loaded"] == 7 and got["edition"] == "2027" and "road.artic.avg.diesel" in got["keys"]
+    assert "cargo ship | bulk carrier | average" in got["skipped"]
+    leg = {"type": "leg", "distance_km": 100, "factor": "road.artic.avg.diesel"}
+    gb = client.post("/api/v1/carbon/chains", json={"mass_kg": 1000, "country": "GB", "elements": [leg]}).json()
+    assert gb["kg_co2e"] == pytest.approx(100 * (0.07000 + 0.01823))  # the 2027 rows now win
+    named = {**leg, "edition": "2026"}
+    old = client.post("/api/v1/carbon/chains", json={"mass_kg": 1000, "country": "GB", "elements": [named]}).json()
+    assert old["kg_co2e"] == pytest.approx(100 * (0.07926 + 0.01823))  # an older edition, by name
+    bad = client.post(
+        "/api/v1/carbon/factors", params={"format": "desnz"}, content="a,b\n1,2\n", headers={"Content-Type": "text/csv"}
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "factor_table_invalid"
+
+
+def test_options_answer_in_the_baskets_currency(client, engine):
+    greener_world(engine)
+    body = {"lines": [{"sku": "A", "quantity": 1}], "destination": KASSEL}
+    eur = client.post("/api/v1/carbon/options", json=body).json()["options"][0]
+    assert (eur["currency"], eur["price"]) == ("EUR", "4.95")  # 15.00 < 50.00: the fee
+    gbp = client.post("/api/v1/carbon/options", json={**body, "currency": "GBP", "subtotal": "80.00"}).json()
+    first = gbp["options"][0]
+    assert first["currency"] == "GBP" and first["price"] is None and "no delivery fee schedule in GBP" in first["note"]
+    assert first["kg_co2e"] == eur["kg_co2e"]  # the footprint does not depend on the money
+    free = client.post("/api/v1/carbon/options", json={**body, "subtotal": "60.00"}).json()["options"][0]
+    assert free["price"] == "0.00"

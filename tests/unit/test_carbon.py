@@ -336,3 +336,18 @@ def test_a_file_without_the_desnz_header_is_refused():
 
     with pytest.raises(InvalidInput):
         desnz.parse("a,b,c\n1,2,3\n")
+
+
+def test_demo_product_factors_come_from_cited_tables_not_made_up():
+    import random
+
+    from orderhub import demo
+
+    items = demo.build_items(random.Random(7))
+    rows = parse_rows(list(__import__("csv").DictReader(demo.demo_factors(items).splitlines())))
+    assert rows and all(f.source.startswith("ADEME Impact CO2") for f in rows)
+    by_key = {f.key: f for f in rows}
+    assert by_key["category:apparel"].value == 11.2 and by_key["category:footwear"].value == 17.3
+    jacket = next(i for i in items if i.name.startswith("Rain jacket"))
+    assert by_key[f"sku:{jacket.sku}"].value == 85.8 and "coat" in by_key[f"sku:{jacket.sku}"].note
+    assert not any(k.startswith("category:kitchen") for k in by_key)  # no cited source: left missing

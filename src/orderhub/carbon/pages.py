@@ -28,14 +28,15 @@ def carbon_page(request: Request, user: User, days: int = 30) -> Response:
     end = utcnow()
     report = carbon.green_report(engine, start=end - timedelta(days=days), end=end)
     rows = carbon.factor_rows(engine)
-    transport = sorted((r for r in rows if r["kind"] == "transport"), key=lambda r: r["value"])
+    transport = sorted((r for r in rows if r["kind"] == "transport" and r["current"]), key=lambda r: r["value"])
     return render(
         request,
         "carbon/factors.html",
         {
             "user": user,
             "nav": "carbon",
-            "rows": rows,
+            "rows": [r for r in rows if r["current"]],
+            "older": [r for r in rows if not r["current"]],
             "transport": transport,
             "peak_factor": max((r["value"] for r in transport), default=1.0),
             "dash": dash,

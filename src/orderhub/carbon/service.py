@@ -104,8 +104,13 @@ def invalidate(engine: Engine) -> None:
 
 
 def factor_rows(engine: Engine) -> list[dict[str, Any]]:
-    """Every factor in use, with its provenance, for the console and the API."""
-    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt} for f in get_factor_set(engine).rows]
+    """Every factor known, with its provenance, for the console and the API; ``current`` marks
+    the one the choice rule uses for its key, region and carrier (an older edition is not)."""
+    fs = get_factor_set(engine)
+    chosen = {
+        id(fs.get(f.kind, f.key, carrier=f.carrier, region=f.region)) for f in fs.rows if f.region not in ("", "global")
+    } | {id(fs.get(f.kind, f.key, carrier=f.carrier)) for f in fs.rows}
+    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt, "current": id(f) in chosen} for f in fs.rows]
 
 
 def order_footprint(
