@@ -302,3 +302,44 @@ def test_options_answer_in_the_baskets_currency(client, engine):
     assert first["kg_co2e"] == eur["kg_co2e"]  # the footprint does not depend on the money
     free = client.post("/api/v1/carbon/options", json={**body, "subtotal": "60.00"}).json()["options"][0]
     assert free["price"] == "0.00"
+
+
+def test_one_model_everywhere_one_parcel_fewer_saves_its_round_share(client, engine):
+    """Options, the sourcing planner and the order footprint price the same parcels the same way,
+    with nothing loaded by hand: consolidating two parcels into one saves at least the delivery
+    round's share (87 g, GLEC v3 E1) net of the longer linehaul, and earns points for it."""
+    put_stock(engine, {("DC-1", "A"): 5, ("DC-2", "B"): 5, ("DC-2", "A"): 5})  # DC-1 Bad Hersfeld, DC-2 Hamburg
+    inventory.save_items(
+        engine,
+        items=[
+            inventory.Item("A", "Mug", "kitchen", 400, 1500, 600),
+            inventory.Item("B", "Pan", "kitchen", 2500, 4500, 2000),
+        ],
+    )
+    assert not [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["kind"] == "packaging"]
+    basket = [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}]
+    body = {"lines": basket, "destination": KASSEL}
+    opts = {o["option"]: o for o in client.post("/api/v1/carbon/options", json=body).json()["options"]}
+    standard, one = opts["standard"], opts["consolidated"]
+    assert (standard["parcels"], one["parcels"]) == (2, 1)
+    assert one["kg_saved"] == pytest.approx(standard["kg_co2e"] - one["kg_co2e"], abs=2e-3)
+    assert 0.05 < one["kg_saved"] < 0.087 and one["points"] == round(one["kg_saved"] * 20) > 0
+    # the planner's plans for the same baskets carry the same kg CO2e
+    plan = client.post("/api/v1/sourcing/plan", json={**body, "strategy": "greenest"}).json()
+    plans = {tuple(p["nodes"]): p["kg_co2e"] for p in [plan["chosen"], *plan["alternatives"]]}
+    assert plans[("DC-2",)] == pytest.approx(one["kg_co2e"], abs=1e-3)
+    assert plan["chosen"]["nodes"] == ["DC-2"]  # greenest: one parcel from farther beats two
+    # and the order captured with the consolidated option has that footprint for its transport
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "one@x.de"},
+            "payment_status": "paid",
+            "delivery_option": "consolidated",
+            "shipping_address": {"city": "Kassel", "country": "DE", **KASSEL},
+            "lines": [{**x, "unit_price": "30.00"} for x in basket],
+        },
+    ).json()
+    footprint = client.get(f"/api/v1/orders/{order['id']}/footprint").json()
+    assert footprint["transport_kg"] == pytest.approx(one["kg_co2e"], abs=1e-3)
