@@ -466,25 +466,37 @@ def what_if(
     channel: str = "web",
     tier: str = "standard",
     strategy: str | None = None,
+    region: str = "",
+    country: str = "",
+    promise_days: int | None = None,
 ) -> dict[str, Any]:
-    """A plan for a basket from live ATP, reserving nothing."""
+    """The plan capture would make for this basket now, reserving nothing: the same planner
+    (``live_planner_for``) on the same free stock (the channel's buffer applied), so the
+    conditions in force (delays, outages, capacity cuts, unreliable inputs), node calendars
+    and cut-offs, capacity left today, channel eligibility, the promise date and the pilot
+    scope all apply as they would at capture. A strategy a rule would choose for an order is
+    not asked here: name it with ``strategy``."""
     items = inventory.get_items(engine, skus=[sku for sku, _ in lines])
     plan_lines = [
         Line(f"line-{i + 1}", sku, qty, (items[sku].weight_g if sku in items else 500) * qty / 1000)
         for i, (sku, qty) in enumerate(lines)
     ]
-    name, weights = strategy_for(tier=tier, channel=channel, override=strategy, chosen=get_strategies(engine))
-    nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     free: dict[tuple[str, str], int] = {}
-    for sku, _ in lines:
+    for sku in dict.fromkeys(sku for sku, _ in lines):
         for n in inventory.get_atp(engine, sku=sku, channel=channel)["nodes"]:
             free[(n.node_id, sku)] = n.atp
-    planner = LivePlanner(
-        carbon.get_factor_set(engine).parcel_model(),
-        destination=destination,
-        lines=plan_lines,
-        strategy=name,
-        weights=weights,
-    )
+    with unit_of_work(engine, write=False) as conn:
+        planner = live_planner_for(
+            conn,
+            destination=destination,
+            lines=plan_lines,
+            tier=tier,
+            channel=channel,
+            region=region,
+            country=country,
+            promise_days=promise_days,
+            strategy=strategy,
+        )
+        nodes = inventory.nodes_by_id(conn)
     planner(free, nodes)
     return planner.explanation()
