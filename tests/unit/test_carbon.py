@@ -351,3 +351,14 @@ def test_demo_product_factors_come_from_cited_tables_not_made_up():
     jacket = next(i for i in items if i.name.startswith("Rain jacket"))
     assert by_key[f"sku:{jacket.sku}"].value == 85.8 and "coat" in by_key[f"sku:{jacket.sku}"].note
     assert not any(k.startswith("category:kitchen") for k in by_key)  # no cited source: left missing
+
+
+def test_the_planners_parcel_model_is_the_networks_arithmetic():
+    model = FS.parcel_model("EU")
+    net = FS.network("EU")
+    for node_id, kind in (("DC-1", "distribution_centre"), ("ST-1", "store")):
+        origin = FS.origin(node_id, kind)
+        for road in (0.0, 12.0, 50.0, 50.1, 333.0):
+            assert model.terms(road, node_id, kind) == pytest.approx(net.terms(road, origin)), (node_id, road)
+            fixed, per_kg = model.terms(road, node_id, kind)
+            assert fixed + per_kg * 2.5 == pytest.approx(net.parcel(road, 2.5, origin).kg)

@@ -98,12 +98,15 @@ class ParcelNetwork:
 
 class ParcelModel:
     """A network with each node's origin resolved once: what the sourcing planner calls for
-    every candidate node of every order (``terms``)."""
+    every candidate node of every order (``terms``, plain arithmetic on per-node constants)."""
 
     def __init__(self, network: ParcelNetwork, origin_of: Callable[[str, str], Origin]) -> None:
         self.network = network
         self._origin_of = origin_of
         self._origins: dict[str, Origin] = {}
+        #: per node: kg per parcel, then (kg per kg, linehaul kg per kg·km) within and beyond
+        #: the local radius
+        self._constants: dict[str, tuple[float, float, float, float, float]] = {}
 
     def origin(self, node_id: str, node_type: str) -> Origin:
         hit = self._origins.get(node_id)
@@ -111,6 +114,22 @@ class ParcelModel:
             hit = self._origins[node_id] = self._origin_of(node_id, node_type)
         return hit
 
+    def _constants_of(self, node_id: str, node_type: str) -> tuple[float, float, float, float, float]:
+        net, origin = self.network, self.origin(node_id, node_type)
+        fixed, near = net.terms(0.0, origin)
+        lh = net.linehaul.value * 1e-6
+        if origin.collected:
+            far = near + (net.sort.value * 1e-3 if net.sort is not None else 0.0)
+            c = (fixed, near, 0.0, far, lh)
+        else:
+            c = (fixed, near, lh, near, lh)
+        self._constants[node_id] = c
+        return c
+
     def terms(self, road_km: float, node_id: str, node_type: str) -> tuple[float, float]:
-        """kg CO2e of a parcel from this node as ``(per parcel, per kg)``."""
-        return self.network.terms(road_km, self.origin(node_id, node_type))
+        """kg CO2e of a parcel from this node as ``(per parcel, per kg)`` — ``network.terms``
+        with the node's constants kept (a test holds the two equal)."""
+        c = self._constants.get(node_id) or self._constants_of(node_id, node_type)
+        if road_km <= self.network.local_km:
+            return c[0], c[1] + road_km * c[2]
+        return c[0], c[3] + road_km * c[4]
