@@ -117,6 +117,7 @@ def record_round(
     ]
     with unit_of_work(engine) as conn:
         store.replace_round(conn, row, item_rows)
+        store.touch_days(conn, store.days_of_orders(conn, sorted({i.order_id for i in listed if i.order_id})))
     return round_json(row, item_rows)
 
 

@@ -4,6 +4,7 @@ with any error loads nothing."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -60,13 +61,23 @@ class FactorSet:
         self._by: dict[tuple[FactorKind, str], list[Factor]] = {}
         for f in rows:
             self._by.setdefault((f.kind, f.key), []).append(f)
+        #: what the set holds, in 16 hex digits: roll-ups built with another set are rebuilt
+        self.version = hashlib.sha1(
+            repr(sorted(tuple(str(v) for v in f.as_dict().values()) for f in rows)).encode()
+        ).hexdigest()[:16]
+        self._picked: dict[tuple[FactorKind, str, str, str, str], Factor | None] = {}
+        self._origins: dict[tuple[str, str], Origin] = {}
         self._networks: dict[tuple[str, str, str, str], ParcelNetwork] = {}
         self._models: dict[tuple[str, str], ParcelModel] = {}
 
     def get(
         self, kind: FactorKind, key: str, *, carrier: str = "", region: str = "", edition: str = ""
     ) -> Factor | None:
-        return pick(self._by.get((kind, key), []), carrier=carrier, region=region, edition=edition)
+        """The factor the choice rule picks (remembered: the set does not change)."""
+        memo = (kind, key, carrier, region, edition)
+        if memo not in self._picked:
+            self._picked[memo] = pick(self._by.get((kind, key), []), carrier=carrier, region=region, edition=edition)
+        return self._picked[memo]
 
     def for_item(self, kind: FactorKind, sku: str, category: str) -> Factor | None:
         """A SKU's own factor, else its category's."""
@@ -117,10 +128,13 @@ class FactorSet:
     def origin(self, node_id: str, node_type: str) -> Origin:
         """A node as a parcel's origin: its own hub figure or its type's default, and whether
         a collection round picks its parcels up."""
-        hub = self.get(FactorKind.hub, f"hub.site:{node_id}") or self.get(
-            FactorKind.hub, NODE_HUB.get(node_type, "hub.warehouse")
-        )
-        return Origin(hub=hub, collected=node_type in COLLECTED)
+        hit = self._origins.get((node_id, node_type))
+        if hit is None:
+            hub = self.get(FactorKind.hub, f"hub.site:{node_id}") or self.get(
+                FactorKind.hub, NODE_HUB.get(node_type, "hub.warehouse")
+            )
+            hit = self._origins[(node_id, node_type)] = Origin(hub=hub, collected=node_type in COLLECTED)
+        return hit
 
 
 def _number(raw: Any, where: str, errors: list[dict[str, str]], *, required: bool) -> float | None:

@@ -4,6 +4,7 @@ the console charts, and the iLEAP-style disclosure. No I/O: ``service`` reads an
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -164,6 +165,8 @@ def of_order(
     items: dict[str, Any],
     nodes: dict[str, Any],
     recorded: dict[str, list[RoundShare]] | None = None,
+    *,
+    nearest: NearestShipping | None = None,
 ) -> OrderFootprint:
     """The order's footprint: one parcel per node that holds or ships its lines (the nearest
     shipping node when none does yet), products and packaging by SKU or category. ``recorded``
@@ -178,9 +181,8 @@ def of_order(
     destination = order.destination
     missing: list[str] = []
     if not by_node and destination and not order.is_in_store:
-        shipping = [n for n in nodes.values() if n.can(inventory.Capability.ships)]
-        if shipping:
-            near = min(shipping, key=lambda n: great_circle_km(n.lat, n.lon, *destination))
+        near = (nearest or NearestShipping(nodes))(destination)
+        if near is not None:
             by_node[near.id] = {line.line_id: line.quantity for line in order.lines if line.quantity}
             missing.append(f"origin estimated: nearest shipping node {near.id} (the order holds no stock)")
     if destination is None and not order.is_in_store:
@@ -218,9 +220,107 @@ def of_order(
     return result
 
 
+class NearestShipping:
+    """The shipping node nearest a destination, for orders that hold no stock yet: the nodes'
+    coordinates prepared once, each destination's answer remembered (a period's orders go to
+    the same addresses again and again)."""
+
+    def __init__(self, nodes: dict[str, Any]) -> None:
+        self._nodes = sorted(
+            (
+                (n.id, n, math.radians(n.lat), math.radians(n.lon), math.cos(math.radians(n.lat)))
+                for n in nodes.values()
+                if n.can(inventory.Capability.ships)
+            ),
+            key=lambda t: t[0],
+        )
+        self._seen: dict[tuple[float, float], Any] = {}
+
+    def __call__(self, destination: tuple[float, float]) -> Any:
+        hit = self._seen.get(destination, self)
+        if hit is not self:
+            return hit
+        p2, l2 = math.radians(destination[0]), math.radians(destination[1])
+        c2 = math.cos(p2)
+        best, best_h = None, 2.0
+        for _, node, p1, l1, c1 in self._nodes:  # haversine's h is monotone in the distance
+            h = math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2
+            if h < best_h:
+                best, best_h = node, h
+        self._seen[destination] = best
+        return best
+
+
 def _spread(shares: list[RoundShare], i: int, parcels: int) -> tuple[RoundShare, ...]:
     """Parcel ``i``'s recorded shares: one per parcel in order, the last parcel takes the rest."""
     return tuple(shares[i:] if i == parcels - 1 else shares[i : i + 1])
+
+
+#: (dimension, key) → [kg CO2e, orders] for one day: what the console's carbon page sums
+DayTotals = dict[tuple[str, str], list[float]]
+
+
+def day_totals(rows: list[tuple[OrderFacts, OrderFootprint]], *, categories: dict[str, str]) -> dict[str, DayTotals]:
+    """The orders' footprints summed per day of creation: parts (transport / product /
+    packaging), channel, shipping node, transport chain element, product category, data
+    quality (orders counted) and the day's orders. Days add up: a period is the sum of its days."""
+    out: dict[str, DayTotals] = {}
+    for order, fp in rows:
+        t = out.setdefault(order.created_at.date().isoformat(), {})
+
+        def add(dim: str, key: str, kg: float, n: int = 0, t: DayTotals = t) -> None:
+            cell = t.setdefault((dim, key), [0.0, 0])
+            cell[0] += kg
+            cell[1] += n
+
+        f = fp.footprint
+        add("part", "transport", f.by("transport"))
+        add("part", "product", f.by("product"))
+        add("part", "packaging", f.by("packaging"))
+        add("orders", "all", f.kg, 1)
+        add("channel", order.channel, f.kg, 1)
+        for origin, sf, share in fp.shipments:
+            add("node", origin, share, 1)
+            total = sf.kg or 1.0
+            for element in sf.elements:
+                add("mode", element.factor.key, share * element.kg / total)
+        for part in f.parts:
+            if part.what.startswith("product:"):
+                add("category", categories.get(part.what.removeprefix("product:"), "unknown"), part.kg)
+        quality = min((p.quality for p in f.parts), key=lambda q: q.rank, default=DataQuality.default)
+        add("quality", quality.value, 0.0, 1)
+    return out
+
+
+def dashboard_from_totals(totals: dict[str, DayTotals], *, start: datetime, days: int) -> dict[str, Any]:
+    """The console's figures for ``days`` days from ``start``, from the days' totals."""
+    per_day: dict[str, list[float]] = {
+        (start + timedelta(days=i)).date().isoformat(): [0.0, 0.0, 0.0] for i in range(days)
+    }
+    by: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("channel", "node", "mode", "category")}
+    quality: dict[str, int] = defaultdict(int)
+    orders, kg_total = 0, 0.0
+    parts = {"transport": 0, "product": 1, "packaging": 2}
+    for day, cells in totals.items():
+        if day not in per_day:
+            continue
+        for (dim, key), (kg, n) in cells.items():
+            if dim == "part":
+                per_day[day][parts[key]] += kg
+            elif dim == "orders":
+                orders += int(n)
+                kg_total += kg
+            elif dim == "quality":
+                quality[key] += int(n)
+            else:
+                by[dim][key] += kg
+    return {
+        "orders": orders,
+        "kg_total": kg_total,
+        "per_day": [(d, v) for d, v in sorted(per_day.items())],
+        "by": {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in by.items()},
+        "quality": dict(quality),
+    }
 
 
 def dashboard(
@@ -228,34 +328,7 @@ def dashboard(
 ) -> dict[str, Any]:
     """kg CO2e of the orders given: per day from ``start`` (transport / products / packaging),
     per channel, per shipping node, per transport operation category and per product category."""
-    per_day: dict[str, list[float]] = {
-        (start + timedelta(days=i)).date().isoformat(): [0.0, 0.0, 0.0] for i in range(days)
-    }
-    by: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("channel", "node", "mode", "category")}
-    quality: dict[str, int] = defaultdict(int)
-    for order, fp in rows:
-        day = per_day.setdefault(order.created_at.date().isoformat(), [0.0, 0.0, 0.0])
-        f = fp.footprint
-        day[0] += f.by("transport")
-        day[1] += f.by("product")
-        day[2] += f.by("packaging")
-        by["channel"][order.channel] += f.kg
-        for origin, sf, share in fp.shipments:
-            by["node"][origin] += share
-            total = sf.kg or 1.0
-            for element in sf.elements:
-                by["mode"][element.factor.key] += share * element.kg / total
-        for part in f.parts:
-            if part.what.startswith("product:"):
-                by["category"][categories.get(part.what.removeprefix("product:"), "unknown")] += part.kg
-        quality[min((p.quality for p in f.parts), key=lambda q: q.rank, default=DataQuality.default).value] += 1
-    return {
-        "orders": len(rows),
-        "kg_total": sum(fp.footprint.kg for _, fp in rows),
-        "per_day": [(d, v) for d, v in sorted(per_day.items())],
-        "by": {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in by.items()},
-        "quality": dict(quality),
-    }
+    return dashboard_from_totals(day_totals(rows, categories=categories), start=start, days=days)
 
 
 def ileap_document(

@@ -19,10 +19,11 @@ User = Annotated[Principal, Depends(console_user)]
 
 @router.get("/carbon", response_class=HTMLResponse)
 def carbon_page(request: Request, user: User, days: int = 30) -> Response:
-    """Footprint by day, channel, node, transport mode and product category; the greener
-    choices and points; the factor table with provenance."""
+    """Footprint by day, channel, node, transport chain element and product category (from the
+    daily roll-ups: any period up to two years); the greener choices and points; the factor
+    table with provenance."""
     engine = request.app.state.engine
-    days = max(1, min(days, 365))
+    days = max(1, min(days, carbon.MAX_DASHBOARD_DAYS))
     dash = carbon.get_dashboard(engine, days=days)
     peak = max((sum(v) for _, v in dash["per_day"]), default=0.0) or 1.0
     end = utcnow()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -124,16 +124,23 @@ def order_footprint(
 # -- carbon's projection of orders, and the footprints of orders ------------------------------
 def record_order(conn: Connection, facts: dict[str, Any]) -> None:
     """Keep carbon's row of an order current, in the order change's own transaction (one
-    statement). ``facts`` is what the order hands its hooks (``Order.as_facts``)."""
-    store.upsert_orders(conn, [OrderFacts.from_facts(facts)])
+    statement; a second marks its day's roll-up out of date when the order is from a past
+    day). ``facts`` is what the order hands its hooks (``Order.as_facts``)."""
+    order = OrderFacts.from_facts(facts)
+    store.upsert_orders(conn, [order])
+    day = as_utc(order.created_at).date()
+    if day < utcnow().date():
+        store.touch_days(conn, [day.isoformat()])
 
 
 def record_orders(engine: Engine, facts: list[dict[str, Any]]) -> int:
     """Bulk path for orders written without an order change (imported history): their rows,
-    inserted or replaced in one transaction. Idempotent. Returns how many."""
+    inserted or replaced in one transaction, their days' roll-ups marked out of date.
+    Idempotent. Returns how many."""
     rows = [OrderFacts.from_facts(f) for f in facts]
     with unit_of_work(engine) as conn:
         store.upsert_orders(conn, rows)
+        store.touch_days(conn, [as_utc(o.created_at).date().isoformat() for o in rows])
     return len(rows)
 
 
@@ -154,9 +161,10 @@ def get_order_footprint(engine: Engine, *, order_id: str) -> OrderFootprint:
 
 
 def get_footprints(
-    engine: Engine, *, start: datetime, end: datetime, customer: str | None = None, limit: int = 20000
+    engine: Engine, *, start: datetime, end: datetime, customer: str | None = None, limit: int | None = 20000
 ) -> list[tuple[OrderFacts, OrderFootprint]]:
-    """Footprints of the orders created in a period (for reports and exports), computed in bulk."""
+    """Footprints of the orders created in a period (for reports and exports), computed in bulk
+    (at most ``limit`` orders, oldest first; None: all)."""
     with unit_of_work(engine, write=False) as conn:
         batch = store.orders_between(conn, start=as_utc(start), end=as_utc(end), customer=customer, limit=limit)
         recorded = recorded_shares(conn, [o.order_id for o in batch])
@@ -164,8 +172,14 @@ def get_footprints(
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[o.order_id for o in batch])
     fs = get_factor_set(engine)
+    nearest = footprints.NearestShipping(nodes)
     return [
-        (o, footprints.of_order(fs, o, holds.get(o.order_id, []), items, nodes, recorded.get(o.order_id)))
+        (
+            o,
+            footprints.of_order(
+                fs, o, holds.get(o.order_id, []), items, nodes, recorded.get(o.order_id), nearest=nearest
+            ),
+        )
         for o in batch
     ]
 
@@ -190,13 +204,57 @@ def recorded_shares(conn: Any, order_ids: list[str]) -> dict[str, dict[str, list
 
 
 def get_dashboard(engine: Engine, *, days: int = 30) -> dict[str, Any]:
-    """kg CO2e of the orders of the last ``days``: per day (transport / products / packaging),
-    per channel, per shipping node, per transport operation category and per product category."""
+    """kg CO2e of the orders of the last ``days`` (up to two years): per day (transport /
+    products / packaging), per channel, per shipping node, per transport chain element and per
+    product category. Past days come from their roll-ups (rebuilt first where an order of the
+    day changed or the factors did); today is counted live."""
+    days = max(1, min(days, MAX_DASHBOARD_DAYS))
     end = utcnow()
     start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = get_footprints(engine, start=start, end=end)
+    today = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    period = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
+    past = [d for d in period if d < today.date().isoformat()]
+    refresh_rollups(engine, days=past)
+    with unit_of_work(engine, write=False) as conn:
+        totals = store.totals_between(conn, period[0], past[-1]) if past else {}
     categories = {i.sku: i.category for i in inventory.get_all_items(engine)}
-    return footprints.dashboard(rows, categories=categories, start=start, days=days)
+    live = get_footprints(engine, start=today, end=end + timedelta(seconds=1), limit=None)
+    totals.update(footprints.day_totals(live, categories=categories))
+    return footprints.dashboard_from_totals(totals, start=start, days=days)
+
+
+#: The longest period the console's carbon page shows.
+MAX_DASHBOARD_DAYS = 730
+#: Days rebuilt per transaction when roll-ups are out of date.
+ROLLUP_CHUNK_DAYS = 31
+
+
+def refresh_rollups(engine: Engine, *, days: list[str]) -> int:
+    """Rebuild the roll-ups of the given past days that are out of date (an order of the day
+    changed since, or the factor set did), a month per transaction. Returns how many days."""
+    if not days:
+        return 0
+    fs = get_factor_set(engine)
+    with unit_of_work(engine, write=False) as conn:
+        states = store.day_states(conn, min(days), max(days))
+    stale = sorted(d for d in days if d not in states or states[d][1] != states[d][0] or states[d][2] != fs.version)
+    if not stale:
+        return 0
+    categories = {i.sku: i.category for i in inventory.get_all_items(engine)}
+    for i in range(0, len(stale), ROLLUP_CHUNK_DAYS):
+        chunk = stale[i : i + ROLLUP_CHUNK_DAYS]
+        with unit_of_work(engine, write=False) as conn:  # generations first: a later change stays stale
+            generations = {d: states.get(d, (0, None, ""))[0] for d in chunk}
+            generations.update({d: g for d, (g, _, _) in store.day_states(conn, chunk[0], chunk[-1]).items()})
+        first = datetime.fromisoformat(chunk[0]).replace(tzinfo=UTC)
+        last = datetime.fromisoformat(chunk[-1]).replace(tzinfo=UTC) + timedelta(days=1)
+        rows = get_footprints(engine, start=first, end=last, limit=None)
+        totals = footprints.day_totals(
+            [(o, fp) for o, fp in rows if o.created_at.date().isoformat() in generations], categories=categories
+        )
+        with unit_of_work(engine) as conn:
+            store.save_day_totals(conn, totals, generations, version=fs.version, at=utcnow())
+    return len(stale)
 
 
 def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: str | None = None) -> dict[str, Any]:

@@ -476,6 +476,8 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
     stocked = seed_stock(engine, rng, nodes, items)
     carbon.load_factors(engine, text=demo_factors(items), fmt="csv", actor="demo")
     live = capture_samples(engine)
+    past = [(start + timedelta(days=i)).isoformat() for i in range(days + 1)]
+    carbon.refresh_rollups(engine, days=[d for d in past if d < datetime.now(UTC).date().isoformat()])
     return (
         f"{live}\n{stocked}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "
         f"{len(items)} SKUs, {len(customers)} customers, {total} orders over {days} days"

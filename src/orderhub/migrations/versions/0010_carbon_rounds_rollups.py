@@ -1,4 +1,5 @@
-"""carbon rounds: real delivery and collection rounds a carrier reported, and each item's share
+"""carbon rounds and daily roll-ups: real delivery and collection rounds a carrier reported with
+each item's share; the footprints summed per day for the console's carbon page
 
 Revision ID: 0010
 Revises: 0009
@@ -52,9 +53,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("round_id", "item_id", name=op.f("pk_carbon_round_items")),
     )
     op.create_index(op.f("ix_carbon_round_items_order_id"), "carbon_round_items", ["order_id"], unique=False)
+    op.create_table(
+        "carbon_days",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("generation", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("built_generation", sa.Integer(), nullable=True),
+        sa.Column("version", sa.String(length=40), server_default="", nullable=False),
+        sa.Column("built_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_carbon_days")),
+    )
+    op.create_table(
+        "carbon_day_totals",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("dim", sa.String(length=20), nullable=False),
+        sa.Column("key", sa.String(length=120), nullable=False),
+        sa.Column("kg", sa.Float(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "dim", "key", name=op.f("pk_carbon_day_totals")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("carbon_day_totals")
+    op.drop_table("carbon_days")
     op.drop_index(op.f("ix_carbon_round_items_order_id"), table_name="carbon_round_items")
     op.drop_table("carbon_round_items")
     op.drop_table("carbon_rounds")
