@@ -28,8 +28,7 @@ HANDLING = {"distribution_centre": 1.2, "store": 2.8}  # as sourcing.service.HAN
 
 def carbon_per_kg():  # type: ignore[no-untyped-def]
     """The parcel network of the shipped defaults (GLEC v3, EU), as the live planner uses it."""
-    model = FactorSet(default_factors()).parcel_model("EU")
-    return lambda road_km, offer: model.terms(road_km, offer.node_id, offer.kind)
+    return FactorSet(default_factors()).parcel_model("EU").offer_terms
 
 
 def demo_world(

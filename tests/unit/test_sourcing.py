@@ -106,7 +106,7 @@ def test_live_planner_calls_the_exact_solver_when_two_shipments_cannot_serve():
 
     class Net:
         @staticmethod
-        def terms(road_km: float, node_id: str, kind: str) -> tuple[float, float]:
+        def offer_terms(road_km: float, offer: Offer) -> tuple[float, float]:
             return 0.0, road_km * 0.0002
 
     nodes = {

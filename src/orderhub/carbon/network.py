@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from orderhub.carbon.model import DEFAULT_ROAD_FACTOR, Factor, Hub, Leg, RoundShare, ShipmentFootprint
 
@@ -130,6 +131,14 @@ class ParcelModel:
         """kg CO2e of a parcel from this node as ``(per parcel, per kg)`` — ``network.terms``
         with the node's constants kept (a test holds the two equal)."""
         c = self._constants.get(node_id) or self._constants_of(node_id, node_type)
+        if road_km <= self.network.local_km:
+            return c[0], c[1] + road_km * c[2]
+        return c[0], c[3] + road_km * c[4]
+
+    def offer_terms(self, road_km: float, offer: Any) -> tuple[float, float]:
+        """``terms`` for anything with ``node_id`` and ``kind`` (the sourcing planner's offers):
+        the planner's carbon callable, one call per candidate node."""
+        c = self._constants.get(offer.node_id) or self._constants_of(offer.node_id, offer.kind)
         if road_km <= self.network.local_km:
             return c[0], c[1] + road_km * c[2]
         return c[0], c[3] + road_km * c[4]

@@ -268,7 +268,7 @@ def plan_fast(
             decision.excluded[offer.node_id] = f"cannot deliver in {req.promise_days} days"
             continue
         usable.append(t)
-    usable.sort(key=lambda t: (round(t.fixed + t.per_kg, 6), t.co2_fixed + t.co2_per_kg, t.road_km, t.offer.node_id))
+    usable.sort(key=lambda t: (t.fixed + t.per_kg, t.co2_fixed + t.co2_per_kg, t.road_km, t.offer.node_id))
     need = needs(req.lines)
     full = [t for t in usable if covers(t.offer, req.lines, need)]
     pool = {t.offer.node_id: t for t in usable[:keep]}

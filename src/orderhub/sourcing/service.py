@@ -218,9 +218,10 @@ class LivePlanner:
             return {}
         return {line_id: s.node_id for s in applied.plan.shipments for line_id in s.line_ids}
 
-    def carbon(self, road_km: float, offer: Offer) -> tuple[float, float]:
-        """kg CO2e of a parcel from ``offer`` over ``road_km``: (per parcel, per kg)."""
-        return self.parcels.terms(road_km, offer.node_id, offer.kind)
+    @property
+    def carbon(self) -> Any:
+        """kg CO2e of a parcel from an offer over a road distance: (per parcel, per kg)."""
+        return self.parcels.offer_terms
 
     def explanation(self) -> dict[str, Any]:
         if self.decision is None:
