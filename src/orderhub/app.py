@@ -26,6 +26,7 @@ from orderhub.bus import service as bus_service
 from orderhub.bus import worker as bus_worker
 from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
+from orderhub.carbon import chains_api as carbon_chains_api
 from orderhub.carbon import pages as carbon_pages
 from orderhub.forecast import api as forecast_api
 from orderhub.inventory import api as inventory_api
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_api.router)
     app.include_router(inventory_api.router)
     app.include_router(carbon_api.router)
+    app.include_router(carbon_chains_api.router)
     app.include_router(carbon_api.orders_router)
     app.include_router(carbon_api.points_router)
     app.include_router(sourcing_api.router)
