@@ -47,6 +47,8 @@ from orderhub.platform.settings import Settings
 from orderhub.rules import api as rules_api
 from orderhub.rules import approvals as rule_approvals
 from orderhub.rules import pages as rules_pages
+from orderhub.rules import pages_approvals as rule_approval_pages
+from orderhub.rules import pages_editor as rule_editor_pages
 from orderhub.rules import simulation as rule_simulation
 from orderhub.rules import timers as rule_timers
 from orderhub.sourcing import api as sourcing_api
@@ -153,7 +155,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(carbon_pages.router)
     app.include_router(tracking_pages.router)
     app.include_router(notify_pages.router)
-    app.include_router(rules_pages.router)
+    app.include_router(rules_pages.router)  # before the editor's /console/rules/{set_id}
+    app.include_router(rule_editor_pages.router)
+    app.include_router(rule_approval_pages.router)
+    rule_approval_pages.register_order_refs(orders_service.get_refs)
     _extend_openapi(app)
     return app
 
