@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.errors import DomainError
 from orderhub.platform.auth.model import Principal
-from orderhub.rules import approvals, templates
+from orderhub.rules import approvals, logs, templates
 from orderhub.rules import service as rules
 from orderhub.rules.model import HIT_POLICIES, HOOKS, SCOPE_KEYS
 from orderhub.web.templating import check_csrf, console_user, error_message, flash, redirect, render
@@ -118,10 +118,10 @@ def audit(
     """The audit log (who changed which rule set, when, why) and the decision log (what each
     version said about an order, from which facts), each filtered."""
     engine = request.app.state.engine
-    entries = rules.get_audit(
+    entries = logs.get_audit(
         engine, set_id=set_id[:40] or None, actor=actor[:260] or None, action=action[:30] or None, limit=200
     )
-    decisions = rules.get_decisions(engine, order_id=order_id.strip()[:40] or None, set_id=decided_by[:40] or None)
+    decisions = logs.get_decisions(engine, order_id=order_id.strip()[:40] or None, set_id=decided_by[:40] or None)
     sets = rules.get_all(engine, include_archived=True)
     return render(
         request,
@@ -151,7 +151,7 @@ def decisions_for(request: Request, order_id: str, user: User) -> Response:
     """The rules card of an order's page: what the rules decided about it, and its approvals."""
     engine = request.app.state.engine
     order_id = order_id[:40]
-    decisions = rules.get_decisions(engine, order_id=order_id, limit=50)
+    decisions = logs.get_decisions(engine, order_id=order_id, limit=50)
     return render(
         request,
         "rules/_order_rules.html",
