@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from orderhub.platform.auth import service as auth
+from orderhub.rules import logs
 from orderhub.rules import service as rules
 from orderhub.rules.engine import REGISTRY
 from tests.e2e.test_console import ADMIN
@@ -36,7 +37,7 @@ def patient_rules(live: Any) -> Iterator[Any]:
 
 def fallbacks(live: Any) -> list[tuple[Any, str]]:
     """Rule versions set aside so far (version, why): the message when an outcome is missing."""
-    return [(a["version"], a["why"]) for a in rules.get_audit(live.engine, action="fallback")]
+    return [(a["version"], a["why"]) for a in logs.get_audit(live.engine, action="fallback")]
 
 
 def person(live: Any, role: str, name: str) -> str:

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from orderhub.app import create_app
 from orderhub.platform.auth import service as auth
 from orderhub.platform.settings import Settings
+from orderhub.rules import logs, templates
 from orderhub.rules import service as rules
-from orderhub.rules import templates
 from orderhub.rules.model import validate
 
 
@@ -160,4 +160,4 @@ def test_a_viewer_and_a_forged_form_change_nothing(console: TestClient, sqlite_e
     assert 'data-testid="rule-editor"' not in page
     versions: list[dict[str, Any]] = rules.get(sqlite_engine, set_id)["versions"]
     assert [(v["number"], v["content"]["rows"][0]["when"][0]) for v in versions] == [(1, "> 2000")]
-    assert [a["action"] for a in rules.get_audit(sqlite_engine, set_id=set_id)] == ["created"]
+    assert [a["action"] for a in logs.get_audit(sqlite_engine, set_id=set_id)] == ["created"]
