@@ -26,6 +26,7 @@ from orderhub.bus import service as bus_service
 from orderhub.bus import worker as bus_worker
 from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
+from orderhub.carbon import chains_api as carbon_chains_api
 from orderhub.carbon import pages as carbon_pages
 from orderhub.forecast import api as forecast_api
 from orderhub.forecast import pages as forecast_pages
@@ -47,6 +48,8 @@ from orderhub.platform.settings import Settings
 from orderhub.rules import api as rules_api
 from orderhub.rules import approvals as rule_approvals
 from orderhub.rules import pages as rules_pages
+from orderhub.rules import pages_approvals as rule_approval_pages
+from orderhub.rules import pages_editor as rule_editor_pages
 from orderhub.rules import simulation as rule_simulation
 from orderhub.rules import timers as rule_timers
 from orderhub.sourcing import api as sourcing_api
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_api.router)
     app.include_router(inventory_api.router)
     app.include_router(carbon_api.router)
+    app.include_router(carbon_chains_api.router)
     app.include_router(carbon_api.orders_router)
     app.include_router(carbon_api.points_router)
     app.include_router(sourcing_api.router)
@@ -152,7 +156,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(carbon_pages.router)
     app.include_router(tracking_pages.router)
     app.include_router(notify_pages.router)
-    app.include_router(rules_pages.router)
+    app.include_router(rules_pages.router)  # before the editor's /console/rules/{set_id}
+    app.include_router(rule_editor_pages.router)
+    app.include_router(rule_approval_pages.router)
+    rule_approval_pages.register_order_refs(orders_service.get_refs)
     app.include_router(forecast_pages.router)
     _extend_openapi(app)
     return app

@@ -34,7 +34,8 @@ def test_loading_a_factor_again_replaces_the_one_with_its_identity(client):
     assert client.post("/api/v1/carbon/factors", content=again, headers={"Content-Type": "text/csv"}).json() == {
         "loaded": 4
     }
-    loaded = [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["edition"] >= "2024"]
+    ours = ("Supplier LCA summary", "Packaging supplier", "Depot energy survey")
+    loaded = [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["source"] in ours]
     got = sorted((f["kind"], f["key"], f["edition"], f["value"]) for f in loaded)
     assert got == [
         ("hub", "hub.parcel", "2024", 2.0),
@@ -78,15 +79,13 @@ def test_order_footprint_short_by_default_itemised_on_request(client, engine):
     assert short["product_kg"] == pytest.approx(6.4) and short["packaging_kg"] == pytest.approx(0.3)
     full = client.get(f"/api/v1/orders/{order['id']}/footprint", params={"detail": "true"}).json()
     [ship] = full["shipments"]
-    assert ship["from"] == "DC-1" and [leg["factor"] for leg in ship["legs"]] == [
-        "road.artic.gt33t.diesel",
-        "road.van.le3_5t.diesel",
-    ]
-    mass = ship["legs"][0]["mass_kg"]
-    assert mass == pytest.approx(3.0)  # 2 × 1.5 kg; NEW-9 is backordered, it is not in this parcel
-    want = (
-        sum(leg["mass_kg"] / 1000 * leg["distance_km"] * leg["g_per_tkm"] / 1000 for leg in ship["legs"]) + 0.003 * 1.8
-    )
+    # the parcel network: the DC's own hub, one sort centre, linehaul to the depot, the delivery round
+    assert ship["from"] == "DC-1" and [leg["factor"] for leg in ship["legs"]] == ["road.artic.le40t.diesel"]
+    assert [h["factor"] for h in ship["hubs"]] == ["hub.warehouse", "hub.transshipment"]
+    assert [(r["factor"], r["kg_co2e"]) for r in ship["rounds"]] == [("round.delivery.urban.van.diesel", 0.087)]
+    [leg] = ship["legs"]
+    assert leg["mass_kg"] == pytest.approx(3.0)  # 2 × 1.5 kg; NEW-9 is backordered, it is not in this parcel
+    want = leg["mass_kg"] / 1000 * leg["distance_km"] * 95 / 1000 + 0.003 * (17.5 + 0.6) + 0.087
     # the short view rounds to whole grams
     assert short["transport_kg"] == pytest.approx(want, abs=5e-4)
     assert short["kg_co2e"] == pytest.approx(want + 6.4 + 0.3, abs=5e-4)
@@ -199,17 +198,19 @@ def test_export_csv_and_ileap_json_per_period_and_customer(client, engine):
     doc = client.get("/api/v1/carbon/export", params={**period, "customer": "b@x.de"}).json()
     assert [o["customer"] for o in doc["orderFootprints"]] == ["b@x.de"]
     [shipment] = doc["shipmentFootprints"]
-    intensity = {"road.van.le3_5t.diesel": 636.57, "road.artic.gt33t.diesel": 102.73}
-    for tce in shipment["tces"]:
-        assert tce["mass"]["value"] == 0.8  # 2 × 400 g
-        g = intensity[tce["transportOperationCategory"]]
-        assert tce["co2eWTW"]["value"] == pytest.approx(
-            0.8 / 1000 * tce["distance"]["value"] * g / 1000, rel=1e-3, abs=1e-5
-        )
+    assert [t["type"] for t in shipment["tces"]] == ["transport", "hub", "hub", "round"]
+    leg, dc, sort, delivery = shipment["tces"]
+    assert leg["mass"]["value"] == 0.8 and dc["mass"]["value"] == 0.8  # 2 × 400 g
+    assert leg["transportOperationCategory"] == "road.artic.le40t.diesel"
+    assert leg["co2eWTW"]["value"] == pytest.approx(0.8 / 1000 * leg["distance"]["value"] * 95 / 1000, abs=2e-5)
+    assert leg["co2eTTW"]["value"] < leg["co2eWTW"]["value"]
+    assert (dc["hubOperationCategory"], sort["hubOperationCategory"]) == ("hub.warehouse", "hub.transshipment")
+    assert dc["co2eWTW"]["value"] == pytest.approx(0.0008 * 17.5, rel=1e-3)
+    assert delivery["roundCategory"] == "round.delivery.urban.van.diesel" and delivery["co2eWTW"]["value"] == 0.087
     [order] = doc["orderFootprints"]
     assert sum(t["co2eWTW"]["value"] for t in shipment["tces"]) == pytest.approx(order["transport_kg"], abs=2e-3)
     assert doc["method"]["standard"] == "EN ISO 14083:2023"
-    assert {f["key"] for f in doc["factors"]} >= {"road.van.le3_5t.diesel"}
+    assert {f["key"] for f in doc["factors"]} >= {"road.artic.le40t.diesel", "round.delivery.urban.van.diesel"}
     assert all(f["source"] for f in doc["factors"])
 
 
@@ -265,3 +266,80 @@ def test_a_run_leaves_on_its_own_once_the_oldest_order_has_waited_a_day(client, 
     released = service.release_due_wait_runs(engine)
     assert list(released) == ["34"] and len(released["34"]) == 2
     assert [a["area"] for a in client.get("/api/v1/carbon/runs").json()["areas"]] == ["20"]
+
+
+def test_a_desnz_flat_file_loads_by_label_and_its_edition_wins_for_gb_routes(client):
+    from tests.unit.test_carbon import DESNZ_2026
+
+    text = DESNZ_2026.replace("2026", "2027").replace("0.07926", "0.07000")  # a later edition, other figures
+    r = client.post(
+        "/api/v1/carbon/factors", params={"format": "desnz"}, content=text, headers={"Content-Type": "text/csv"}
+    )
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["loaded"] == 7 and got["edition"] == "2027" and "road.artic.avg.diesel" in got["keys"]
+    assert "cargo ship | bulk carrier | average" in got["skipped"]
+    leg = {"type": "leg", "distance_km": 100, "factor": "road.artic.avg.diesel"}
+    gb = client.post("/api/v1/carbon/chains", json={"mass_kg": 1000, "country": "GB", "elements": [leg]}).json()
+    assert gb["kg_co2e"] == pytest.approx(100 * (0.07000 + 0.01823))  # the 2027 rows now win
+    named = {**leg, "edition": "2026"}
+    old = client.post("/api/v1/carbon/chains", json={"mass_kg": 1000, "country": "GB", "elements": [named]}).json()
+    assert old["kg_co2e"] == pytest.approx(100 * (0.07926 + 0.01823))  # an older edition, by name
+    bad = client.post(
+        "/api/v1/carbon/factors", params={"format": "desnz"}, content="a,b\n1,2\n", headers={"Content-Type": "text/csv"}
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "factor_table_invalid"
+
+
+def test_options_answer_in_the_baskets_currency(client, engine):
+    greener_world(engine)
+    body = {"lines": [{"sku": "A", "quantity": 1}], "destination": KASSEL}
+    eur = client.post("/api/v1/carbon/options", json=body).json()["options"][0]
+    assert (eur["currency"], eur["price"]) == ("EUR", "4.95")  # 15.00 < 50.00: the fee
+    gbp = client.post("/api/v1/carbon/options", json={**body, "currency": "GBP", "subtotal": "80.00"}).json()
+    first = gbp["options"][0]
+    assert first["currency"] == "GBP" and first["price"] is None and "no delivery fee schedule in GBP" in first["note"]
+    assert first["kg_co2e"] == eur["kg_co2e"]  # the footprint does not depend on the money
+    free = client.post("/api/v1/carbon/options", json={**body, "subtotal": "60.00"}).json()["options"][0]
+    assert free["price"] == "0.00"
+
+
+def test_one_model_everywhere_one_parcel_fewer_saves_its_round_share(client, engine):
+    """Options, the sourcing planner and the order footprint price the same parcels the same way,
+    with nothing loaded by hand: consolidating two parcels into one saves at least the delivery
+    round's share (87 g, GLEC v3 E1) net of the longer linehaul, and earns points for it."""
+    put_stock(engine, {("DC-1", "A"): 5, ("DC-2", "B"): 5, ("DC-2", "A"): 5})  # DC-1 Bad Hersfeld, DC-2 Hamburg
+    inventory.save_items(
+        engine,
+        items=[
+            inventory.Item("A", "Mug", "kitchen", 400, 1500, 600),
+            inventory.Item("B", "Pan", "kitchen", 2500, 4500, 2000),
+        ],
+    )
+    assert not [f for f in client.get("/api/v1/carbon/factors").json()["items"] if f["kind"] == "packaging"]
+    basket = [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}]
+    body = {"lines": basket, "destination": KASSEL}
+    opts = {o["option"]: o for o in client.post("/api/v1/carbon/options", json=body).json()["options"]}
+    standard, one = opts["standard"], opts["consolidated"]
+    assert (standard["parcels"], one["parcels"]) == (2, 1)
+    assert one["kg_saved"] == pytest.approx(standard["kg_co2e"] - one["kg_co2e"], abs=2e-3)
+    assert 0.05 < one["kg_saved"] < 0.087 and one["points"] == round(one["kg_saved"] * 20) > 0
+    # the planner's plans for the same baskets carry the same kg CO2e
+    plan = client.post("/api/v1/sourcing/plan", json={**body, "strategy": "greenest"}).json()
+    plans = {tuple(p["nodes"]): p["kg_co2e"] for p in [plan["chosen"], *plan["alternatives"]]}
+    assert plans[("DC-2",)] == pytest.approx(one["kg_co2e"], abs=1e-3)
+    assert plan["chosen"]["nodes"] == ["DC-2"]  # greenest: one parcel from farther beats two
+    # and the order captured with the consolidated option has that footprint for its transport
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "one@x.de"},
+            "payment_status": "paid",
+            "delivery_option": "consolidated",
+            "shipping_address": {"city": "Kassel", "country": "DE", **KASSEL},
+            "lines": [{**x, "unit_price": "30.00"} for x in basket],
+        },
+    ).json()
+    footprint = client.get(f"/api/v1/orders/{order['id']}/footprint").json()
+    assert footprint["transport_kg"] == pytest.approx(one["kg_co2e"], abs=1e-3)

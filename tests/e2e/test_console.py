@@ -186,15 +186,19 @@ def test_carbon_factors_page_and_order_footprint(page, live):
     )
     login(page, live)
     page.click("text=Carbon")
-    expect(page.get_by_test_id("factors")).to_contain_text("Annex 7 Table 7e")
-    expect(page.locator("[data-factor='road.artic.gt33t.diesel'] .n")).to_have_text("102.7")
+    expect(page.get_by_test_id("factors")).to_contain_text("GLEC Framework v3.0")
+    expect(page.locator("[data-factor='road.artic.le40t.diesel@EU'] .n")).to_have_text("95.0")
+    expect(page.locator("[data-factor='road.artic.avg.diesel@GB'] .n")).to_have_text("97.5")  # DESNZ 2026 + WTT
+    expect(page.get_by_test_id("older-factors")).to_contain_text("Annex 7 Table 7e")
     page.goto(f"{live.url}/console/orders/{order['id']}")
     footprint = httpx.get(f"{live.url}/api/v1/orders/{order['id']}/footprint", headers=ADMIN).json()
     expect(page.get_by_test_id("footprint-kg")).to_have_text(f"{footprint['kg_co2e']:.2f} kg CO2e")
     expect(page.get_by_test_id("sourcing")).to_contain_text("chosen")
     expect(page.get_by_test_id("sourcing")).to_contain_text("DC-K")
     page.click("text=How it was counted")
-    expect(page.locator("details", has_text="How it was counted")).to_contain_text("road.van.le3_5t.diesel")
+    counted = page.locator("details", has_text="How it was counted")
+    expect(counted).to_contain_text("round.delivery.urban.van.diesel")
+    expect(counted).to_contain_text("road.artic.le40t.diesel")
 
 
 def test_carbon_dashboard_charts_the_period(page, live):

@@ -77,9 +77,12 @@ def test_schedules_show_the_timers_runs(client):
         "jobs.requeue-stale",
         "bus.prune",
         "auth.prune",
+        "rules.approval-timeouts",
+        "rules.timers",
     }
     assert rows["bus.prune"]["last_result"] == {"processed_ids": 0, "closed_failures": 0}
     assert rows["auth.prune"]["last_result"] == {"sessions": 0, "login_failures": 0}
+    assert rows["rules.timers"]["last_result"] == {"fired": 0} and rows["rules.approval-timeouts"]["failures"] == 0
     assert rows["orders.consolidated-runs"]["interval_s"] == 60.0 and rows["orders.consolidated-runs"]["runs"] == 1
     assert (
         rows["orders.expire-unpaid"]["last_result"] == {"cancelled": []}

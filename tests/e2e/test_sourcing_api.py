@@ -383,3 +383,51 @@ def test_custom_weights_become_a_strategy_to_choose(client, engine):
     assert d["strategy"] == "eco-fast" and d["weights"] == {"cost": 0.5, "late": 20.0, "carbon": 10.0, "split": 3.0}
     bad = client.put("/api/v1/sourcing/strategies/custom", json={"name": "fastest"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/name"
+
+
+def test_what_if_applies_conditions_capacity_calendars_and_eligibility_as_capture_does(client, engine):
+    """Same inputs, same decision: the what-if plan and the captured order's plan agree, and
+    neither proposes a node under an outage, out of capacity, or not serving the channel."""
+    from datetime import UTC, datetime, timedelta
+
+    put_stock(engine, {("ST-9", "A"): 5, ("DC-1", "A"): 5, ("DC-2", "A"): 5, ("ST-MUC", "A"): 5})
+    inventory.save_items(engine, items=[inventory.Item("A", "Mug", "kitchen", 400, 1500, 600)])
+    today = datetime.now(UTC).date().isoformat()
+    nodes = {n["id"]: n for n in client.get("/api/v1/nodes").json()["items"]}
+    changes = {"DC-1": {"daily_capacity": 50}, "DC-2": {"closed_dates": [today]}, "ST-MUC": {"channels": ["pos"]}}
+    for node_id, change in changes.items():
+        keep = {k: nodes[node_id][k] for k in ("id", "name", "type", "lat", "lon", "region", "capabilities")}
+        assert client.post("/api/v1/nodes", json={**keep, **change}).status_code in (200, 201)
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    for cond in (
+        {"kind": "outage", "scope": "node", "target": "ST-9", "reason": "burst pipe", "expires_at": soon},
+        {"kind": "capacity", "scope": "node", "target": "DC-1", "value": 100, "reason": "strike", "expires_at": soon},
+    ):
+        assert client.post("/api/v1/sourcing/conditions", json=cond).status_code == 201
+    basket = [{"sku": "A", "quantity": 1}]
+    plan = client.post("/api/v1/sourcing/plan", json={"lines": basket, "destination": BERLIN, "country": "DE"}).json()
+    assert plan["chosen"]["nodes"] == ["DC-2"]  # the only node left, a day late (closed today)
+    assert plan["excluded"] == {
+        "ST-9": "not eligible for this order",
+        "DC-1": "no capacity left today",
+        "ST-MUC": "not eligible for this order",
+    }
+    assert plan["conditions"]["ST-9"] == "outage: burst pipe" and "closed" in plan["conditions"]["DC-2"]
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "currency": "EUR",
+            "customer": {"email": "w@x.de"},
+            "payment_status": "paid",
+            "shipping_address": {"city": "Berlin", "country": "DE", **BERLIN},
+            "lines": [{**basket[0], "unit_price": "15.00"}],
+        },
+    ).json()
+    captured = client.get(f"/api/v1/orders/{order['id']}/sourcing").json()
+
+    def without_line_ids(chosen):  # the order's line ids are its own; the what-if numbers its lines
+        return {**chosen, "shipments": [{k: v for k, v in s.items() if k != "lines"} for s in chosen["shipments"]]}
+
+    assert without_line_ids(captured["chosen"]) == without_line_ids(plan["chosen"])
+    for key in ("excluded", "conditions", "strategy", "weights", "method", "applied", "compare"):
+        assert captured[key] == plan[key], key

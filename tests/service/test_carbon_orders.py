@@ -93,3 +93,82 @@ def test_footprint_of_an_unknown_order_is_not_found(engine):
     with pytest.raises(NotFound) as err:
         carbon.get_order_footprint(engine, order_id="ord_missing")
     assert err.value.code == "order_not_found"
+
+
+# -- daily roll-ups (the console's carbon page) -------------------------------------------------
+def _history(engine, days_ago: int, *, qty: int = 2, email: str = "h@example.com"):
+    from datetime import timedelta
+
+    from tests.conftest import put_stock
+
+    put_stock(engine, {("DC-1", "A-1"): 1})
+    placed = datetime.now(UTC) - timedelta(days=days_ago)
+    order = capture.build_order(
+        OrderCreate.model_validate(
+            {
+                "currency": "EUR",
+                "customer": {"email": email},
+                "shipping_address": {"country": "DE", "lat": 52.52, "lon": 13.40},
+                "lines": [{"sku": "A-1", "quantity": qty, "unit_price": "1.00"}],
+                "placed_at": placed.isoformat(),
+            }
+        )
+    )
+    capture.start_lifecycle(order)
+    service.import_history(engine, orders=[order], actor="test")
+    carbon.record_orders(engine, [order.as_facts()])
+    return order
+
+
+def _direct(engine, days):
+    """The same figures computed from every order's footprint, no roll-up."""
+    from datetime import timedelta
+
+    from orderhub.carbon import footprints
+    from orderhub.core.clock import utcnow
+
+    end = utcnow()
+    start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = carbon.get_footprints(engine, start=start, end=end + timedelta(seconds=1), limit=None)
+    return footprints.dashboard(rows, categories={}, start=start, days=days)
+
+
+def test_the_dashboard_sums_daily_roll_ups_to_what_the_orders_footprints_say(engine):
+    for days_ago in (1, 3, 3, 40, 400):
+        _history(engine, days_ago)
+    _capture(engine)  # today: counted live
+    dash = carbon.get_dashboard(engine, days=730)
+    direct = _direct(engine, 730)
+    assert dash["orders"] == direct["orders"] == 6
+    assert dash["kg_total"] == pytest.approx(direct["kg_total"]) and dash["kg_total"] > 6 * 0.087
+    assert dash["per_day"] == [(d, pytest.approx(v)) for d, v in direct["per_day"]]
+    for dim in ("channel", "node", "mode"):
+        assert dash["by"][dim] == pytest.approx(direct["by"][dim])
+    assert dash["quality"] == direct["quality"]
+    assert carbon.get_dashboard(engine, days=30)["orders"] == 4
+    with engine.connect() as conn:  # past days are rolled up, today is not
+        built = conn.execute(sa.text("SELECT count(*) FROM carbon_days WHERE built_generation = generation")).scalar()
+    assert built == 729  # every past day of the period, empty ones too
+
+
+def test_a_changed_order_or_a_new_factor_table_rebuilds_only_what_it_touched(engine):
+    old = _history(engine, 5, qty=2)
+    _history(engine, 9, qty=1, email="other@example.com")
+    before = carbon.get_dashboard(engine, days=30)
+    assert carbon.refresh_rollups(engine, days=[]) == 0
+    past = [d for d, _ in before["per_day"][:-1]]
+    assert carbon.refresh_rollups(engine, days=past) == 0  # nothing changed: nothing rebuilt
+    line = old.lines[0].id
+    service.cancel_line(engine, order_id=old.id, actor="test", line_id=line, quantity=1)  # an order change
+    assert carbon.refresh_rollups(engine, days=past) == 1  # its day only
+    carbon.load_factors(
+        engine,
+        fmt="csv",
+        actor="test",
+        text="kind,key,value,source,edition,quality\nproduct,category:unknown,2.0,Supplier LCA,2025,modelled\n",
+    )
+    after = carbon.get_dashboard(engine, days=30)  # the factor set changed: every day rebuilt first
+    direct = _direct(engine, 30)
+    assert after["kg_total"] == pytest.approx(direct["kg_total"])
+    assert sum(v[1] for _, v in before["per_day"]) == 0.0
+    assert sum(v[1] for _, v in after["per_day"]) == pytest.approx(2 * 2.0)  # 1 unit left of each order

@@ -10,8 +10,8 @@ from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import STRATEGIES, Line, Offer, Request, Weights, plan_fast, plan_nearest
 
 
-def co2(road_km: float) -> float:
-    return road_km * 0.0002  # kg CO2e per kg shipped: 200 g per tonne-km
+def co2(road_km: float, offer: Offer) -> tuple[float, float]:
+    return 0.0, road_km * 0.0002  # nothing per parcel; kg CO2e per kg shipped: 200 g per tonne-km
 
 
 KASSEL = (51.31, 9.49)
@@ -106,8 +106,8 @@ def test_live_planner_calls_the_exact_solver_when_two_shipments_cannot_serve():
 
     class Net:
         @staticmethod
-        def kg_per_kg(road_km: float) -> float:
-            return road_km * 0.0002
+        def offer_terms(road_km: float, offer: Offer) -> tuple[float, float]:
+            return 0.0, road_km * 0.0002
 
     nodes = {
         n: Node(n, n, NodeType.distribution_centre, 50.0 + i, 9.0, "HE", capabilities=[Capability.ships])
@@ -118,3 +118,32 @@ def test_live_planner_calls_the_exact_solver_when_two_shipments_cannot_serve():
     planner = LivePlanner(Net(), destination=(50.5, 9.0), lines=lines, strategy="balanced", weights=Weights())
     assert planner(free, nodes) == {"a": "N1", "b": "N2", "c": "N3"}
     assert planner.decision is not None and planner.decision.method == "exact"
+
+
+def test_equal_objectives_break_toward_less_carbon_then_the_shorter_distance():
+    """Issue 14: with equal price and days the planner picked a store 32 km away over one 1.4 km
+    away holding the same basket (by node id). Now the tie goes to less kg CO2e, then fewer km."""
+    from orderhub.carbon.factors import FactorSet, default_factors
+
+    model = FactorSet(default_factors()).parcel_model("EU")
+
+    def carbon(road_km, offer):
+        return model.terms(road_km, offer.node_id, offer.kind)
+
+    berlin = (52.52, 13.40)
+    far = Offer("ST-A", 52.52 + 0.2398, 13.40, {"A": 5}, handling=2.8, kind="store")  # 32 km by road
+    near = Offer("ST-B", 52.52 + 0.0105, 13.40, {"A": 5}, handling=2.8, kind="store")  # 1.4 km by road
+    lines = (Line("l1", "A", 1, 0.4),)
+    for name in ("cheapest", "fastest", "balanced", "greenest"):
+        r = Request(lines=lines, lat=berlin[0], lon=berlin[1], weights=STRATEGIES[name])
+        d = plan_fast(r, [far, near], carbon)
+        assert d.plan.nodes == ("ST-B",), name
+        assert round(d.plan.shipments[0].road_km, 1) == 1.4 and round(d.alternatives[0].shipments[0].road_km) == 32
+    # both are local stores: one depot, the same rounds, so the same kg — the distance decides
+    r = Request(lines=lines, lat=berlin[0], lon=berlin[1], weights=STRATEGIES["cheapest"])
+    both = plan_fast(r, [far, near], carbon)
+    assert both.plan.kg_co2e == pytest.approx(both.alternatives[0].kg_co2e)
+    # a DC at the same price and days but with less carbon (no collection round) wins the tie first
+    dc = Offer("DC-Z", 52.52 + 0.2398, 13.40, {"A": 5}, handling=2.8, kind="distribution_centre")
+    d = plan_fast(r, [near, dc], carbon)
+    assert d.plan.nodes == ("DC-Z",) and d.plan.kg_co2e < d.alternatives[0].kg_co2e

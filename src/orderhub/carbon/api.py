@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from orderhub.carbon import calculate
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import InvalidInput
 from orderhub.core.jsondoc import control_character
@@ -46,13 +48,24 @@ async def post_factors(
     request: Request,
     engine: EngineDep,
     who: Editor,
-    format: Annotated[Literal["csv", "json"], Query()] = "csv",
+    format: Annotated[
+        Literal["csv", "json", "desnz"],
+        Query(description="csv or json (our columns), or desnz: a DESNZ flat file as CSV, read by label"),
+    ] = "csv",
     carrier: Annotated[str, Query(max_length=80, description="a carrier's own (primary) figures")] = "",
+    edition: Annotated[
+        str, Query(max_length=40, description="desnz: the edition, when the factor column does not name it")
+    ] = "",
 ) -> dict[str, Any]:
+    """All rows or none. ``format=desnz`` finds the header and the freighting-goods rows of a
+    DESNZ flat file by their labels (any column order, any edition) and answers which rows
+    it loaded and which freight rows it did not know."""
     text = (await request.body()).decode("utf-8", errors="replace")
     problem = control_character(text)
     if problem:
         raise InvalidInput(f"the table holds a {problem}", errors=[{"pointer": "", "detail": problem}])
+    if format == "desnz":
+        return calculate.load_desnz(engine, text=text, actor=who.actor, edition=edition)
     n = carbon.load_factors(engine, text=text, fmt=format, actor=who.actor, carrier=carrier)
     return {"loaded": n}
 
@@ -119,13 +132,20 @@ class OptionsIn(BaseModel):
     lines: list[BasketLineIn] = Field(min_length=1, max_length=500)
     destination: PointIn
     channel: str = Field(default="web", max_length=40)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="the basket's currency (ISO 4217)")
+    subtotal: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,12}(\.\d{1,4})?$",
+        description="the basket's value in its currency; default: the item master's prices when in EUR",
+    )
+    country: str = Field(default="", max_length=2, description="the destination's country (ISO 3166): factor region")
 
 
 def option_json(o: Any, *, detail: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "option": o.name,
-        "price": str(o.price),
-        "currency": "EUR",
+        "price": None if o.price is None else str(o.price),
+        "currency": o.currency,
         "promised_date": o.promised.isoformat(),
         "kg_co2e": round(o.kg_co2e, 3),
         "parcels": len(o.parcels),
@@ -143,6 +163,8 @@ def option_json(o: Any, *, detail: bool) -> dict[str, Any]:
                     {"factor": leg.factor.key, "distance_km": round(leg.distance_km, 1), "kg_co2e": round(leg.kg, 4)}
                     for leg in sf.legs
                 ],
+                "hubs": [{"factor": h.factor.key, "kg_co2e": round(h.kg, 4)} for h in sf.hubs],
+                "rounds": [{"factor": r.factor.key, "share": r.share, "kg_co2e": round(r.kg, 4)} for r in sf.rounds],
             }
             for node, km, sf in o.parcels
         ]
@@ -155,13 +177,17 @@ def option_json(o: Any, *, detail: bool) -> dict[str, Any]:
 def post_options(
     body: OptionsIn, request: Request, engine: EngineDep, _: Viewer, detail: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
-    """Short figures by default; ``detail=true`` itemises each parcel's legs."""
+    """Short figures by default; ``detail=true`` itemises each parcel's legs, hub visits and
+    round shares. Prices are in the basket's ``currency`` (none where it has no fee schedule)."""
     opts = carbon.delivery_options(
         engine,
         lines=[carbon.BasketItem(line.sku, line.quantity) for line in body.lines],
         destination=(body.destination.lat, body.destination.lon),
         channel=body.channel,
         points_per_kg=request.app.state.settings.points_per_kg,
+        currency=body.currency,
+        subtotal=None if body.subtotal is None else Decimal(body.subtotal),
+        country=body.country,
     )
     if not opts:
         raise InvalidInput("no node can serve this basket now", code="no_delivery_option")

@@ -4,21 +4,53 @@ with any error loads nothing."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
 from typing import Any
 
-from orderhub.carbon.model import RANGES, DataQuality, Factor, FactorKind, ParcelNetwork, pick
+from orderhub.carbon.model import ENERGY_UNITS, RANGES, DataQuality, Factor, FactorKind, pick
+from orderhub.carbon.network import Origin, ParcelModel, ParcelNetwork
 from orderhub.core.errors import InvalidInput
 
 REQUIRED = ("kind", "key", "value", "source", "edition")
-DEFAULT_TABLE = Path(__file__).parent / "data" / "default_factors.csv"
+DATA = Path(__file__).parent / "data"
+#: The current table (GLEC v3 defaults, DESNZ 2026 for GB, hubs, fuels, rounds) and the older
+#: editions that stay usable by naming them (DESNZ 2022–2025, Defra 2011/2012).
+DEFAULT_TABLES = (DATA / "default_factors.csv", DATA / "older_editions.csv")
 
-TRUNK = "road.artic.gt33t.diesel"
-LAST_MILE = "road.van.le3_5t.diesel"
-DEPOT = "hub.parcel"
-PARCEL = "parcel"  # packaging factor per parcel shipped (box, label, handling)
+PARCEL = "parcel"  # packaging factor per parcel shipped (box, label)
+SORT = "hub.transshipment"  # a carrier's sort centre or depot, per visit
+#: The linehaul vehicle class by region: GLEC's EU articulated truck ≤ 40 t for continental
+#: Europe, DESNZ's all-artics average for Great Britain.
+LINEHAUL = {"EU": "road.artic.le40t.diesel", "GB": "road.artic.avg.diesel"}
+DEFAULT_REGION = "EU"
+#: The hub type a node of each type is by default (GLEC: a warehouse is > 80 % stored —
+#: fulfilment centres and store back rooms alike); a node's own figure is ``hub.site:<id>``.
+NODE_HUB = {
+    "distribution_centre": "hub.warehouse",
+    "store": "hub.warehouse",
+    "dark_store": "hub.warehouse",
+    "drop_ship_supplier": "hub.warehouse",
+}
+#: Node types a carrier's collection round visits (a DC loads trailers at its own dock).
+COLLECTED = frozenset({"store", "dark_store", "drop_ship_supplier"})
+ROUND_AREAS = ("urban", "rural")
+ROUND_VEHICLES = ("van.diesel", "van.electric", "cargo_bike")
+
+
+def region_of(country: str) -> str:
+    """The factor region of a route ending in ``country``: ``GB`` (DESNZ); ``EU`` (GLEC's
+    European defaults) for continental Europe and, for want of other regions' defaults in the
+    shipped table, everywhere else."""
+    c = (country or "").strip().upper()
+    return "GB" if c in ("GB", "UK") else DEFAULT_REGION
+
+
+def round_key(kind: str, area: str = "urban", vehicle: str = "van.diesel", service: str = "") -> str:
+    """``round.delivery.urban.van.diesel``; a carrier's service: ``round.delivery.service:NAME``."""
+    return f"round.{kind}.service:{service}" if service else f"round.{kind}.{area}.{vehicle}"
 
 
 class FactorSet:
@@ -29,19 +61,80 @@ class FactorSet:
         self._by: dict[tuple[FactorKind, str], list[Factor]] = {}
         for f in rows:
             self._by.setdefault((f.kind, f.key), []).append(f)
+        #: what the set holds, in 16 hex digits: roll-ups built with another set are rebuilt
+        self.version = hashlib.sha1(
+            repr(sorted(tuple(str(v) for v in f.as_dict().values()) for f in rows)).encode()
+        ).hexdigest()[:16]
+        self._picked: dict[tuple[FactorKind, str, str, str, str], Factor | None] = {}
+        self._origins: dict[tuple[str, str], Origin] = {}
+        self._networks: dict[tuple[str, str, str, str], ParcelNetwork] = {}
+        self._models: dict[tuple[str, str], ParcelModel] = {}
 
-    def get(self, kind: FactorKind, key: str, *, carrier: str = "", region: str = "") -> Factor | None:
-        return pick(self._by.get((kind, key), []), carrier=carrier, region=region)
+    def get(
+        self, kind: FactorKind, key: str, *, carrier: str = "", region: str = "", edition: str = ""
+    ) -> Factor | None:
+        """The factor the choice rule picks (remembered: the set does not change)."""
+        memo = (kind, key, carrier, region, edition)
+        if memo not in self._picked:
+            self._picked[memo] = pick(self._by.get((kind, key), []), carrier=carrier, region=region, edition=edition)
+        return self._picked[memo]
 
     def for_item(self, kind: FactorKind, sku: str, category: str) -> Factor | None:
         """A SKU's own factor, else its category's."""
         return self.get(kind, f"sku:{sku}") or self.get(kind, f"category:{category}")
 
-    def network(self, carrier: str = "") -> ParcelNetwork:
-        trunk = self.get(FactorKind.transport, TRUNK, carrier=carrier)
-        last = self.get(FactorKind.transport, LAST_MILE, carrier=carrier)
-        assert trunk is not None and last is not None, "the default table defines trunk and last-mile factors"
-        return ParcelNetwork(trunk=trunk, last_mile=last, depot=self.get(FactorKind.hub, DEPOT, carrier=carrier))
+    def round(
+        self, kind: str, *, area: str = "urban", vehicle: str = "van.diesel", carrier: str = "", service: str = ""
+    ) -> Factor | None:
+        """A round's kg per item: the carrier's own figure for its service, else for the round
+        type (urban or rural; diesel van, electric van, cargo bike), else the default."""
+        if service:
+            own = self.get(FactorKind.round, round_key(kind, service=service), carrier=carrier)
+            if own is not None:
+                return own
+        return self.get(FactorKind.round, round_key(kind, area, vehicle), carrier=carrier) or self.get(
+            FactorKind.round, round_key(kind), carrier=carrier
+        )
+
+    def network(
+        self, region: str = DEFAULT_REGION, carrier: str = "", *, area: str = "urban", vehicle: str = "van.diesel"
+    ) -> ParcelNetwork:
+        """The parcel network for routes in ``region`` (cached: the planner asks per order)."""
+        cache_key = (region, carrier, area, vehicle)
+        hit = self._networks.get(cache_key)
+        if hit is not None:
+            return hit
+        linehaul = self.get(FactorKind.transport, LINEHAUL.get(region, LINEHAUL[DEFAULT_REGION]), carrier=carrier)
+        linehaul = linehaul or self.get(FactorKind.transport, LINEHAUL[DEFAULT_REGION], carrier=carrier)
+        delivery = self.round("delivery", area=area, vehicle=vehicle, carrier=carrier)
+        assert linehaul is not None and delivery is not None, "the default table defines linehaul and rounds"
+        net = ParcelNetwork(
+            linehaul=linehaul,
+            delivery=delivery,
+            sort=self.get(FactorKind.hub, SORT, carrier=carrier),
+            collection=self.round("collection", area=area, carrier=carrier),
+        )
+        self._networks[cache_key] = net
+        return net
+
+    def parcel_model(self, region: str = DEFAULT_REGION, carrier: str = "") -> ParcelModel:
+        """The network for ``region`` with node origins resolved on first use (cached with the
+        set: a loaded table makes a new set)."""
+        hit = self._models.get((region, carrier))
+        if hit is None:
+            hit = self._models[(region, carrier)] = ParcelModel(self.network(region, carrier), self.origin)
+        return hit
+
+    def origin(self, node_id: str, node_type: str) -> Origin:
+        """A node as a parcel's origin: its own hub figure or its type's default, and whether
+        a collection round picks its parcels up."""
+        hit = self._origins.get((node_id, node_type))
+        if hit is None:
+            hub = self.get(FactorKind.hub, f"hub.site:{node_id}") or self.get(
+                FactorKind.hub, NODE_HUB.get(node_type, "hub.warehouse")
+            )
+            hit = self._origins[(node_id, node_type)] = Origin(hub=hub, collected=node_type in COLLECTED)
+        return hit
 
 
 def _number(raw: Any, where: str, errors: list[dict[str, str]], *, required: bool) -> float | None:
@@ -76,15 +169,13 @@ def parse_rows(rows: list[dict[str, Any]], *, carrier: str = "") -> list[Factor]
             errors.append({"pointer": f"{base}/kind", "detail": f"one of {', '.join(FactorKind)}"})
             continue
         unit = str(row.get("unit") or "").strip()
-        if unit and unit != Factor(kind, "x", 1, "", "").unit:
-            errors.append(
-                {
-                    "pointer": f"{base}/unit",
-                    "detail": f"{kind.value} factors are in {Factor(kind, 'x', 1, '', '').unit}, not {unit}",
-                }
-            )
+        want = Factor(kind, str(row.get("key") or "x"), 1, "", "").unit
+        if unit and unit != want:
+            errors.append({"pointer": f"{base}/unit", "detail": f"{kind.value} factors are in {want}, not {unit}"})
         value = _number(row.get("value"), f"{base}/value", errors, required=True)
         ttw = _number(row.get("ttw"), f"{base}/ttw", errors, required=False)
+        if kind == FactorKind.energy and str(row.get("key") or "").rsplit("/", 1)[-1] not in ENERGY_UNITS:
+            errors.append({"pointer": f"{base}/key", "detail": "an energy key ends with its unit: /l, /kWh or /kg"})
         low, high = RANGES[kind]
         if value is not None and not low <= value <= high:
             errors.append(
@@ -147,5 +238,6 @@ def parse_json(text: str, *, carrier: str = "") -> list[Factor]:
 
 
 def default_factors() -> list[Factor]:
-    """The table shipped with OrderHub (public sources, one cited per row)."""
-    return parse_csv(DEFAULT_TABLE.read_text())
+    """The tables shipped with OrderHub (public sources, one cited per row): the current
+    defaults and the older editions (newer editions win unless one is named)."""
+    return [f for path in DEFAULT_TABLES for f in parse_csv(path.read_text())]

@@ -4,19 +4,20 @@ the console charts, and the iLEAP-style disclosure. No I/O: ``service`` reads an
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from orderhub.carbon.factors import DEPOT, FactorSet
+from orderhub.carbon.factors import DEFAULT_REGION, PARCEL, FactorSet, region_of
 from orderhub.carbon.model import (
     DataQuality,
     FactorKind,
     Footprint,
     OrderFacts,
-    ParcelNetwork,
     Part,
+    RoundShare,
     ShipmentFootprint,
     allocate_by_mass,
     great_circle_km,
@@ -27,6 +28,10 @@ from orderhub.inventory import service as inventory
 UNKNOWN_WEIGHT_G = 500
 #: Holds that put an order's units at a node (and so in a parcel from it).
 HOLDING = ("active", "allocated", "fulfilled")
+METHOD = (
+    "ISO 14083 / GLEC v3 parcel network: hub visits per tonne, linehaul tonne-km × WTW intensity, "
+    "a share per item of the collection and delivery rounds; allocation by mass"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,11 @@ class ShipmentSpec:
     items: list[ItemQty]
     carrier: str = ""
     shared_mass_kg: float = 0.0  # other orders' goods in the same parcel (allocation by mass)
+    origin_type: str = "distribution_centre"  # the node's type: its hub default, collected or not
+    region: str = DEFAULT_REGION  # the factor region of the route (EU, GB)
+    #: what recorded rounds allocated to this parcel, by round kind (``delivery``, ``collection``):
+    #: they replace the network's default share for that kind
+    recorded: dict[str, tuple[RoundShare, ...]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -63,7 +73,7 @@ class OrderFootprint:
             "product_kg": round(fp.by("product"), 3),
             "packaging_kg": round(fp.by("packaging"), 3),
             "data_quality": min((p.quality for p in fp.parts), key=lambda q: q.rank, default=DataQuality.default).value,
-            "method": "ISO 14083 / GLEC: tonne-km × WTW intensity per leg, hubs per tonne, allocation by mass",
+            "method": METHOD,
         }
         if detail:
             out["parts"] = [
@@ -87,7 +97,14 @@ class OrderFootprint:
                         }
                         for leg in sf.legs
                     ],
-                    "hubs": [{"factor": h.factor.key, "kg_co2e": round(h.kg, 4)} for h in sf.hubs],
+                    "hubs": [
+                        {"factor": h.factor.key, "mass_kg": round(h.mass_kg, 3), "kg_co2e": round(h.kg, 4)}
+                        for h in sf.hubs
+                    ],
+                    "rounds": [
+                        {"factor": r.factor.key, "share": r.share, "kg_co2e": round(r.kg, 4), "source": r.factor.source}
+                        for r in sf.rounds
+                    ],
                 }
                 for origin, sf, share in self.shipments
             ]
@@ -98,29 +115,30 @@ class OrderFootprint:
 def calculate(
     fs: FactorSet, *, shipments: list[ShipmentSpec], items: list[ItemQty], road_factor: float | None = None
 ) -> OrderFootprint:
-    """An order's footprint: its shipments (allocated by mass), its products and packaging,
-    itemised with the data quality of each part; what had no factor is listed as missing."""
+    """An order's footprint: its parcels through the parcel network (allocated by mass), its
+    products and packaging, itemised with the data quality of each part; what had no factor is
+    listed as missing."""
     result = OrderFootprint(footprint=Footprint())
     parts: list[Part] = []
+    per_parcel = fs.get(FactorKind.packaging, PARCEL)
     for spec in shipments:
         mass = sum(i.weight_g * i.quantity for i in spec.items) / 1000.0
-        network = fs.network(spec.carrier)
+        network = fs.network(spec.region, spec.carrier)
         if road_factor is not None:
-            network = ParcelNetwork(network.trunk, network.last_mile, network.depot, road_factor=road_factor)
-        gc = great_circle_km(*spec.origin_at, *spec.destination)
-        sf = network.shipment(gc, mass + spec.shared_mass_kg)
+            network = replace(network, road_factor=road_factor)
+        road = great_circle_km(*spec.origin_at, *spec.destination) * network.road_factor
+        sf = network.parcel(road, mass + spec.shared_mass_kg, fs.origin(spec.origin, spec.origin_type))
+        if spec.recorded:
+            defaults = {"delivery": network.delivery, "collection": network.collection}
+            kept = tuple(
+                r for r in sf.rounds if not any(r.factor is defaults[k] for k in spec.recorded if k in defaults)
+            )
+            sf = replace(sf, rounds=kept + tuple(r for shares in spec.recorded.values() for r in shares))
         share = allocate_by_mass(sf.kg, {"order": mass, "others": spec.shared_mass_kg})["order"]
         result.shipments.append((spec.origin, sf, share))
-        parts.append(
-            Part(
-                f"transport:{spec.origin}",
-                share,
-                sf.quality,
-                f"{gc * network.road_factor:.0f} km by road, {mass:.2f} kg",
-            )
-        )
-        if network.depot is None and len(sf.legs) > 1:
-            result.missing.append(f"hub handling at the depot ({DEPOT}): no factor loaded")
+        parts.append(Part(f"transport:{spec.origin}", share, sf.quality, f"{road:.0f} km by road, {mass:.2f} kg"))
+        if per_parcel is not None:
+            parts.append(Part("packaging:parcel", per_parcel.value, per_parcel.quality, f"1 parcel ({per_parcel.key})"))
     for item in items:
         for kind in (FactorKind.product, FactorKind.packaging):
             f = fs.for_item(kind, item.sku, item.category)
@@ -141,10 +159,19 @@ def calculate(
 
 
 def of_order(
-    fs: FactorSet, order: OrderFacts, holds: list[dict[str, Any]], items: dict[str, Any], nodes: dict[str, Any]
+    fs: FactorSet,
+    order: OrderFacts,
+    holds: list[dict[str, Any]],
+    items: dict[str, Any],
+    nodes: dict[str, Any],
+    recorded: dict[str, list[RoundShare]] | None = None,
+    *,
+    nearest: NearestShipping | None = None,
 ) -> OrderFootprint:
     """The order's footprint: one parcel per node that holds or ships its lines (the nearest
-    shipping node when none does yet), products and packaging by SKU or category."""
+    shipping node when none does yet), products and packaging by SKU or category. ``recorded``
+    are the shares real rounds allocated to the order's items, by round kind: they replace the
+    default share of the order's parcels one for one (the last parcel takes any extra)."""
     line_of = {line.line_id: line for line in order.lines}
     by_node: dict[str, dict[str, int]] = {}
     for h in holds:
@@ -154,9 +181,8 @@ def of_order(
     destination = order.destination
     missing: list[str] = []
     if not by_node and destination and not order.is_in_store:
-        shipping = [n for n in nodes.values() if n.can(inventory.Capability.ships)]
-        if shipping:
-            near = min(shipping, key=lambda n: great_circle_km(n.lat, n.lon, *destination))
+        near = (nearest or NearestShipping(nodes))(destination)
+        if near is not None:
             by_node[near.id] = {line.line_id: line.quantity for line in order.lines if line.quantity}
             missing.append(f"origin estimated: nearest shipping node {near.id} (the order holds no stock)")
     if destination is None and not order.is_in_store:
@@ -171,11 +197,22 @@ def of_order(
 
     specs = []
     if destination is not None and not order.is_in_store:
-        for node_id, lines in sorted(by_node.items()):
+        region = region_of(order.country)
+        parcels = sorted(by_node.items())
+        for i, (node_id, lines) in enumerate(parcels):
             node = nodes[node_id]
             parcel = [item_qty(line_of[lid].sku, qty) for lid, qty in lines.items() if lid in line_of]
+            mine = {kind: _spread(shares, i, len(parcels)) for kind, shares in (recorded or {}).items()}
             specs.append(
-                ShipmentSpec(origin=node_id, origin_at=(node.lat, node.lon), destination=destination, items=parcel)
+                ShipmentSpec(
+                    origin=node_id,
+                    origin_at=(node.lat, node.lon),
+                    destination=destination,
+                    items=parcel,
+                    origin_type=node.type.value,
+                    region=region,
+                    recorded={kind: shares for kind, shares in mine.items() if shares},
+                )
             )
     products = [item_qty(line.sku, line.quantity) for line in order.lines if line.quantity]
     result = calculate(fs, shipments=specs, items=products)
@@ -183,39 +220,115 @@ def of_order(
     return result
 
 
-def dashboard(
-    rows: list[tuple[OrderFacts, OrderFootprint]], *, categories: dict[str, str], start: datetime, days: int
-) -> dict[str, Any]:
-    """kg CO2e of the orders given: per day from ``start`` (transport / products / packaging),
-    per channel, per shipping node, per transport operation category and per product category."""
+class NearestShipping:
+    """The shipping node nearest a destination, for orders that hold no stock yet: the nodes'
+    coordinates prepared once, each destination's answer remembered (a period's orders go to
+    the same addresses again and again)."""
+
+    def __init__(self, nodes: dict[str, Any]) -> None:
+        self._nodes = sorted(
+            (
+                (n.id, n, math.radians(n.lat), math.radians(n.lon), math.cos(math.radians(n.lat)))
+                for n in nodes.values()
+                if n.can(inventory.Capability.ships)
+            ),
+            key=lambda t: t[0],
+        )
+        self._seen: dict[tuple[float, float], Any] = {}
+
+    def __call__(self, destination: tuple[float, float]) -> Any:
+        hit = self._seen.get(destination, self)
+        if hit is not self:
+            return hit
+        p2, l2 = math.radians(destination[0]), math.radians(destination[1])
+        c2 = math.cos(p2)
+        best, best_h = None, 2.0
+        for _, node, p1, l1, c1 in self._nodes:  # haversine's h is monotone in the distance
+            h = math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2
+            if h < best_h:
+                best, best_h = node, h
+        self._seen[destination] = best
+        return best
+
+
+def _spread(shares: list[RoundShare], i: int, parcels: int) -> tuple[RoundShare, ...]:
+    """Parcel ``i``'s recorded shares: one per parcel in order, the last parcel takes the rest."""
+    return tuple(shares[i:] if i == parcels - 1 else shares[i : i + 1])
+
+
+#: (dimension, key) → [kg CO2e, orders] for one day: what the console's carbon page sums
+DayTotals = dict[tuple[str, str], list[float]]
+
+
+def day_totals(rows: list[tuple[OrderFacts, OrderFootprint]], *, categories: dict[str, str]) -> dict[str, DayTotals]:
+    """The orders' footprints summed per day of creation: parts (transport / product /
+    packaging), channel, shipping node, transport chain element, product category, data
+    quality (orders counted) and the day's orders. Days add up: a period is the sum of its days."""
+    out: dict[str, DayTotals] = {}
+    for order, fp in rows:
+        t = out.setdefault(order.created_at.date().isoformat(), {})
+
+        def add(dim: str, key: str, kg: float, n: int = 0, t: DayTotals = t) -> None:
+            cell = t.setdefault((dim, key), [0.0, 0])
+            cell[0] += kg
+            cell[1] += n
+
+        f = fp.footprint
+        add("part", "transport", f.by("transport"))
+        add("part", "product", f.by("product"))
+        add("part", "packaging", f.by("packaging"))
+        add("orders", "all", f.kg, 1)
+        add("channel", order.channel, f.kg, 1)
+        for origin, sf, share in fp.shipments:
+            add("node", origin, share, 1)
+            total = sf.kg or 1.0
+            for element in sf.elements:
+                add("mode", element.factor.key, share * element.kg / total)
+        for part in f.parts:
+            if part.what.startswith("product:"):
+                add("category", categories.get(part.what.removeprefix("product:"), "unknown"), part.kg)
+        quality = min((p.quality for p in f.parts), key=lambda q: q.rank, default=DataQuality.default)
+        add("quality", quality.value, 0.0, 1)
+    return out
+
+
+def dashboard_from_totals(totals: dict[str, DayTotals], *, start: datetime, days: int) -> dict[str, Any]:
+    """The console's figures for ``days`` days from ``start``, from the days' totals."""
     per_day: dict[str, list[float]] = {
         (start + timedelta(days=i)).date().isoformat(): [0.0, 0.0, 0.0] for i in range(days)
     }
     by: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("channel", "node", "mode", "category")}
     quality: dict[str, int] = defaultdict(int)
-    for order, fp in rows:
-        day = per_day.setdefault(order.created_at.date().isoformat(), [0.0, 0.0, 0.0])
-        f = fp.footprint
-        day[0] += f.by("transport")
-        day[1] += f.by("product")
-        day[2] += f.by("packaging")
-        by["channel"][order.channel] += f.kg
-        for origin, sf, share in fp.shipments:
-            by["node"][origin] += share
-            total = sf.kg or 1.0
-            for leg in sf.legs:
-                by["mode"][leg.factor.key] += share * leg.kg / total
-        for part in f.parts:
-            if part.what.startswith("product:"):
-                by["category"][categories.get(part.what.removeprefix("product:"), "unknown")] += part.kg
-        quality[min((p.quality for p in f.parts), key=lambda q: q.rank, default=DataQuality.default).value] += 1
+    orders, kg_total = 0, 0.0
+    parts = {"transport": 0, "product": 1, "packaging": 2}
+    for day, cells in totals.items():
+        if day not in per_day:
+            continue
+        for (dim, key), (kg, n) in cells.items():
+            if dim == "part":
+                per_day[day][parts[key]] += kg
+            elif dim == "orders":
+                orders += int(n)
+                kg_total += kg
+            elif dim == "quality":
+                quality[key] += int(n)
+            else:
+                by[dim][key] += kg
     return {
-        "orders": len(rows),
-        "kg_total": sum(fp.footprint.kg for _, fp in rows),
+        "orders": orders,
+        "kg_total": kg_total,
         "per_day": [(d, v) for d, v in sorted(per_day.items())],
         "by": {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in by.items()},
         "quality": dict(quality),
     }
+
+
+def dashboard(
+    rows: list[tuple[OrderFacts, OrderFootprint]], *, categories: dict[str, str], start: datetime, days: int
+) -> dict[str, Any]:
+    """kg CO2e of the orders given: per day from ``start`` (transport / products / packaging),
+    per channel, per shipping node, per transport operation category and per product category."""
+    return dashboard_from_totals(day_totals(rows, categories=categories), start=start, days=days)
 
 
 def ileap_document(
@@ -230,24 +343,9 @@ def ileap_document(
         for origin, sf, share in fp.shipments:
             ratio = share / sf.kg if sf.kg else 0.0
             tces = []
-            for i, leg in enumerate(sf.legs):
-                used.add(leg.factor.key)
-                tces.append(
-                    {
-                        "tceId": f"{order.order_id}/{origin}/{i}",
-                        "mode": leg.factor.key.split(".")[0].capitalize(),
-                        "transportOperationCategory": leg.factor.key,
-                        "mass": {"value": round(leg.mass_kg, 3), "unit": "kg"},
-                        "distance": {"value": round(leg.distance_km, 1), "unit": "km", "dataSource": "Simulated"},
-                        "transportActivity": {"value": round(leg.tkm, 5), "unit": "tkm"},
-                        "co2eWTW": {"value": round(leg.kg * ratio, 5), "unit": "kg"},
-                        "co2eTTW": {
-                            "value": round((leg.ttw_kg or 0.0) * ratio, 5) if leg.ttw_kg is not None else None,
-                            "unit": "kg",
-                        },
-                        "dataQuality": leg.factor.quality.value,
-                    }
-                )
+            for i, element in enumerate(sf.elements):
+                used.add(element.factor.key)
+                tces.append(_tce(f"{order.order_id}/{origin}/{i}", element, ratio))
             shipments.append({"shipmentId": f"{order.order_id}/{origin}", "orderId": order.order_id, "tces": tces})
         for p in fp.footprint.parts:
             if not p.what.startswith("transport"):
@@ -259,7 +357,7 @@ def ileap_document(
             "standard": "EN ISO 14083:2023",
             "framework": "GLEC Framework",
             "scope": "well-to-wheel",
-            "allocation": "mass",
+            "allocation": "mass between orders; rounds per item (untracked) or by t·km (tracked)",
             "distance": "great-circle distance × road factor (shortest feasible distance stand-in)",
         },
         "orderFootprints": [
@@ -275,3 +373,34 @@ def ileap_document(
         "shipmentFootprints": shipments,
         "factors": [f for f in factor_rows if f["key"] in used],
     }
+
+
+def _tce(tce_id: str, element: Any, ratio: float) -> dict[str, Any]:
+    """One transport chain element in the iLEAP shape: a leg (TOC), a hub visit (HOC) or a
+    round share."""
+    ttw = element.ttw_kg
+    out: dict[str, Any] = {
+        "tceId": tce_id,
+        "co2eWTW": {"value": round(element.kg * ratio, 5), "unit": "kg"},
+        "co2eTTW": {"value": round(ttw * ratio, 5) if ttw is not None else None, "unit": "kg"},
+        "dataQuality": element.factor.quality.value,
+    }
+    key = element.factor.key
+    if hasattr(element, "distance_km"):
+        return {
+            **out,
+            "type": "transport",
+            "mode": key.split(".")[0].capitalize(),
+            "transportOperationCategory": key,
+            "mass": {"value": round(element.mass_kg, 3), "unit": "kg"},
+            "distance": {"value": round(element.distance_km, 1), "unit": "km", "dataSource": "Simulated"},
+            "transportActivity": {"value": round(element.tkm, 5), "unit": "tkm"},
+        }
+    if hasattr(element, "mass_kg"):
+        return {
+            **out,
+            "type": "hub",
+            "hubOperationCategory": key,
+            "mass": {"value": round(element.mass_kg, 3), "unit": "kg"},
+        }
+    return {**out, "type": "round", "mode": "Road", "roundCategory": key, "itemShare": element.share}

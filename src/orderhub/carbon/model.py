@@ -1,15 +1,18 @@
 """Emission factors and the ISO 14083 / GLEC calculator: pure functions, no I/O.
 
-Method (ISO 14083, GLEC Framework): the emissions of a transport leg are its transport
-activity (tonne-km = mass × distance) times the GHG intensity of its transport operation
-category (g CO2e per t·km, well-to-wheel = tank-to-wheel + well-to-tank). Hub operations add
-emissions per tonne handled. Legs and hubs sum to the shipment; a shipment's emissions are
-allocated to the orders in it by mass.
+Method (ISO 14083, GLEC Framework v3): a transport chain is a sequence of elements. A leg emits
+its transport activity (tonne-km = mass × distance) times the GHG intensity of its transport
+operation category (g CO2e per t·km, well-to-wheel = tank-to-wheel + well-to-tank). A hub emits
+per tonne handled, once per visit. A delivery or collection round is a shared operation: an item
+carries its share of the round's emissions (by its t·km when the round is tracked, per item
+when not). Elements sum to the chain; a parcel's emissions are allocated to the orders in it
+by mass.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -35,7 +38,9 @@ class DataQuality(StrEnum):
 
 class FactorKind(StrEnum):
     transport = "transport"  # g CO2e per tonne-km
-    hub = "hub"  # kg CO2e per tonne handled
+    hub = "hub"  # kg CO2e per tonne handled, per visit
+    round = "round"  # kg CO2e per item carried by a delivery or collection round
+    energy = "energy"  # kg CO2e per litre, kWh or kg of a fuel or of electricity (unit in the key)
     product = "product"  # kg CO2e per unit (materials, production)
     packaging = "packaging"  # kg CO2e per unit shipped
 
@@ -43,13 +48,19 @@ class FactorKind(StrEnum):
 UNITS = {
     FactorKind.transport: "g CO2e/t.km",
     FactorKind.hub: "kg CO2e/t",
+    FactorKind.round: "kg CO2e/item",
+    FactorKind.energy: "kg CO2e/unit",
     FactorKind.product: "kg CO2e/unit",
     FactorKind.packaging: "kg CO2e/unit",
 }
+#: The units an energy factor may be per: its key ends with one (``diesel.eu/l``).
+ENERGY_UNITS = ("l", "kWh", "kg")
 #: Plausible ranges per unit: a value outside is refused on load as a unit or typing error.
 RANGES = {
-    FactorKind.transport: (0.1, 5000.0),
+    FactorKind.transport: (0.1, 10000.0),
     FactorKind.hub: (0.0, 200.0),
+    FactorKind.round: (0.0, 10.0),
+    FactorKind.energy: (0.0, 20.0),
     FactorKind.product: (0.0, 10000.0),
     FactorKind.packaging: (0.0, 100.0),
 }
@@ -59,10 +70,12 @@ RANGES = {
 class Factor:
     """One emission factor with where it came from.
 
-    For transport, ``value`` is well-to-wheel and ``ttw`` its tank-to-wheel part (the rest is
-    well-to-tank). ``key`` names what it applies to: a transport operation category
-    (``road.artic.gt33t.diesel``), a hub type (``hub.parcel``), a SKU (``sku:ABC-1``) or a
-    product category (``category:apparel``). ``carrier`` is set on a carrier's own figure.
+    ``value`` is well-to-wheel and ``ttw`` its tank-to-wheel part (the rest is well-to-tank).
+    ``key`` names what it applies to: a transport operation category
+    (``road.artic.le40t.diesel``), a hub type (``hub.warehouse``) or a site (``hub.site:DC-1``),
+    a round type (``round.delivery.urban.van.diesel``), a fuel with its unit (``diesel.eu/l``), a
+    SKU (``sku:ABC-1``) or a product category (``category:apparel``). ``carrier`` is set on a
+    carrier's own figure.
     """
 
     kind: FactorKind
@@ -79,11 +92,19 @@ class Factor:
 
     @property
     def unit(self) -> str:
+        if self.kind == FactorKind.energy and "/" in self.key:
+            return "kg CO2e/" + self.key.rsplit("/", 1)[1]
         return UNITS[self.kind]
 
     @property
     def wtt(self) -> float | None:
         return None if self.ttw is None else self.value - self.ttw
+
+    @property
+    def year(self) -> int:
+        """The edition's year (the latest four-digit year it names; 0 when it names none)."""
+        years = [int(y) for y in re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", self.edition)]
+        return max(years, default=0)
 
     def as_dict(self) -> dict[str, Any]:
         """The factor's own fields (enums as their values), as stored and as shown."""
@@ -102,16 +123,23 @@ class Factor:
         }
 
 
-def pick(candidates: list[Factor], *, carrier: str = "", region: str = "") -> Factor | None:
+def _region_rank(f: Factor, region: str) -> int:
+    if region and f.region == region:
+        return 2
+    return 1 if f.region in ("global", "") else 0
+
+
+def pick(candidates: list[Factor], *, carrier: str = "", region: str = "", edition: str = "") -> Factor | None:
     """The factor to use among those for one key: a carrier's own (primary) figure beats a
-    modelled one, which beats a default; a regional figure beats a global one."""
-    usable = [f for f in candidates if not f.carrier or f.carrier == carrier]
+    modelled one, which beats a default; then the route's region beats a global figure, which
+    beats another region's; then the newer edition. ``edition`` keeps only that edition (an
+    older table stays usable by naming it)."""
+    usable = [
+        f for f in candidates if (not f.carrier or f.carrier == carrier) and (not edition or f.edition == edition)
+    ]
     if not usable:
         return None
-    return max(
-        usable,
-        key=lambda f: (bool(f.carrier), f.quality.rank, f.region == region, f.edition),
-    )
+    return max(usable, key=lambda f: (bool(f.carrier), f.quality.rank, _region_rank(f, region), f.year, f.edition))
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -157,6 +185,8 @@ class Leg:
 
 @dataclass(frozen=True, slots=True)
 class Hub:
+    """A hub visit: the hub's intensity per tonne handled and the mass handled."""
+
     factor: Factor
     mass_kg: float
 
@@ -164,19 +194,55 @@ class Hub:
     def kg(self) -> float:
         return hub_kg(self.mass_kg, self.factor.value)
 
+    @property
+    def ttw_kg(self) -> float | None:
+        return None if self.factor.ttw is None else hub_kg(self.mass_kg, self.factor.ttw)
+
 
 @dataclass(frozen=True, slots=True)
-class ShipmentFootprint:
-    legs: tuple[Leg, ...]
-    hubs: tuple[Hub, ...] = ()
+class RoundShare:
+    """An item's share of a delivery or collection round: the round's kg per item (a default
+    for the round type, or what a recorded round allocated to it) times ``share`` (1 for one
+    item; less for an item on a consolidated run)."""
+
+    factor: Factor
+    share: float = 1.0
 
     @property
     def kg(self) -> float:
-        return sum(leg.kg for leg in self.legs) + sum(h.kg for h in self.hubs)
+        return self.factor.value * self.share
+
+    @property
+    def ttw_kg(self) -> float | None:
+        return None if self.factor.ttw is None else self.factor.ttw * self.share
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentFootprint:
+    """A parcel's transport chain: legs, hub visits and round shares."""
+
+    legs: tuple[Leg, ...]
+    hubs: tuple[Hub, ...] = ()
+    rounds: tuple[RoundShare, ...] = ()
+
+    @property
+    def kg(self) -> float:
+        return sum(leg.kg for leg in self.legs) + sum(h.kg for h in self.hubs) + sum(r.kg for r in self.rounds)
+
+    @property
+    def elements(self) -> tuple[Leg | Hub | RoundShare, ...]:
+        """Legs, hub visits and round shares, in that order."""
+        return (*self.legs, *self.hubs, *self.rounds)
+
+    @property
+    def ttw_kg(self) -> float | None:
+        """Tank-to-wheel part, when every element states one."""
+        parts = [x.ttw_kg for x in self.elements]
+        return None if any(p is None for p in parts) else sum(p or 0.0 for p in parts)
 
     @property
     def quality(self) -> DataQuality:
-        parts = [leg.factor.quality for leg in self.legs] + [h.factor.quality for h in self.hubs]
+        parts = [x.factor.quality for x in self.elements]
         return min(parts, key=lambda q: q.rank, default=DataQuality.default)
 
 
@@ -208,42 +274,6 @@ class Footprint:
 
     def by(self, prefix: str) -> float:
         return sum(p.kg for p in self.parts if p.what.startswith(prefix))
-
-
-@dataclass(frozen=True, slots=True)
-class ParcelNetwork:
-    """How a parcel travels from a node to a customer when no route is known: straight by van
-    when the road distance is short; otherwise a trunk leg by lorry to a depot near the
-    customer, handling there, and the last mile by van."""
-
-    trunk: Factor
-    last_mile: Factor
-    depot: Factor | None = None
-    road_factor: float = DEFAULT_ROAD_FACTOR
-    direct_within_km: float = 60.0
-    last_mile_km: float = 25.0
-
-    def kg_per_kg(self, road_km: float) -> float:
-        """kg CO2e per kg shipped over ``road_km`` (the same legs as ``shipment``, as plain
-        arithmetic: the planner calls it for every candidate node)."""
-        depot = self.depot.value * 1e-3 if self.depot is not None else 0.0
-        if road_km <= self.direct_within_km:
-            return road_km * self.last_mile.value * 1e-6
-        return (
-            (road_km - self.last_mile_km) * self.trunk.value * 1e-6
-            + self.last_mile_km * self.last_mile.value * 1e-6
-            + depot
-        )
-
-    def shipment(self, gc_km: float, mass_kg: float) -> ShipmentFootprint:
-        road = gc_km * self.road_factor
-        if road <= self.direct_within_km:
-            return ShipmentFootprint(legs=(Leg(self.last_mile, road, mass_kg),))
-        hubs = (Hub(self.depot, mass_kg),) if self.depot is not None else ()
-        return ShipmentFootprint(
-            legs=(Leg(self.trunk, road - self.last_mile_km, mass_kg), Leg(self.last_mile, self.last_mile_km, mass_kg)),
-            hubs=hubs,
-        )
 
 
 # -- orders as the carbon context keeps them ----------------------------------------------------

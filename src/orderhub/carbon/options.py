@@ -1,19 +1,21 @@
 """Delivery options at checkout, each with price, promised date and kg CO2e.
 
-Counted per option: the transport of every parcel (tonne-km by leg, as for orders) plus, where
-a ``packaging:parcel`` factor is loaded, each parcel's own box and handling. By mass alone a
-consolidated parcel from a farther node moves more tonne-km; what one parcel fewer saves is
-the per-parcel part, so consolidation shows a saving only when that factor is loaded.
+Counted per option: every parcel through the parcel network (``network.ParcelNetwork``, the
+model order footprints and the sourcing planner use) plus, where a ``packaging:parcel`` factor
+is loaded, each parcel's own box. A parcel carries a share of its delivery round (and of a
+store's collection round) whatever it weighs — GLEC's example gives 87 g per parcel for the
+delivery round alone — so one parcel fewer saves that much even when the one parcel left comes
+from farther away.
 
 - ``standard``: every line from the nearest node that has it (possibly several parcels).
 - ``consolidated``: everything in one parcel from the nearest node that has the whole basket,
   even if it is farther (offered only when one node can).
-- ``wait``: ship with the next consolidated run to the customer's area: the parcel rides a
-  full trunk lorry and a planned multi-drop round, 1–2 days later.
+- ``wait``: ship with the next consolidated run to the customer's area, 2 days later: the
+  run's round serves more items than an ordinary one, so the parcel's share of it is
+  ``WAIT_ROUND_SHARE`` of an ordinary round's (a policy assumption, stated in docs/carbon.md).
 
 Transit days and the wait run's savings are policy, stated here and in docs/carbon.md:
-road distance ≤ 150 km → 1 day, ≤ 500 km → 2 days, else 3; the wait run adds 2 days and its
-last-mile round serves a full van, modelled as ``WAIT_LAST_MILE_SHARE`` of the van leg.
+road distance ≤ 150 km → 1 day, ≤ 500 km → 2 days, else 3; the wait run adds 2 days.
 Reward points for a greener choice: ``POINTS_PER_KG`` per kg CO2e saved against standard.
 """
 
@@ -23,13 +25,16 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from orderhub.carbon.model import Leg, ParcelNetwork, ShipmentFootprint, great_circle_km
+from orderhub.carbon.model import ShipmentFootprint, great_circle_km
+from orderhub.carbon.network import Origin, ParcelNetwork
 
-WAIT_LAST_MILE_SHARE = 0.6
+WAIT_ROUND_SHARE = 0.6
 WAIT_EXTRA_DAYS = 2
 POINTS_PER_KG = 20
-STANDARD_FEE = Decimal("4.95")
-FREE_FROM = Decimal("50.00")
+#: The delivery fee and the basket value from which delivery is free, per currency: options
+#: answer in the basket's currency. A currency without a schedule here gets no price (None)
+#: and a note saying so, never a price in another currency.
+FEES = {"EUR": (Decimal("4.95"), Decimal("50.00"))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,7 @@ class Stocked:
     lat: float
     lon: float
     atp: dict[str, int]
+    origin: Origin = field(default_factory=lambda: Origin(hub=None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +59,14 @@ class BasketLine:
 class Option:
     name: str
     parcels: list[tuple[str, float, ShipmentFootprint]]  # (node, road km, footprint)
-    price: Decimal
+    price: Decimal | None
     promised: date
     kg_co2e: float = 0.0
     points: int = 0
     savings_kg: float = 0.0
     note: str = ""
     lines_from: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    currency: str = "EUR"
 
 
 def transit_days(road_km: float) -> int:
@@ -67,10 +74,10 @@ def transit_days(road_km: float) -> int:
 
 
 def _parcel(
-    net: ParcelNetwork, node: Stocked, dest: tuple[float, float], mass_kg: float
+    net: ParcelNetwork, node: Stocked, dest: tuple[float, float], mass_kg: float, share: float
 ) -> tuple[float, ShipmentFootprint]:
-    gc = great_circle_km(node.lat, node.lon, *dest)
-    return gc * net.road_factor, net.shipment(gc, mass_kg)
+    road = great_circle_km(node.lat, node.lon, *dest) * net.road_factor
+    return road, net.parcel(road, mass_kg, node.origin, delivery_share=share)
 
 
 def _nearest(nodes: list[Stocked], dest: tuple[float, float]) -> list[Stocked]:
@@ -112,31 +119,19 @@ def build_options(
     today: date,
     subtotal: Decimal,
     parcel_kg: float = 0.0,
+    currency: str = "EUR",
 ) -> list[Option]:
-    """The options a checkout can offer for this basket, standard first."""
+    """The options a checkout can offer for this basket, standard first, priced in its currency."""
     weight = {line.sku: line.weight_g for line in lines}
     by_id = {n.node_id: n for n in nodes}
-    fee = Decimal("0.00") if subtotal >= FREE_FROM else STANDARD_FEE
+    schedule = FEES.get(currency)
+    fee = None if schedule is None else Decimal("0.00") if subtotal >= schedule[1] else schedule[0]
 
-    def make(
-        name: str, plan: dict[str, list[tuple[str, int]]], extra_days: int = 0, last_mile_share: float = 1.0
-    ) -> Option:
+    def make(name: str, plan: dict[str, list[tuple[str, int]]], extra_days: int = 0, share: float = 1.0) -> Option:
         parcels = []
         for node_id, items in sorted(plan.items()):
             mass = sum(weight[sku] * qty for sku, qty in items) / 1000
-            road, sf = _parcel(net, by_id[node_id], dest, mass)
-            if last_mile_share != 1.0:
-                sf = ShipmentFootprint(
-                    tuple(
-                        Leg(
-                            leg.factor,
-                            leg.distance_km * (last_mile_share if leg.factor is net.last_mile else 1.0),
-                            leg.mass_kg,
-                        )
-                        for leg in sf.legs
-                    ),
-                    sf.hubs,
-                )
+            road, sf = _parcel(net, by_id[node_id], dest, mass, share)
             parcels.append((node_id, road, sf))
         days = max((transit_days(road) for _, road, _ in parcels), default=1) + extra_days
         return Option(
@@ -146,6 +141,7 @@ def build_options(
             promised=today + timedelta(days=days),
             kg_co2e=sum(sf.kg for _, _, sf in parcels) + parcel_kg * len(parcels),
             lines_from=plan,
+            currency=currency,
         )
 
     options: list[Option] = []
@@ -157,7 +153,7 @@ def build_options(
     one = consolidated(nodes, lines, dest)
     if one is not None and len(plan) > 1:
         options.append(make("consolidated", one))
-    options.append(make("wait", one or plan, extra_days=WAIT_EXTRA_DAYS, last_mile_share=WAIT_LAST_MILE_SHARE))
+    options.append(make("wait", one or plan, extra_days=WAIT_EXTRA_DAYS, share=WAIT_ROUND_SHARE))
     for opt in options[1:]:
         opt.savings_kg = max(0.0, base.kg_co2e - opt.kg_co2e)
         opt.points = round(opt.savings_kg * POINTS_PER_KG)
@@ -166,4 +162,7 @@ def build_options(
             if len(opt.parcels) < len(base.parcels)
             else "shared run"
         )
+    if currency not in FEES:
+        for opt in options:
+            opt.note = (opt.note + "; " if opt.note else "") + f"no delivery fee schedule in {currency}"
     return options

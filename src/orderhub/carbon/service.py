@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine
 from orderhub.carbon import factors as tables
 from orderhub.carbon import footprints, store
 from orderhub.carbon import options as options_mod
-from orderhub.carbon.factors import DEPOT, LAST_MILE, PARCEL, TRUNK, FactorSet
+from orderhub.carbon.factors import PARCEL, FactorSet, region_of
 from orderhub.carbon.footprints import UNKNOWN_WEIGHT_G, ItemQty, OrderFootprint, ShipmentSpec
 from orderhub.carbon.model import (
     DataQuality,
@@ -25,19 +25,18 @@ from orderhub.carbon.model import (
     Hub,
     Leg,
     OrderFacts,
+    RoundShare,
     ShipmentFootprint,
     great_circle_km,
 )
+from orderhub.carbon.network import Origin, ParcelModel, ParcelNetwork
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 
 __all__ = [
-    "DEPOT",
-    "LAST_MILE",
     "PARCEL",
-    "TRUNK",
     "UNKNOWN_WEIGHT_G",
     "DataQuality",
     "Factor",
@@ -49,12 +48,16 @@ __all__ = [
     "Leg",
     "OrderFacts",
     "OrderFootprint",
+    "Origin",
+    "ParcelModel",
+    "ParcelNetwork",
     "ShipmentFootprint",
     "ShipmentSpec",
     "get_factor_set",
     "great_circle_km",
     "load_factors",
     "order_footprint",
+    "region_of",
 ]
 
 # Keyed by the engine object itself (weakly): an id() can be reused by a later engine.
@@ -91,13 +94,23 @@ def load_factors(engine: Engine, *, text: str, fmt: str, actor: str, carrier: st
         raise InvalidInput("the table has no rows", errors=[{"pointer": "/rows", "detail": "empty"}])
     with unit_of_work(engine) as conn:
         store.replace_factors(conn, rows, at=utcnow(), by=actor)
-    _cache.pop(engine, None)
+    invalidate(engine)
     return len(rows)
 
 
+def invalidate(engine: Engine) -> None:
+    """Forget the cached factor set after a table changed."""
+    _cache.pop(engine, None)
+
+
 def factor_rows(engine: Engine) -> list[dict[str, Any]]:
-    """Every factor in use, with its provenance, for the console and the API."""
-    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt} for f in get_factor_set(engine).rows]
+    """Every factor known, with its provenance, for the console and the API; ``current`` marks
+    the one the choice rule uses for its key, region and carrier (an older edition is not)."""
+    fs = get_factor_set(engine)
+    chosen = {
+        id(fs.get(f.kind, f.key, carrier=f.carrier, region=f.region)) for f in fs.rows if f.region not in ("", "global")
+    } | {id(fs.get(f.kind, f.key, carrier=f.carrier)) for f in fs.rows}
+    return [{**f.as_dict(), "unit": f.unit, "wtt": f.wtt, "current": id(f) in chosen} for f in fs.rows]
 
 
 def order_footprint(
@@ -111,54 +124,137 @@ def order_footprint(
 # -- carbon's projection of orders, and the footprints of orders ------------------------------
 def record_order(conn: Connection, facts: dict[str, Any]) -> None:
     """Keep carbon's row of an order current, in the order change's own transaction (one
-    statement). ``facts`` is what the order hands its hooks (``Order.as_facts``)."""
-    store.upsert_orders(conn, [OrderFacts.from_facts(facts)])
+    statement; a second marks its day's roll-up out of date when the order is from a past
+    day). ``facts`` is what the order hands its hooks (``Order.as_facts``)."""
+    order = OrderFacts.from_facts(facts)
+    store.upsert_orders(conn, [order])
+    day = as_utc(order.created_at).date()
+    if day < utcnow().date():
+        store.touch_days(conn, [day.isoformat()])
 
 
 def record_orders(engine: Engine, facts: list[dict[str, Any]]) -> int:
     """Bulk path for orders written without an order change (imported history): their rows,
-    inserted or replaced in one transaction. Idempotent. Returns how many."""
+    inserted or replaced in one transaction, their days' roll-ups marked out of date.
+    Idempotent. Returns how many."""
     rows = [OrderFacts.from_facts(f) for f in facts]
     with unit_of_work(engine) as conn:
         store.upsert_orders(conn, rows)
+        store.touch_days(conn, [as_utc(o.created_at).date().isoformat() for o in rows])
     return len(rows)
 
 
 def get_order_footprint(engine: Engine, *, order_id: str) -> OrderFootprint:
     """The order's carbon footprint: one parcel per node that holds or ships its lines (the
-    nearest shipping node when none does yet), products and packaging by SKU or category.
-    404 ``order_not_found`` if carbon has no such order."""
+    nearest shipping node when none does yet) through the parcel network, the shares of real
+    rounds recorded for its items instead of the default round share, products and packaging
+    by SKU or category. 404 ``order_not_found`` if carbon has no such order."""
     with unit_of_work(engine, write=False) as conn:
         order = store.get_order(conn, order_id)
+        recorded = recorded_shares(conn, [order_id])
     if order is None:
         raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
     items = inventory.get_items(engine, skus=[line.sku for line in order.lines])
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[order_id]).get(order_id, [])
-    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes)
+    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes, recorded.get(order_id))
 
 
 def get_footprints(
-    engine: Engine, *, start: datetime, end: datetime, customer: str | None = None, limit: int = 20000
+    engine: Engine, *, start: datetime, end: datetime, customer: str | None = None, limit: int | None = 20000
 ) -> list[tuple[OrderFacts, OrderFootprint]]:
-    """Footprints of the orders created in a period (for reports and exports), computed in bulk."""
+    """Footprints of the orders created in a period (for reports and exports), computed in bulk
+    (at most ``limit`` orders, oldest first; None: all)."""
     with unit_of_work(engine, write=False) as conn:
         batch = store.orders_between(conn, start=as_utc(start), end=as_utc(end), customer=customer, limit=limit)
+        recorded = recorded_shares(conn, [o.order_id for o in batch])
     items = {i.sku: i for i in inventory.get_all_items(engine)}
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[o.order_id for o in batch])
     fs = get_factor_set(engine)
-    return [(o, footprints.of_order(fs, o, holds.get(o.order_id, []), items, nodes)) for o in batch]
+    nearest = footprints.NearestShipping(nodes)
+    return [
+        (
+            o,
+            footprints.of_order(
+                fs, o, holds.get(o.order_id, []), items, nodes, recorded.get(o.order_id), nearest=nearest
+            ),
+        )
+        for o in batch
+    ]
+
+
+def recorded_shares(conn: Any, order_ids: list[str]) -> dict[str, dict[str, list[RoundShare]]]:
+    """What recorded rounds allocated to each order's items, by round kind, as round shares
+    a footprint uses instead of the default."""
+    out: dict[str, dict[str, list[RoundShare]]] = {}
+    for r in store.round_shares_of(conn, order_ids):
+        f = Factor(
+            FactorKind.round,
+            f"round:{r['round_id']}",
+            r["kg"],
+            f"recorded round {r['round_id']} ({r['carrier'] or 'own'}, allocated by {r['method']})",
+            r["recorded_at"].date().isoformat(),
+            quality=DataQuality(r["quality"]),
+            ttw=r["ttw_kg"],
+            carrier=r["carrier"],
+        )
+        out.setdefault(r["order_id"], {}).setdefault(r["kind"], []).append(RoundShare(f))
+    return out
 
 
 def get_dashboard(engine: Engine, *, days: int = 30) -> dict[str, Any]:
-    """kg CO2e of the orders of the last ``days``: per day (transport / products / packaging),
-    per channel, per shipping node, per transport operation category and per product category."""
+    """kg CO2e of the orders of the last ``days`` (up to two years): per day (transport /
+    products / packaging), per channel, per shipping node, per transport chain element and per
+    product category. Past days come from their roll-ups (rebuilt first where an order of the
+    day changed or the factors did); today is counted live."""
+    days = max(1, min(days, MAX_DASHBOARD_DAYS))
     end = utcnow()
     start = (end - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = get_footprints(engine, start=start, end=end)
+    today = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    period = [(start + timedelta(days=i)).date().isoformat() for i in range(days)]
+    past = [d for d in period if d < today.date().isoformat()]
+    refresh_rollups(engine, days=past)
+    with unit_of_work(engine, write=False) as conn:
+        totals = store.totals_between(conn, period[0], past[-1]) if past else {}
     categories = {i.sku: i.category for i in inventory.get_all_items(engine)}
-    return footprints.dashboard(rows, categories=categories, start=start, days=days)
+    live = get_footprints(engine, start=today, end=end + timedelta(seconds=1), limit=None)
+    totals.update(footprints.day_totals(live, categories=categories))
+    return footprints.dashboard_from_totals(totals, start=start, days=days)
+
+
+#: The longest period the console's carbon page shows.
+MAX_DASHBOARD_DAYS = 730
+#: Days rebuilt per transaction when roll-ups are out of date.
+ROLLUP_CHUNK_DAYS = 31
+
+
+def refresh_rollups(engine: Engine, *, days: list[str]) -> int:
+    """Rebuild the roll-ups of the given past days that are out of date (an order of the day
+    changed since, or the factor set did), a month per transaction. Returns how many days."""
+    if not days:
+        return 0
+    fs = get_factor_set(engine)
+    with unit_of_work(engine, write=False) as conn:
+        states = store.day_states(conn, min(days), max(days))
+    stale = sorted(d for d in days if d not in states or states[d][1] != states[d][0] or states[d][2] != fs.version)
+    if not stale:
+        return 0
+    categories = {i.sku: i.category for i in inventory.get_all_items(engine)}
+    for i in range(0, len(stale), ROLLUP_CHUNK_DAYS):
+        chunk = stale[i : i + ROLLUP_CHUNK_DAYS]
+        with unit_of_work(engine, write=False) as conn:  # generations first: a later change stays stale
+            generations = {d: states.get(d, (0, None, ""))[0] for d in chunk}
+            generations.update({d: g for d, (g, _, _) in store.day_states(conn, chunk[0], chunk[-1]).items()})
+        first = datetime.fromisoformat(chunk[0]).replace(tzinfo=UTC)
+        last = datetime.fromisoformat(chunk[-1]).replace(tzinfo=UTC) + timedelta(days=1)
+        rows = get_footprints(engine, start=first, end=last, limit=None)
+        totals = footprints.day_totals(
+            [(o, fp) for o, fp in rows if o.created_at.date().isoformat() in generations], categories=categories
+        )
+        with unit_of_work(engine) as conn:
+            store.save_day_totals(conn, totals, generations, version=fs.version, at=utcnow())
+    return len(stale)
 
 
 def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: str | None = None) -> dict[str, Any]:
@@ -169,6 +265,10 @@ def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: 
 
 
 # -- delivery options, choices and points -----------------------------------------------------
+#: The currency of the item master's prices.
+CATALOGUE_CURRENCY = "EUR"
+
+
 @dataclass(frozen=True, slots=True)
 class BasketItem:
     sku: str
@@ -183,9 +283,14 @@ def delivery_options(
     channel: str = "web",
     points_per_kg: int = options_mod.POINTS_PER_KG,
     today: Any = None,
+    currency: str = CATALOGUE_CURRENCY,
+    subtotal: Decimal | None = None,
+    country: str = "",
 ) -> list[options_mod.Option]:
-    """Standard, consolidated and wait-for-the-run options for a basket, priced, dated and
-    with kg CO2e each, from live ATP (the channel's buffer applied)."""
+    """Standard, consolidated and wait-for-the-run options for a basket, priced in its
+    ``currency``, dated and with kg CO2e each (the parcel network every figure uses), from live
+    ATP (the channel's buffer applied). ``subtotal`` is the basket's value in that currency;
+    without it the item master's prices count when the currency is the catalogue's."""
     items = inventory.get_items(engine, skus=[line.sku for line in lines])
     nodes = {n.id: n for n in inventory.get_all_nodes(engine) if n.can(inventory.Capability.ships)}
     atp: dict[str, dict[str, int]] = {node_id: {} for node_id in nodes}
@@ -193,24 +298,34 @@ def delivery_options(
         for n in inventory.get_atp(engine, sku=line.sku, channel=channel)["nodes"]:
             if n.node_id in atp:
                 atp[n.node_id][line.sku] = n.atp
-    stocked = [options_mod.Stocked(nid, nodes[nid].lat, nodes[nid].lon, atp[nid]) for nid in sorted(nodes)]
+    fs = get_factor_set(engine)
+    stocked = [
+        options_mod.Stocked(nid, nodes[nid].lat, nodes[nid].lon, atp[nid], origin=fs.origin(nid, nodes[nid].type.value))
+        for nid in sorted(nodes)
+    ]
     basket = [
         options_mod.BasketLine(line.sku, line.quantity, items[line.sku].weight_g if line.sku in items else 500)
         for line in lines
     ]
-    subtotal = sum(
-        (Decimal(items[line.sku].price_minor) / 100 * line.quantity for line in lines if line.sku in items), Decimal(0)
-    )
-    fs = get_factor_set(engine)
+    if subtotal is None:
+        subtotal = (
+            sum(
+                (Decimal(items[x.sku].price_minor) / 100 * x.quantity for x in lines if x.sku in items),
+                Decimal(0),
+            )
+            if currency == CATALOGUE_CURRENCY
+            else Decimal(0)
+        )
     per_parcel = fs.get(FactorKind.packaging, PARCEL)
     result = options_mod.build_options(
-        fs.network(),
+        fs.network(region_of(country)),
         stocked,
         basket,
         destination,
         today=today or utcnow().date(),
         subtotal=subtotal,
         parcel_kg=per_parcel.value if per_parcel else 0.0,
+        currency=currency,
     )
     for opt in result[1:]:
         opt.points = round(opt.savings_kg * points_per_kg)

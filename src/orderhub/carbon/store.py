@@ -185,9 +185,200 @@ def get_order(conn: Connection, order_id: str) -> OrderFacts | None:
     return _facts(row) if row is not None else None
 
 
-def orders_between(conn: Connection, *, start: Any, end: Any, customer: str | None, limit: int) -> list[OrderFacts]:
-    """Orders created in [start, end), oldest first (optionally one customer's)."""
+def orders_between(
+    conn: Connection, *, start: Any, end: Any, customer: str | None, limit: int | None
+) -> list[OrderFacts]:
+    """Orders created in [start, end), oldest first (optionally one customer's; at most ``limit``)."""
     stmt = sa.select(orders).where(orders.c.created_at >= start, orders.c.created_at < end)
     if customer:
         stmt = stmt.where(orders.c.customer_email == customer.lower())
-    return [_facts(r) for r in conn.execute(stmt.order_by(orders.c.created_at, orders.c.order_id).limit(limit))]
+    stmt = stmt.order_by(orders.c.created_at, orders.c.order_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_facts(r) for r in conn.execute(stmt)]
+
+
+# -- recorded rounds --------------------------------------------------------------------------
+#: A real delivery or collection round a carrier reported: its total and how it was allocated.
+rounds = sa.Table(
+    "carbon_rounds",
+    metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # delivery | collection
+    sa.Column("carrier", sa.String(80), nullable=False, server_default=""),
+    sa.Column("service", sa.String(80), nullable=False, server_default=""),
+    sa.Column("method", sa.String(10), nullable=False),  # tkm | items
+    sa.Column("kg", sa.Float, nullable=False),
+    sa.Column("ttw_kg", sa.Float, nullable=True),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("tkm", sa.Float, nullable=True),
+    sa.Column("basis", sa.Text, nullable=False),
+    sa.Column("quality", sa.String(20), nullable=False),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Column("recorded_by", sa.String(254), nullable=False),
+)
+#: Each listed item's share of its round; ``order_id`` links it to an order's footprint.
+round_items = sa.Table(
+    "carbon_round_items",
+    metadata,
+    sa.Column("round_id", sa.String(80), sa.ForeignKey("carbon_rounds.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("item_id", sa.String(80), primary_key=True),
+    sa.Column("order_id", sa.String(40), nullable=True, index=True),
+    sa.Column("mass_kg", sa.Float, nullable=True),
+    sa.Column("distance_km", sa.Float, nullable=True),
+    sa.Column("kg", sa.Float, nullable=False),
+    sa.Column("ttw_kg", sa.Float, nullable=True),
+)
+
+
+def replace_round(conn: Connection, row: dict[str, Any], items: list[dict[str, Any]]) -> None:
+    """Write a round and its items; a round recorded again under its id is replaced."""
+    conn.execute(round_items.delete().where(round_items.c.round_id == row["id"]))
+    conn.execute(rounds.delete().where(rounds.c.id == row["id"]))
+    conn.execute(rounds.insert().values(**row))
+    if items:
+        conn.execute(round_items.insert(), [{**i, "round_id": row["id"]} for i in items])
+
+
+def get_round(conn: Connection, round_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    row = conn.execute(sa.select(rounds).where(rounds.c.id == round_id)).mappings().first()
+    if row is None:
+        return None
+    stmt = sa.select(round_items).where(round_items.c.round_id == round_id).order_by(round_items.c.item_id)
+    return dict(row), [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def round_shares_of(conn: Connection, order_ids: list[str]) -> list[dict[str, Any]]:
+    """The recorded round items of these orders, with their round's kind, method and source."""
+    if not order_ids:
+        return []
+    stmt = (
+        sa.select(
+            round_items.c.order_id,
+            round_items.c.round_id,
+            round_items.c.item_id,
+            round_items.c.kg,
+            round_items.c.ttw_kg,
+            rounds.c.kind,
+            rounds.c.method,
+            rounds.c.carrier,
+            rounds.c.quality,
+            rounds.c.recorded_at,
+        )
+        .join(rounds, rounds.c.id == round_items.c.round_id)
+        .order_by(round_items.c.order_id, round_items.c.round_id, round_items.c.item_id)
+    )
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(order_ids), 500):
+        out.extend(
+            dict(r) for r in conn.execute(stmt.where(round_items.c.order_id.in_(order_ids[i : i + 500]))).mappings()
+        )
+    return out
+
+
+# -- daily roll-ups of the footprints (the console's carbon page) -------------------------------
+#: One row per past day: ``generation`` goes up with every change to one of the day's orders
+#: (``touch_days``, in the change's own transaction); the day's totals were built from
+#: ``built_generation`` with the factor set ``version``. A day whose two generations or whose
+#: version differ is rebuilt before it is read. Today is never rolled up: it is counted live.
+days = sa.Table(
+    "carbon_days",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("built_generation", sa.Integer, nullable=True),
+    sa.Column("version", sa.String(40), nullable=False, server_default=""),
+    sa.Column("built_at", UtcDateTime(), nullable=True),
+)
+#: A day's kg CO2e (and orders counted) per dimension and key: part, channel, node, mode …
+day_totals = sa.Table(
+    "carbon_day_totals",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("dim", sa.String(20), primary_key=True),
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("kg", sa.Float, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+
+def _build_touch(insert: Any) -> Any:
+    stmt = insert(days)
+    return stmt.on_conflict_do_update(index_elements=["day"], set_={"generation": days.c.generation + 1})
+
+
+_touch = per_dialect(_build_touch)
+
+
+def touch_days(conn: Connection, changed: list[str]) -> None:
+    """The days' roll-ups are out of date: one upsert per day, in key order."""
+    if changed:
+        conn.execute(_touch(conn), [{"day": d, "generation": 1} for d in sorted(set(changed))])
+
+
+def day_states(conn: Connection, first: str, last: str) -> dict[str, tuple[int, int | None, str]]:
+    """(generation, built_generation, version) of the days in [first, last] that have a row."""
+    stmt = sa.select(days.c.day, days.c.generation, days.c.built_generation, days.c.version).where(
+        days.c.day >= first, days.c.day <= last
+    )
+    return {r.day: (r.generation, r.built_generation, r.version) for r in conn.execute(stmt)}
+
+
+def _build_built(insert: Any) -> Any:
+    stmt = insert(days)
+    return stmt.on_conflict_do_update(
+        index_elements=["day"],
+        set_={
+            "built_generation": stmt.excluded.built_generation,
+            "version": stmt.excluded.version,
+            "built_at": stmt.excluded.built_at,
+        },
+    )
+
+
+_built = per_dialect(_build_built)
+
+
+def save_day_totals(
+    conn: Connection,
+    totals: dict[str, dict[tuple[str, str], list[float]]],
+    built: dict[str, int],
+    *,
+    version: str,
+    at: Any,
+) -> None:
+    """Replace the days' totals and record the generation and factor version they were built
+    from (a change that came in meanwhile keeps its day out of date)."""
+    chosen = sorted(built)
+    conn.execute(day_totals.delete().where(day_totals.c.day.in_(chosen)))
+    rows = [
+        {"day": d, "dim": dim, "key": key[:120], "kg": kg, "n": int(n)}
+        for d in chosen
+        for (dim, key), (kg, n) in sorted(totals.get(d, {}).items())
+    ]
+    if rows:
+        conn.execute(day_totals.insert(), rows)
+    conn.execute(
+        _built(conn),
+        [
+            {"day": d, "generation": built[d], "built_generation": built[d], "version": version, "built_at": at}
+            for d in chosen
+        ],
+    )
+
+
+def totals_between(conn: Connection, first: str, last: str) -> dict[str, dict[tuple[str, str], list[float]]]:
+    out: dict[str, dict[tuple[str, str], list[float]]] = {}
+    stmt = sa.select(day_totals).where(day_totals.c.day >= first, day_totals.c.day <= last)
+    for r in conn.execute(stmt):
+        out.setdefault(r.day, {})[(r.dim, r.key)] = [r.kg, r.n]
+    return out
+
+
+def days_of_orders(conn: Connection, order_ids: list[str]) -> list[str]:
+    """The creation days of these orders (to mark their roll-ups out of date)."""
+    out: set[str] = set()
+    for i in range(0, len(order_ids), 500):
+        stmt = sa.select(orders.c.created_at).where(orders.c.order_id.in_(order_ids[i : i + 500]))
+        out.update(r.created_at.date().isoformat() for r in conn.execute(stmt))
+    return sorted(out)

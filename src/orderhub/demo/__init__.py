@@ -10,6 +10,8 @@ summer sales).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import random
@@ -308,31 +310,48 @@ def seed_stock(engine: Engine, rng: random.Random, nodes: list[inventory.Node], 
     return f"stock: {len(rows)} positions reported, 40 purchase orders on the way, channel policies set"
 
 
-#: Product, packaging and hub factors for the demo world. Illustrative values made up for the
-#: demo and labelled so: OrderHub ships no product factors; load your suppliers' or an LCA database's.
-DEMO_FACTORS = "kind,key,value,source,edition,quality,note\n" + "\n".join(
-    f"{kind},{key},{value},OrderHub demo data: illustrative value,demo,modelled,not a measured or published figure"
-    for kind, key, value in [
-        ("product", "category:apparel", 9.0),
-        ("product", "category:footwear", 14.0),
-        ("product", "category:kitchen", 6.0),
-        ("product", "category:electronics", 25.0),
-        ("product", "category:beauty", 1.5),
-        ("product", "category:home", 8.0),
-        ("product", "category:outdoor", 12.0),
-        ("product", "category:toys", 3.0),
-        ("packaging", "category:apparel", 0.05),
-        ("packaging", "category:footwear", 0.25),
-        ("packaging", "category:kitchen", 0.2),
-        ("packaging", "category:electronics", 0.3),
-        ("packaging", "category:beauty", 0.05),
-        ("packaging", "category:home", 0.3),
-        ("packaging", "category:outdoor", 0.2),
-        ("packaging", "category:toys", 0.15),
-        ("packaging", "parcel", 0.35),
-        ("hub", "hub.parcel", 1.8),
-    ]
-)
+#: Product factors for the demo world, from published, cited tables (``data/product_factors.csv``:
+#: ADEME Impact CO2, Agribalyse, Boavizta, Poore & Nemecek). A demo product takes the closest item
+#: of the table by its name; else its category takes the median item of the source's items of that
+#: kind. Categories no cited table covers (kitchen, beauty, home, outdoor, toys; most gadgets) get
+#: no factor: their footprints list the product factor as missing rather than make one up. No
+#: packaging or hub figures are loaded: rounds and hubs come with the shipped GLEC defaults.
+PRODUCT_TABLE = Path(__file__).parent / "data" / "product_factors.csv"
+PRODUCT_PROXIES = {
+    "Rain jacket": "ademe:coat",
+    "Down vest": "ademe:coat",
+    "Merino shirt": "ademe:sweater-wool",
+    "Chino": "ademe:jeans",
+    "Trail shoe": "ademe:shoes-sport",
+    "Running shoe": "ademe:shoes-sport",
+    "Sneaker": "ademe:shoes-fabric",
+    "Hiking boot": "ademe:shoes-leather",
+    "E-reader": "ademe:tablet",
+}
+#: the median of the source's items of the kind: ADEME's seven garments (5.2 … 85.8 kg) and
+#: three kinds of shoes (13.4 … 18.7 kg)
+CATEGORY_PROXIES = {"apparel": "ademe:shirt-cotton", "footwear": "ademe:shoes-fabric"}
+
+
+def demo_factors(items: list[inventory.Item]) -> str:
+    """The demo's product factor table (CSV) for these items, every row citing its source."""
+    table = {r["ref"]: r for r in csv.DictReader(PRODUCT_TABLE.read_text().splitlines())}
+
+    def row(key: str, ref: str, why: str) -> list[str]:
+        t = table[ref]
+        return ["product", key, t["kg_co2e"], t["source"], t["edition"], "default", f"{why}: {t['item']} ({ref})"]
+
+    rows = [row(f"category:{cat}", ref, "category median item") for cat, ref in sorted(CATEGORY_PROXIES.items())]
+    for item in items:
+        ref = PRODUCT_PROXIES.get(item.name.rsplit(" ", 1)[0])
+        if ref is not None:
+            rows.append(row(f"sku:{item.sku}", ref, "closest item"))
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["kind", "key", "value", "source", "edition", "quality", "note"])
+    w.writerows(rows)
+    return out.getvalue()
+
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_ADAPTERS = {
@@ -455,8 +474,10 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
     if batch:
         total += import_history(engine, batch)
     stocked = seed_stock(engine, rng, nodes, items)
-    carbon.load_factors(engine, text=DEMO_FACTORS, fmt="csv", actor="demo")
+    carbon.load_factors(engine, text=demo_factors(items), fmt="csv", actor="demo")
     live = capture_samples(engine)
+    past = [(start + timedelta(days=i)).isoformat() for i in range(days + 1)]
+    carbon.refresh_rollups(engine, days=[d for d in past if d < datetime.now(UTC).date().isoformat()])
     return (
         f"{live}\n{stocked}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "
         f"{len(items)} SKUs, {len(customers)} customers, {total} orders over {days} days"

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -223,6 +224,9 @@ def _green_choice(engine: Engine, order: Order) -> tuple[Any, Any]:
         lines=[carbon.BasketItem(line.sku, line.quantity) for line in order.lines],
         destination=(a.lat, a.lon),
         channel=order.channel,
+        currency=order.currency,
+        subtotal=Decimal(order.subtotal.to_decimal_string()),
+        country=a.country,
     )
     chosen = next((o for o in offered if o.name == order.delivery_option), None)
     if chosen is None or not offered:

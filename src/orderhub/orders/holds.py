@@ -77,6 +77,7 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         tier=order.customer.tier.value,
         channel=order.channel,
         region=a.region,
+        country=a.country,
         promise_days=order.promise_days,
         strategy=advice.get("strategy"),
         strategy_by=str(advice.get("by") or ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.carbon import service as carbon
+from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, service
@@ -88,6 +90,22 @@ def orders_list(
     )
 
 
+def _stock_held_until(status: OrderStatus, events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Until when an unpaid order's stock stays held (the presale lock), as its own events say."""
+    if status not in (OrderStatus.created, OrderStatus.awaiting_payment):
+        return None
+    until = None
+    for e in events:
+        if e["type"] == "order.stock_reserved" and e["data"].get("expires_at"):
+            until = e["data"]["expires_at"]
+        elif e["type"] == "order.hold_extended" and e["data"].get("until"):
+            until = e["data"]["until"]
+    if until is None:
+        return None
+    at = as_utc(datetime.fromisoformat(until))
+    return {"at": at, "minutes": max(0, math.ceil((at - utcnow()).total_seconds() / 60))}
+
+
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_detail(request: Request, order_id: str, user: User) -> Response:
     try:
@@ -104,6 +122,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
             "editable": view.order.is_editable,
             "footprint": carbon.get_order_footprint(request.app.state.engine, order_id=order_id).as_dict(detail=True),
             "sourcing": service.latest_sourcing(view.events),
+            "held": _stock_held_until(view.order.status, view.events),
             "ship_nodes": [
                 n.id for n in inventory.get_all_nodes(request.app.state.engine) if n.can(inventory.Capability.ships)
             ],

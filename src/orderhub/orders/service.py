@@ -69,17 +69,23 @@ def fulfilment_orders_of(engine: Engine, ids: list[str]) -> dict[str, str]:
         return store.orders_of_fulfilment_orders(conn, ids)
 
 
+def get_refs(engine: Engine, ids: list[str]) -> dict[str, dict[str, str]]:
+    """How other pages name these orders: channel, channel order number, status."""
+    with unit_of_work(engine, write=False) as conn:
+        return store.refs_of(conn, sorted(set(ids))[:1000])
+
+
 def count_dead_letters(engine: Engine, *, since: datetime) -> dict[str, int]:
     """Channel payloads refused since ``since``, by adapter (``canonical``: the JSON API)."""
     with unit_of_work(engine, write=False) as conn:
         return dead_letters.count_by_adapter(conn, since=since)
 
 
-def expire_unpaid(engine: Engine) -> list[str]:
-    """Cancel unpaid orders whose presale lock ran out (their stock returns to ATP). Each
-    order in its own transaction, under its row lock, so a payment arriving at the same
-    moment wins or loses cleanly. Returns the orders cancelled."""
-    now = utcnow()
+def expire_unpaid(engine: Engine, *, now: datetime | None = None) -> list[str]:
+    """Cancel unpaid orders whose presale lock ran out by ``now`` (their stock returns to
+    ATP). Each order in its own transaction, under its row lock, so a payment arriving at the
+    same moment wins or loses cleanly. Returns the orders cancelled."""
+    now = now or utcnow()
     with unit_of_work(engine, write=False) as conn:
         due = holds.due_for_expiry(conn, now=now)
     cancelled = []

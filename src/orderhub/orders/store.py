@@ -544,3 +544,11 @@ def orders_of_fulfilment_orders(conn: Connection, ids: list[str]) -> dict[str, s
         sa.select(fulfilment_orders.c.id, fulfilment_orders.c.order_id).where(fulfilment_orders.c.id.in_(wanted))
     )
     return {r.id: r.order_id for r in rows}
+
+
+def refs_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, str]]:
+    """Channel, channel order number and status of each of these orders (unknown ids left out)."""
+    rows = conn.execute(
+        sa.select(orders.c.id, orders.c.channel, orders.c.external_ref, orders.c.status).where(orders.c.id.in_(ids))
+    )
+    return {r.id: {"channel": r.channel, "external_ref": r.external_ref or "", "status": r.status} for r in rows}

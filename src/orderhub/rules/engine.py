@@ -120,10 +120,14 @@ class Registry:
         self._compiled: dict[str, dict[str, Compiled]] = {}  # version id → compiled
         self._by_set: dict[str, dict[str, list[Compiled]]] = {}  # set id → newest effective first
         self._loaded_at: dict[str, float] = {}
+        self._generation = 0  # bumped by every invalidation
         self.budget_ms = BUDGET_MS
 
     def invalidate(self) -> None:
-        """Reload on the next evaluation (a publish, a rollback, an archive)."""
+        """Reload on the next evaluation (a publish, a rollback, an archive). A reload already
+        under way when this is called is not taken as fresh (it may have read the tables
+        before the publish committed)."""
+        self._generation += 1
         self._loaded_at.clear()
 
     def _load(self, conn: Connection, db: str) -> None:
@@ -178,8 +182,10 @@ class Registry:
         db = str(conn.engine.url)
         with self._lock:
             if time.monotonic() - self._loaded_at.get(db, -1e9) > REFRESH_S:
+                generation = self._generation
                 self._load(conn, db)
-                self._loaded_at[db] = time.monotonic()
+                if generation == self._generation:
+                    self._loaded_at[db] = time.monotonic()
             by_set = self._by_set[db]
         out = []
         for versions in by_set.values():

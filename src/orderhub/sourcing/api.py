@@ -33,12 +33,16 @@ class PlanIn(BaseModel):
     channel: str = Field(default="web", max_length=40)
     tier: str = Field(default="standard", max_length=20)
     strategy: str | None = Field(default=None, description=f"one of {', '.join(STRATEGIES)}; default by tier")
+    region: str = Field(default="", max_length=40, description="the address's region (conditions, pilot scope)")
+    country: str = Field(default="", max_length=2, description="the address's country (carbon factors' region)")
+    promise_days: int | None = Field(default=None, ge=0, le=60, strict=True, description="a promised delivery")
 
 
 @router.post("/plan", responses=problems.WRITE, summary="What-if: the plan for a basket, reserving nothing")
 def post_plan(body: PlanIn, engine: EngineDep, _: Viewer) -> dict[str, Any]:
-    """The chosen nodes with cost, days and kg CO2e, the best alternatives, the candidates and
-    the constraints that excluded nodes — from live ATP."""
+    """The plan capture would make now — the chosen nodes with cost, days and kg CO2e, the best
+    alternatives, the candidates and the constraints that excluded nodes — from live ATP, with
+    the conditions, calendars, capacity, eligibility and pilot scope that capture applies."""
     return sourcing.what_if(
         engine,
         lines=[(line.sku, line.quantity) for line in body.lines],
@@ -46,6 +50,9 @@ def post_plan(body: PlanIn, engine: EngineDep, _: Viewer) -> dict[str, Any]:
         channel=body.channel,
         tier=body.tier,
         strategy=body.strategy,
+        region=body.region,
+        country=body.country,
+        promise_days=body.promise_days,
     )
 
 

@@ -17,7 +17,7 @@ import highspy
 
 from orderhub.sourcing.model import (
     DEFAULT_ZONES,
-    CarbonPerKg,
+    CarbonTerms,
     Decision,
     Offer,
     Plan,
@@ -33,7 +33,7 @@ from orderhub.sourcing.model import (
 def plan_exact(
     req: Request,
     offers: list[Offer],
-    carbon_per_kg: CarbonPerKg,
+    carbon_per_kg: CarbonTerms,
     *,
     time_limit_s: float = 1.0,
     zones: tuple[Zone, ...] = DEFAULT_ZONES,

@@ -9,10 +9,13 @@ Objective (a weighted sum, per plan):
 Hard constraints: enough ATP at each node for the lines it gets, capacity left today,
 eligibility, at most ``max_shipments`` shipments, and (when required) the promise date.
 
-Costs are linear in mass for a given node–destination pair (zone rate cards are a base plus a
-per-kg price; carbon is tonne-km based), so for a fixed set of nodes each line simply goes to
-the node where it costs least. The fast path enumerates every 1-node plan and every pair of
+Costs are affine in mass for a given node–destination pair (zone rate cards are a base plus a
+per-kg price; carbon is a share of the delivery round per parcel — and of the collection round
+for a store — plus hubs and linehaul per kg), so for a fixed set of nodes each line simply goes
+to the node where it costs least. The fast path enumerates every 1-node plan and every pair of
 pruned candidates exactly; the exact solver (``exact.py``, HiGHS) settles the rest.
+
+Equal objectives break toward lower kg CO2e, then shorter road distance, then node id.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Offer:
     capacity_left: int = 1_000_000  # shipments it can still take today
     eligible: bool = True  # for this channel and order type
     delay_days: int = 0  # a dynamic factor: traffic, weather, staff shortage
+    kind: str = "distribution_centre"  # the node's type (its hub and whether a round collects from it)
     #: a store's expected local demand (in-store sales, pickups) per SKU over the next days:
     #: what store protection keeps for the store's own customers
     local_demand: dict[str, float] = field(default_factory=dict)
@@ -168,7 +172,8 @@ def zone_for(road_km: float, zones: tuple[Zone, ...] = DEFAULT_ZONES) -> Zone:
     return zones[-1]
 
 
-CarbonPerKg = Callable[[float], float]  # road km → kg CO2e per kg shipped (linear in mass)
+#: (road km, node) → kg CO2e of a parcel from that node as (per parcel, per kg shipped)
+CarbonTerms = Callable[[float, "Offer"], tuple[float, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,23 +187,25 @@ class NodeTerms:
     days: int
     zone: Zone
     co2_per_kg: float
+    co2_fixed: float = 0.0  # kg CO2e per parcel whatever it weighs (round shares)
 
 
-def terms(offer: Offer, req: Request, carbon_per_kg: CarbonPerKg, zones: tuple[Zone, ...] = DEFAULT_ZONES) -> NodeTerms:
+def terms(offer: Offer, req: Request, carbon: CarbonTerms, zones: tuple[Zone, ...] = DEFAULT_ZONES) -> NodeTerms:
     road = great_circle(offer.lat, offer.lon, req.lat, req.lon) * req.road_factor
     z = zone_for(road, zones)
     days = z.days + offer.delay_days
     late = max(0, days - req.promise_days)
     w = req.weights
-    co2 = carbon_per_kg(road)
+    co2_fixed, co2 = carbon(road, offer)
     return NodeTerms(
         offer=offer,
         road_km=road,
-        fixed=w.cost * (z.base + offer.handling) + w.late * late,
+        fixed=w.cost * (z.base + offer.handling) + w.late * late + w.carbon * co2_fixed,
         per_kg=w.cost * z.per_kg + w.carbon * co2,
         days=days,
         zone=z,
         co2_per_kg=co2,
+        co2_fixed=co2_fixed,
     )
 
 
@@ -245,7 +252,7 @@ def shipment(t: NodeTerms, lines: list[Line], protect_weight: float = 0.0) -> Sh
         road_km=t.road_km,
         cost=t.zone.base + t.offer.handling + t.zone.per_kg * mass,
         days=t.days,
-        kg_co2e=t.co2_per_kg * mass,
+        kg_co2e=t.co2_fixed + t.co2_per_kg * mass,
         protection=protection(t.offer, lines, protect_weight),
     )
 
@@ -269,10 +276,15 @@ def _usable(offer: Offer, req: Request) -> str | None:
     return "has none of the lines"
 
 
+def tie_break(plan: Plan) -> tuple[float, float, float, tuple[str, ...]]:
+    """Plans in order: objective (to a millionth), then kg CO2e, then road km, then nodes."""
+    return (round(plan.objective, 6), round(plan.kg_co2e, 9), sum(s.road_km for s in plan.shipments), plan.nodes)
+
+
 def plan_fast(
     req: Request,
     offers: list[Offer],
-    carbon_per_kg: CarbonPerKg,
+    carbon_per_kg: CarbonTerms,
     *,
     keep: int = 16,
     zones: tuple[Zone, ...] = DEFAULT_ZONES,
@@ -290,7 +302,7 @@ def plan_fast(
             decision.excluded[offer.node_id] = f"cannot deliver in {req.promise_days} days"
             continue
         usable.append(t)
-    usable.sort(key=lambda t: (t.fixed + t.per_kg, t.offer.node_id))
+    usable.sort(key=lambda t: (t.fixed + t.per_kg, t.co2_fixed + t.co2_per_kg, t.road_km, t.offer.node_id))
     need = needs(req.lines)
     full = [t for t in usable if covers(t.offer, req.lines, need)]
     pool = {t.offer.node_id: t for t in usable[:keep]}
@@ -332,7 +344,7 @@ def plan_fast(
             split = _split_pair(req, a, b, need)
             if split is not None:
                 plans.append(split)
-    plans.sort(key=lambda p: (p.objective, p.nodes))
+    plans.sort(key=tie_break)
     if plans:
         decision.plan, decision.alternatives = plans[0], plans[1:4]
     return decision
@@ -362,7 +374,7 @@ def _split_pair(req: Request, a: NodeTerms, b: NodeTerms, need: dict[str, int]) 
 
 
 def plan_nearest(
-    req: Request, offers: list[Offer], carbon_per_kg: CarbonPerKg, zones: tuple[Zone, ...] = DEFAULT_ZONES
+    req: Request, offers: list[Offer], carbon_per_kg: CarbonTerms, zones: tuple[Zone, ...] = DEFAULT_ZONES
 ) -> Decision:
     """The plain rule (and the fallback): each line from the nearest usable node with stock."""
     decision = Decision(plan=None, method="fallback", weights=req.weights)

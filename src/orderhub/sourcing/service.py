@@ -174,7 +174,7 @@ class LivePlanner:
 
     def __init__(
         self,
-        engine_or_network: Any,
+        parcels: carbon.ParcelModel,
         *,
         destination: tuple[float, float],
         lines: list[Line],
@@ -188,7 +188,7 @@ class LivePlanner:
         self.lines = tuple(lines)
         self.strategy = strategy
         self.weights = weights
-        self.network = engine_or_network
+        self.parcels = parcels  # the carbon context's parcel network, node origins resolved
         self.live = live  # False: shadow mode — the plain rule decides, the optimiser's plan is recorded
         self.decision: Decision | None = None
         self.rule: Decision | None = None
@@ -218,6 +218,7 @@ class LivePlanner:
                 capacity_left=state.get(node_id, none).capacity_left,
                 eligible=state.get(node_id, none).eligible and nodes[node_id].serves(self.channel),
                 delay_days=state.get(node_id, none).delay_days,
+                kind=nodes[node_id].type.value,
                 local_demand=self.local_demand.get(node_id, {}) if nodes[node_id].type.value in PROTECTED_TYPES else {},
             )
             for node_id, atp in sorted(offers.items())
@@ -233,7 +234,7 @@ class LivePlanner:
             promise_required=self.promise_days is not None,
             protect_weight=self.protection.weight if self.protection.enabled else 0.0,
         )
-        self.rule = plan_nearest(req, candidates, self.network.kg_per_kg)
+        self.rule = plan_nearest(req, candidates, self.carbon)
         if self.unreliable:
             self.rule.excluded = {"*": f"optimiser off: {self.unreliable}"}
             self.decision = self.rule
@@ -242,11 +243,11 @@ class LivePlanner:
                 if self.rule.plan
                 else {}
             )
-        decision = plan_fast(req, candidates, self.network.kg_per_kg)
+        decision = plan_fast(req, candidates, self.carbon)
         if decision.plan is None and candidates:
             # no plan of one or two shipments: the exact solver, allowed more, under a time cap
             wide = Request(lines=req.lines, lat=req.lat, lon=req.lon, weights=req.weights, max_shipments=len(req.lines))
-            exact = plan_exact(wide, candidates, self.network.kg_per_kg, time_limit_s=EXACT_TIME_CAP_S)
+            exact = plan_exact(wide, candidates, self.carbon, time_limit_s=EXACT_TIME_CAP_S)
             if exact.plan is not None:
                 exact.candidates, exact.excluded = decision.candidates, decision.excluded
                 decision = exact
@@ -257,6 +258,11 @@ class LivePlanner:
         if applied.plan is None:
             return {}
         return {line_id: s.node_id for s in applied.plan.shipments for line_id in s.line_ids}
+
+    @property
+    def carbon(self) -> Any:
+        """kg CO2e of a parcel from an offer over a road distance: (per parcel, per kg)."""
+        return self.parcels.offer_terms
 
     def explanation(self) -> dict[str, Any]:
         if self.decision is None:
@@ -342,9 +348,16 @@ def score(planner: LivePlanner, nodes: dict[str, inventory.Node], assignment: di
     parts = [
         (
             terms(
-                Offer(n, nodes[n].lat, nodes[n].lon, {}, handling=HANDLING.get(nodes[n].type.value, 2.0)),
+                Offer(
+                    n,
+                    nodes[n].lat,
+                    nodes[n].lon,
+                    {},
+                    handling=HANDLING.get(nodes[n].type.value, 2.0),
+                    kind=nodes[n].type.value,
+                ),
                 req,
-                planner.network.kg_per_kg,
+                planner.carbon,
             ),
             ls,
         )
@@ -372,15 +385,17 @@ def live_planner_for(
     tier: str,
     channel: str,
     region: str = "",
+    country: str = "",
     promise_days: int | None = None,
     strategy: str | None = None,
     strategy_by: str = "",
 ) -> LivePlanner:
     """The planner for an order being captured on ``conn`` (factors and pilot scope cached).
-    ``strategy``, when given (a rule chose it: ``strategy_by``), wins over the configured one."""
+    ``strategy``, when given (a rule chose it: ``strategy_by``), wins over the configured one.
+    ``country`` chooses the carbon factors' region (DESNZ for GB, GLEC EU defaults elsewhere)."""
     asked = strategy
     strategy, weights = strategy_for(tier=tier, channel=channel, override=asked, chosen=chosen_strategies(conn))
-    network = carbon.factor_set_on(conn).network()
+    network = carbon.factor_set_on(conn).parcel_model(carbon.region_of(country))
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
     planner = LivePlanner(
         network,
@@ -558,27 +573,37 @@ def what_if(
     channel: str = "web",
     tier: str = "standard",
     strategy: str | None = None,
+    region: str = "",
+    country: str = "",
+    promise_days: int | None = None,
 ) -> dict[str, Any]:
-    """A plan for a basket from live ATP, reserving nothing."""
+    """The plan capture would make for this basket now, reserving nothing: the same planner
+    (``live_planner_for``) on the same free stock (the channel's buffer applied), so the
+    conditions in force (delays, outages, capacity cuts, unreliable inputs), node calendars
+    and cut-offs, capacity left today, channel eligibility, the promise date and the pilot
+    scope all apply as they would at capture. A strategy a rule would choose for an order is
+    not asked here: name it with ``strategy``."""
     items = inventory.get_items(engine, skus=[sku for sku, _ in lines])
     plan_lines = [
         Line(f"line-{i + 1}", sku, qty, (items[sku].weight_g if sku in items else 500) * qty / 1000)
         for i, (sku, qty) in enumerate(lines)
     ]
-    name, weights = strategy_for(tier=tier, channel=channel, override=strategy, chosen=get_strategies(engine))
-    nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     free: dict[tuple[str, str], int] = {}
-    for sku, _ in lines:
+    for sku in dict.fromkeys(sku for sku, _ in lines):
         for n in inventory.get_atp(engine, sku=sku, channel=channel)["nodes"]:
             free[(n.node_id, sku)] = n.atp
-    planner = LivePlanner(
-        carbon.get_factor_set(engine).network(),
-        destination=destination,
-        lines=plan_lines,
-        strategy=name,
-        weights=weights,
-    )
     with unit_of_work(engine, write=False) as conn:
-        _protect(conn, planner)
+        planner = live_planner_for(
+            conn,
+            destination=destination,
+            lines=plan_lines,
+            tier=tier,
+            channel=channel,
+            region=region,
+            country=country,
+            promise_days=promise_days,
+            strategy=strategy,
+        )
+        nodes = inventory.nodes_by_id(conn)
     planner(free, nodes)
     return planner.explanation()

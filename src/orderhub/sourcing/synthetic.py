@@ -30,6 +30,7 @@ def network(nodes: int, *, skus: int = 2000, seed: int = 1) -> list[Offer]:
                 atp=atp,
                 handling=1.2 if dc else 2.8,
                 capacity_left=rng.randint(0, 400) if not dc else 5000,
+                kind="distribution_centre" if dc else "store",
             )
         )
     return out

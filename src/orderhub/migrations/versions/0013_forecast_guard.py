@@ -1,7 +1,10 @@
 """forecast: the guard's states and switches; fitted parameters kept per series
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0011
+
+Numbered 0013 because the edge gateway's migration is to be 0012: when it lands, this one's
+``down_revision`` becomes "0012" (one chain, no second head).
 Create Date: 2026-11-27 09:00:00
 """
 
@@ -10,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
