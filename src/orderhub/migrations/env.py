@@ -8,6 +8,7 @@ from alembic import context
 
 import orderhub.app
 import orderhub.carbon.store
+import orderhub.forecast.guard_store
 import orderhub.forecast.store
 import orderhub.inventory.store
 import orderhub.platform.jobs_store
