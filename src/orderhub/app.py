@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version=__version__,
         summary="The order management hub every sales channel hands its orders to.",
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by orderhub.web.pages from vendored Swagger UI (works offline)
         redoc_url=None,
         lifespan=lifespan,
     )
