@@ -30,6 +30,7 @@ from orderhub.carbon import chains_api as carbon_chains_api
 from orderhub.carbon import pages as carbon_pages
 from orderhub.forecast import api as forecast_api
 from orderhub.inventory import api as inventory_api
+from orderhub.inventory import items_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version=__version__,
         summary="The order management hub every sales channel hands its orders to.",
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by orderhub.web.pages from vendored Swagger UI (works offline)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_api.router)
     app.include_router(orders_api.router)
     app.include_router(inventory_api.router)
+    app.include_router(items_api.router)
     app.include_router(carbon_api.router)
     app.include_router(carbon_chains_api.router)
     app.include_router(carbon_api.orders_router)

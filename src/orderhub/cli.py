@@ -87,8 +87,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     from orderhub.migrations import upgrade
 
+    print("demo: migrating the database …", flush=True)
     upgrade(engine)
-    summary = seed(engine, days=args.days, seed=args.seed)
+    summary = seed(engine, days=args.days, seed=args.seed, progress=lambda line: print(line, flush=True))
     print(summary)
     print(f"\nOrderHub console: http://{args.host}:{args.port}/console")
     print("Log in as admin@demo.orderhub (password: demo) — or operator@ / viewer@ with the same password.")

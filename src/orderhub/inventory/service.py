@@ -22,6 +22,17 @@ from orderhub.core.ids import new_id
 from orderhub.inventory import carts, reservations, stock, store
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
+from orderhub.inventory.items import (
+    CSV_COLUMNS,
+    add_placeholders,
+    create_item,
+    get_item,
+    get_item_list,
+    import_csv,
+    item_from_fields,
+    items_from_shopify_product,
+    put_items,
+)
 from orderhub.inventory.model import (
     Candidate,
     Capability,
@@ -31,6 +42,7 @@ from orderhub.inventory.model import (
     NodeType,
     channel_atp,
     plan_reservation,
+    shipping_weight_g,
 )
 from orderhub.inventory.reservations import (
     Held,
@@ -60,6 +72,7 @@ from orderhub.platform.db import unit_of_work
 MAX_RESERVATION_TTL_S = store.MAX_RESERVATION_TTL_S  # the longest a hold may last
 
 __all__ = [
+    "CSV_COLUMNS",
     "MAX_RESERVATION_TTL_S",
     "Capability",
     "CartHoldOutcome",
@@ -74,24 +87,33 @@ __all__ = [
     "Planner",
     "ReserveResult",
     "StockRow",
+    "add_placeholders",
     "allocate",
     "backorders_of",
     "clear_expiry",
+    "create_item",
     "due_orders",
     "extend",
+    "get_item",
+    "get_item_list",
     "hold_json",
     "holds_of",
+    "import_csv",
     "ingest",
+    "item_from_fields",
     "items_by_sku",
+    "items_from_shopify_product",
     "nodes_by_id",
     "pickup_points",
     "policy_for",
+    "put_items",
     "receive_return",
     "release_order",
     "rereserve",
     "reserve",
     "sell_from_shelf",
     "ship",
+    "shipping_weight_g",
 ]
 
 

@@ -36,6 +36,7 @@ from orderhub.core.errors import (
 )
 from orderhub.core.ids import new_id
 from orderhub.core.money import MAX_MAJOR_UNITS, Money, currency_exponent
+from orderhub.inventory import service as inventory
 from orderhub.orders import changes, dead_letters, store
 from orderhub.orders import events as ev
 from orderhub.orders.canonical import OrderCreate
@@ -280,6 +281,8 @@ def _insert(
                     points=chosen.points,
                 )
             )
+        # an SKU first seen here gets a placeholder item flagged for review, not a silent 500 g
+        inventory.add_placeholders(conn, [(line.sku, line.name) for line in order.lines])
         prefer = next(iter(green[0].lines_from)) if green and len(green[0].lines_from) == 1 else None
         # last: row locks held briefly
         hold_stock(conn, order, on_shortage=on_shortage, now=now, prefer_node=prefer, cart_id=cart_id)

@@ -25,7 +25,7 @@ from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
 from orderhub.orders import changes, dead_letters, holds, picking, store
 from orderhub.orders.events import HoldExtended
-from orderhub.orders.model import Address, Order, OrderLine
+from orderhub.orders.model import Order, OrderLine
 from orderhub.orders.model import OrderStatus as OrderStatus  # other contexts name statuses by it
 from orderhub.orders.picking import PickItem as PickItem
 from orderhub.platform import jobs
@@ -379,7 +379,7 @@ def transition(engine: Engine, *, order_id: str, to: str, actor: str, reason: st
             f"unknown status {to!r}",
             errors=[{"pointer": "/to", "detail": f"one of {', '.join(OrderStatus)}"}],
         ) from None
-    return _change(engine, order_id, actor, lambda o: o.transition_to(target, reason=reason))
+    return _change(engine, order_id, actor, lambda o: o.move_to(target, reason=reason))
 
 
 def hold(engine: Engine, *, order_id: str, actor: str, reason: str) -> Order:
@@ -424,8 +424,11 @@ def record_delivery(engine: Engine, *, order_id: str, actor: str, lines: dict[st
 
 # -- editing ------------------------------------------------------------------------------
 def change_address(engine: Engine, *, order_id: str, actor: str, address: dict[str, Any]) -> Order:
-    """Replace the shipping address (before release)."""
-    return _change(engine, order_id, actor, lambda o: o.change_shipping_address(Address(**address)))
+    """Change the shipping address (before release): the fields in ``address`` replace the
+    current ones, the rest are kept (see ``Address.with_changes``); an empty city is refused."""
+    return _change(
+        engine, order_id, actor, lambda o: o.change_shipping_address(o.shipping_address.with_changes(address))
+    )
 
 
 def add_line(
