@@ -29,6 +29,7 @@ from orderhub.carbon import api as carbon_api
 from orderhub.carbon import chains_api as carbon_chains_api
 from orderhub.carbon import pages as carbon_pages
 from orderhub.forecast import api as forecast_api
+from orderhub.forecast import pages as forecast_pages
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import items_api
 from orderhub.inventory import pages as inventory_pages
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(rule_editor_pages.router)
     app.include_router(rule_approval_pages.router)
     rule_approval_pages.register_order_refs(orders_service.get_refs)
+    app.include_router(forecast_pages.router)
     _extend_openapi(app)
     return app
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from orderhub.bus import subscribers, worker
+from orderhub.bus.subscribers import Subscriber
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import DomainError
 from orderhub.core.events import DomainEvent
@@ -28,6 +29,7 @@ from orderhub.rules import effects as rule_effects
 from orderhub.rules import service as rules
 from orderhub.rules import simulation as rule_simulation
 from orderhub.rules import timers as rule_timers
+from orderhub.sourcing import service as sourcing
 from orderhub.tracking import notify_service
 from orderhub.tracking import service as tracking
 from orderhub.webhooks import service as webhooks
@@ -152,6 +154,32 @@ def apply_rule_effect(conn: Connection, order_id: str, action: str, value: str, 
     return said
 
 
+# -- the forecast guard hands regions to the plain rule ------------------------------------------
+GUARD_SOURCE = "forecast:guard"
+
+
+def apply_guard_switch(conn: Connection, event: DomainEvent) -> None:
+    """``forecast.guard_switched``: flag the region's inputs unreliable in sourcing (the plain
+    rule decides there) or lift the flag, in the subscriber's transaction, with an alert.
+    Idempotent: the flag is one per region and source."""
+    region, reason = event.aggregate_id, str(event.data.get("reason") or "")
+    if event.data.get("state") == "unreliable":
+        sourcing.flag_unreliable(conn, region=region, reason=f"forecast guard: {reason}", source=GUARD_SOURCE)
+        alerts.warning("forecast guard: region %s handed to the plain rule (%s)", region, reason)
+    else:
+        sourcing.lift_unreliable(conn, region=region, source=GUARD_SOURCE)
+        alerts.warning("forecast guard: region %s back to the optimiser (%s)", region, reason)
+
+
+FORECAST_GUARD = Subscriber(
+    name="sourcing.forecast_guard",
+    handle=apply_guard_switch,
+    types=frozenset({"forecast.guard_switched"}),
+    description="the forecast guard's switches raise and lift sourcing's unreliable flag on a region",
+    start="beginning",
+)
+
+
 def wire(settings: Settings | None = None) -> None:
     """Register every cross-context hook (idempotent). ``settings`` configure what is wired
     (customer notifications); without them they are read from the environment.
@@ -177,6 +205,14 @@ def wire(settings: Settings | None = None) -> None:
     subscribers.register(tracking.TIMELINE)
     subscribers.register(tracking.FOLLOW)
     subscribers.register(forecast.DEMAND)
+    subscribers.register(FORECAST_GUARD)
+    sourcing.set_store_protection(
+        sourcing.StoreProtection(
+            enabled=settings.store_protection,
+            days=settings.store_protection_days,
+            weight=settings.store_protection_weight,
+        )
+    )
     worker.register_poller("webhooks", webhooks.send_due)
     notifications = notify_service.from_settings(settings)
     subscribers.register(notifications.subscriber)

@@ -54,3 +54,31 @@ def test_unknown_series_are_404_problems_and_bad_parameters_422(client: TestClie
     assert client.get("/api/v1/forecast/series", params={"limit": 0}).status_code == 422
     assert client.get("/api/v1/forecast/expected", params={"location": "BY"}).status_code == 422
     assert client.get("/api/v1/forecast/runs", headers={"Authorization": ""}).status_code == 401
+
+
+def test_the_guard_watches_each_new_day_and_its_switches_are_listed(client: TestClient, engine: Engine) -> None:
+    _history(engine)
+    assert client.get("/api/v1/forecast/guard").json() == {"regions": [], "series": []}  # nothing seen yet
+    forecast.add_demand(engine, [DemandRow(D0 + timedelta(days=84), "A-1", "BY", 5.0)])
+    forecast.update(engine, as_of=D0 + timedelta(days=84))
+    guard = client.get("/api/v1/forecast/guard", params={"location": "BY"}).json()
+    (region,) = guard["regions"]
+    assert (region["location"], region["state"], region["watched"], region["day"]) == (
+        "BY", "reliable", 1, (D0 + timedelta(days=84)).isoformat(),
+    )  # fmt: skip
+    assert client.get("/api/v1/forecast/guard/switches").json() == {"items": []}
+    assert client.get("/api/v1/forecast/guard/switches", params={"limit": 0}).status_code == 422
+
+
+def test_replenishment_as_json_and_csv_and_promise_dates(client: TestClient, engine: Engine) -> None:
+    from tests.conftest import put_stock
+
+    put_stock(engine, {("ST-MUC", "A-1"): 4})
+    items = client.get("/api/v1/replenishment", params={"node_id": "ST-MUC"}).json()["items"]
+    assert [(i["node_id"], i["sku"], i["atp"], i["quantity"]) for i in items] == [("ST-MUC", "A-1", 4, 0)]
+    csv = client.get("/api/v1/replenishment.csv", params={"node_id": "ST-MUC"})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.splitlines()[1].startswith("ST-MUC,ST-MUC,store,BY,A-1,4,4,0,0,0.0,")
+    assert client.get("/api/v1/promise-dates", params={"sku": "A-1"}).json() == {"items": []}
+    assert client.get("/api/v1/replenishment", params={"lead_days": -1}).status_code == 422
+    assert client.get("/api/v1/promise-dates", params={"policy": "random"}).status_code == 422

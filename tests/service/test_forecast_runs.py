@@ -151,3 +151,51 @@ def test_the_cli_backtests_a_file_and_imports_runs_and_updates(tmp_path: Path, m
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["series"] == 2
     assert cli.main(["forecast", "update", "--jobs", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["series"] == 0  # nothing changed since the run
+
+
+def test_an_update_applies_the_parameters_ets_and_theta_were_fitted_with_and_fits_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    panel = engine.Panel.from_rows(history(weekly=2, slow=0))
+    chosen = {0: "AutoETS", 1: "AutoTheta"}
+    params: dict[int, dict] = {}
+    fitted = engine.forecast(panel, chosen, 14, params=params)
+    assert params[0]["fit_start"] == params[1]["fit_start"] == panel.end - engine.FIT_DAYS + 1
+    assert params[0]["components"][0] == "A" and len(params[0]["par"]) == 4 + 1 + 7  # level and a week of seasons
+    params = json.loads(json.dumps(params, allow_nan=False))  # kept as JSON: no NaN
+    params = {int(k): v for k, v in params.items()}
+
+    def no_fitting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("an update fitted a model")  # the forward's fallback would show it
+
+    def nothing_to_fit(*, optimize_params, **kwargs):  # type: ignore[no-untyped-def]
+        if any(optimize_params.values()):
+            no_fitting()
+
+    from statsforecast import ets, theta
+
+    monkeypatch.setattr(ets, "optimize_ets_target_fn", no_fitting)
+    monkeypatch.setattr(theta, "optimize_theta_target_fn", nothing_to_fit)
+    again = engine.forward(panel, chosen, 14, first={}, params=params)
+    np.testing.assert_allclose(again[0], fitted[0], rtol=1e-6)  # the same history: the same forecast
+    np.testing.assert_allclose(again[1], fitted[1], rtol=1e-6)
+    longer = engine.Panel.from_rows([*history(weekly=2, slow=0), ("W0", "BY", D0 + timedelta(days=DAYS), 15.0)])
+    moved = engine.forward(longer, chosen, 14, first={}, params=params)
+    assert len(moved[0]) == 14 and not np.allclose(moved[0], fitted[0])  # one day more, carried forward
+
+
+def test_a_run_keeps_the_fitted_parameters_and_an_update_keeps_them_too(sqlite_engine: Engine) -> None:
+    _load(sqlite_engine, history(weekly=3, slow=0))
+    forecast.run(sqlite_engine, horizon=7, folds=2, jobs=1, as_of=D0 + timedelta(days=DAYS - 1))
+    from orderhub.forecast import store
+
+    with sqlite_engine.connect() as conn:
+        rows = store.chosen_models(conn, [(f"W{s}", "BY") for s in range(3)])
+    smooth = {k: r for k, r in rows.items() if r["model"] in engine.SMOOTH_ONLY}
+    assert all(r["params"]["fit_start"] for r in smooth.values())
+    assert all(r["params"] is None for r in rows.values() if r["model"] not in engine.SMOOTH_ONLY)
+    _load(sqlite_engine, [(sku, "BY", D0 + timedelta(days=DAYS), 15.0) for sku, _ in rows])
+    summary = forecast.update(sqlite_engine, jobs=1)
+    assert summary["series"] == 3
+    with sqlite_engine.connect() as conn:
+        after = store.chosen_models(conn, list(rows))
+    assert {k: r["params"] for k, r in after.items()} == {k: r["params"] for k, r in rows.items()}
+    assert {k: r["first_day"] for k, r in after.items()} == {k: r["first_day"] for k, r in rows.items()}

@@ -73,3 +73,27 @@ def get_expected(
 @router.get("/runs", summary="The latest forecast runs and updates")
 def get_runs(engine: EngineDep, _: Viewer, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
     return {"items": forecast.get_runs(engine, limit=limit)}
+
+
+@router.get("/guard", summary="The forecast guard: regions (reliable or not, why) and series out of band")
+def get_guard(
+    engine: EngineDep,
+    _: Viewer,
+    location: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Every region the guard watches with its state, the share of its volume out of band and
+    its demand and forecast levels; the series out of band with their CUSUM sums and reason."""
+    return forecast.get_guard(engine, location=location, limit=limit)
+
+
+@router.get("/guard/switches", summary="The forecast guard's switches, newest first")
+def get_guard_switches(
+    engine: EngineDep,
+    _: Viewer,
+    location: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """Each switch of a region to ``unreliable`` (sourcing's plain rule decides there) or back
+    to ``reliable``, with its reason and the day of demand that decided it."""
+    return {"items": forecast.get_guard_switches(engine, location=location, limit=limit)}

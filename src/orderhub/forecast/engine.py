@@ -117,6 +117,15 @@ class Panel:
     def values(self, i: int) -> np.ndarray:
         return self.data[self.indptr[i] : self.indptr[i + 1]]
 
+    def values_from(self, i: int, first: int) -> np.ndarray:
+        """Series ``i`` from day ordinal ``first`` to the end: days before its first row are 0
+        (a history read from a window starts at the window's first row, not at the series')."""
+        y = self.values(i)
+        start = int(self.start[i])
+        if first >= start:
+            return y[first - start :]
+        return np.concatenate([np.zeros(start - first), y])
+
     def frame(
         self, idx: Sequence[int] | np.ndarray, *, drop_last: int = 0, keep_last: int | None = None
     ) -> pd.DataFrame:
@@ -260,9 +269,17 @@ def spreads(residuals: np.ndarray, levels: Sequence[int] = LEVELS) -> dict[str, 
 
 
 # -- forecasts -----------------------------------------------------------------------------------
-def forecast(panel: Panel, chosen: dict[int, str], h: int, *, jobs: int = 1) -> dict[int, np.ndarray]:
+def forecast(
+    panel: Panel,
+    chosen: dict[int, str],
+    h: int,
+    *,
+    jobs: int = 1,
+    params: dict[int, dict[str, Any]] | None = None,
+) -> dict[int, np.ndarray]:
     """The next ``h`` days of each series ``i`` with its model ``chosen[i]``, fitted on all of
-    its history (ETS and Theta on the last ``FIT_DAYS`` days)."""
+    its history (ETS and Theta on the last ``FIT_DAYS`` days). With ``params``, the fitted
+    parameters of each ETS and Theta model are put there (``params_of``), for ``forward``."""
     from statsforecast import StatsForecast
 
     by_model: dict[str, list[int]] = {}
@@ -277,13 +294,76 @@ def forecast(panel: Panel, chosen: dict[int, str], h: int, *, jobs: int = 1) -> 
             n_jobs=min(jobs, max(1, len(idx) // 50)),
             fallback_model=make_model(BASELINE),
         )
+        keep = params is not None and m in SMOOTH_ONLY
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = sf.forecast(h=h, df=frame)
+            res = sf.fit(df=frame).predict(h=h) if keep else sf.forecast(h=h, df=frame)
         res = res.sort_values(["unique_id", "ds"], kind="stable")
         values = np.maximum(res[m].to_numpy().reshape(len(idx), h), 0.0)
         for k, i in enumerate(sorted(idx)):
             out[i] = values[k]
+            if keep and params is not None:
+                found = params_of(m, sf.fitted_[k, 0], max(int(panel.start[i]), panel.end - FIT_DAYS + 1))
+                if found is not None:
+                    params[i] = found
+    return out
+
+
+def params_of(name: str, model: Any, fit_start: int) -> dict[str, Any] | None:
+    """What ``forward`` needs of a fitted ETS or Theta model, as JSON (NaN as null), with the
+    first day (ordinal) of the history it was fitted on; None for a model that fell back."""
+    fitted = getattr(model, "model_", None)
+    if not isinstance(fitted, dict) or repr(model) != name:
+        return None
+    if name == "AutoETS":
+        par = [None if math.isnan(float(x)) else float(x) for x in fitted["par"]]
+        return {"fit_start": fit_start, "m": int(fitted["m"]), "components": str(fitted["components"]),
+                "par": par, "n_params": int(fitted["n_params"])}  # fmt: skip
+    if name == "AutoTheta":
+        theta = {k: float(v) for k, v in fitted["par"].items()}
+        return {"fit_start": fit_start, "m": int(fitted["m"]), "modeltype": str(fitted["modeltype"]), "par": theta}
+    return None
+
+
+def _restore(name: str, params: dict[str, Any]) -> Any:
+    model = make_model(name)
+    if name == "AutoETS":
+        par = np.array([np.nan if x is None else x for x in params["par"]], dtype=float)
+        model.model_ = {"m": params["m"], "components": params["components"], "par": par,
+                        "n_params": params["n_params"], "fit": None}  # fmt: skip
+    else:
+        model.model_ = {"m": params["m"], "modeltype": params["modeltype"], "par": dict(params["par"])}
+    return model
+
+
+def _fallback(y: np.ndarray, h: int) -> Any:
+    try:
+        return make_model(BASELINE).forecast(y, h)["mean"]
+    except Exception:  # a series shorter than a week: its mean
+        return np.full(h, float(np.mean(y)) if len(y) else 0.0)
+
+
+def forward(
+    panel: Panel, chosen: dict[int, str], h: int, *, first: dict[int, int], params: dict[int, dict[str, Any]]
+) -> dict[int, np.ndarray]:
+    """An update's forecasts, in this process, one series at a time: ETS and Theta with the
+    parameters a run fitted (statsforecast's ``forward``: the model applied to the new
+    history, nothing fitted), on the history from the day they were fitted from; the cheaper
+    models fitted again from ``first[i]`` (a day ordinal). A model that fails, or an ETS or
+    Theta model without parameters, is fitted again; then the seasonal naive forecast."""
+    out: dict[int, np.ndarray] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, name in chosen.items():
+            p = params.get(i) if name in SMOOTH_ONLY else None
+            y = panel.values_from(i, p["fit_start"] if p else first.get(i, int(panel.start[i])))
+            if name in SMOOTH_ONLY and p is None:
+                y = y[-FIT_DAYS:]
+            try:
+                mean = _restore(name, p).forward(y, h)["mean"] if p else make_model(name).forecast(y, h)["mean"]
+            except Exception:  # statsforecast's own fallback does the same
+                mean = _fallback(y, h)
+            out[i] = np.maximum(np.nan_to_num(np.asarray(mean, dtype=float)), 0.0)
     return out
 
 
@@ -299,6 +379,7 @@ class Fitted:
     spread: dict[str, float]
     forecast: np.ndarray
     note: str = ""
+    params: dict[str, Any] | None = None  # ETS's and Theta's fitted parameters (``params_of``)
 
 
 FALLBACK = "HistoricAverage"  # a series too short to backtest: the mean of the days it has
@@ -333,10 +414,12 @@ def fit_all(panel: Panel, *, h: int, folds: int, jobs: int = 1, all_models: bool
         note = f"{lengths[i]} days of history: too short to backtest"
         out[i] = Fitted(FALLBACK, demand_class(panel.values(i)), {"windows": 0}, {}, np.zeros(h), note)
         chosen[i] = FALLBACK
-    for i, values in forecast(panel, chosen, h, jobs=jobs).items():
+    params: dict[int, dict[str, Any]] = {}
+    for i, values in forecast(panel, chosen, h, jobs=jobs, params=params).items():
         fitted = out[i]
         assert fitted is not None
         fitted.forecast = values
+        fitted.params = params.get(i)
     return [f for f in out if f is not None]
 
 

@@ -9,18 +9,20 @@ only the series whose history changed since the last run, with the models alread
 from __future__ import annotations
 
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.ids import new_id
 from orderhub.core.money import currency_exponent, is_known_currency
-from orderhub.forecast import store
+from orderhub.forecast import store, watch
 from orderhub.forecast.model import NODE_PREFIX, DemandRow, ParsedHistory, node_location, parse_history, total_by_key
 from orderhub.forecast.subscribers import DEMAND
 from orderhub.platform.db import unit_of_work
@@ -32,8 +34,13 @@ __all__ = [
     "DEMAND",
     "NODE_PREFIX",
     "backtest_file",
+    "demand_outlook",
+    "expected_at_nodes",
     "expected_demand",
     "get_forecast",
+    "get_guard",
+    "get_guard_series",
+    "get_guard_switches",
     "get_runs",
     "get_series",
     "import_history",
@@ -112,10 +119,12 @@ def backtest_file(
 
 
 # -- runs ----------------------------------------------------------------------------------------
-def _panel(conn: Any, keys: Iterable[tuple[str, str]] | None = None, *, end: date | None = None) -> Panel:
+def _panel(
+    conn: Any, keys: Iterable[tuple[str, str]] | None = None, *, end: date | None = None, since: date | None = None
+) -> Panel:
     from orderhub.forecast.engine import Panel
 
-    return Panel.from_rows(store.demand_rows(conn, keys=keys), end=end)
+    return Panel.from_rows(store.demand_rows(conn, keys=keys, since=since), end=end)
 
 
 def run(
@@ -133,25 +142,41 @@ def run(
     with unit_of_work(engine, write=False) as conn:
         panel = _panel(conn, end=as_of)
     read_s = time.perf_counter() - clock
+    guarded = _watch(engine, panel, run_id=run_id)
+    guard_s = guarded.pop("seconds", 0.0)
     fitted = numeric.fit_all(panel, h=horizon, folds=folds, jobs=jobs)
-    fit_s = time.perf_counter() - clock - read_s
+    fit_s = time.perf_counter() - clock - read_s - guard_s
     summary = _save(engine, panel, fitted, run_id=run_id, kind="run", started=started, horizon=horizon, folds=folds)
+    summary["guard"] = guarded
     summary["seconds"] = {
         "read": round(read_s, 2),
+        "guard": round(guard_s, 2),
         "fit": round(fit_s, 2),
-        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - guard_s - fit_s, 2),
     }
     with unit_of_work(engine) as conn:
         store.finish_run(conn, run_id, summary=summary)
     return summary
 
 
+#: Days of history an update reads per changed series (at least): ETS and Theta need theirs from
+#: the day they were fitted from; the cheaper models forget older days (an 8-week weekday
+#: average; smoothing with α = 0.1), so 20 weeks give them what a full history would, nearly.
+UPDATE_DAYS = 140
+
+
 def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None) -> dict[str, Any]:
     """Re-forecast, with the models already chosen, every series whose history changed since
     the last run or update started (new demand, a cancellation), from its history through
     ``as_of`` (default: the history's last day); a new series gets the short-history
-    fallback. Other series keep their forecast until the next ``run``."""
+    fallback. Other series keep their forecast until the next ``run``.
+
+    Nothing chosen is chosen again and nothing fitted is fitted again: ETS and Theta apply the
+    parameters the run fitted to the new history (``engine.forward``), the cheaper models
+    (weekday averages, the Croston family) are recomputed from the last ``UPDATE_DAYS`` days,
+    in this process. ``jobs`` is accepted for symmetry with ``run`` and not used."""
     from orderhub.forecast import engine as numeric
+    from orderhub.forecast.engine import Panel
 
     run_id, started = new_id("fcr"), utcnow()
     clock = time.perf_counter()
@@ -160,33 +185,64 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         if last is None:
             raise NotFound("no forecast run yet: run one first (orderhub forecast run)", code="no_forecast_run")
         end = as_of or store.last_day(conn)
-        keys = store.changed_series(conn, since=last["started_at"])
-        panel = _panel(conn, keys, end=end)
-        known = store.chosen_models(conn, panel.keys)
+        known = store.chosen_models(conn, store.changed_series(conn, since=last["started_at"]))
+        since = _update_since(end, known.values()) if end else None
+        panel = Panel.from_rows(store.demand_rows(conn, since=since, changed_since=last["started_at"]), end=end)
     read_s = time.perf_counter() - clock
+    guarded = _watch(engine, panel, run_id=run_id, end=end)
+    guard_s = guarded.pop("seconds", 0.0)
     horizon, folds = int(last["horizon"]), int(last["folds"])
     chosen = {i: known[k]["model"] if k in known else numeric.FALLBACK for i, k in enumerate(panel.keys)}
-    values = numeric.forecast(panel, chosen, horizon, jobs=jobs or numeric.default_jobs())
-    fitted = []
+    first = {
+        i: max(known[k]["first_day"].toordinal(), since.toordinal() if since else 0)
+        for i, k in enumerate(panel.keys)
+        if k in known
+    }
+    params = {i: known[k]["params"] for i, k in enumerate(panel.keys) if k in known and known[k]["params"]}
+    values = numeric.forward(panel, chosen, horizon, first=first, params=params)
+    fitted, first_days = [], {}
     for i, key in enumerate(panel.keys):
         before = known.get(key)
         if before is None:
             f = numeric.Fitted(numeric.FALLBACK, numeric.demand_class(panel.values(i)), {"windows": 0}, {}, values[i])
             f.note = f"{len(panel.values(i))} days of history: too short to backtest"
         else:
-            f = numeric.Fitted(before["model"], before["demand_class"], before["scores"], before["spread"], values[i])
-            f.note = before["note"]
+            f = numeric.Fitted(
+                before["model"], before["demand_class"], before["scores"], before["spread"], values[i],
+                before["note"], before["params"],
+            )  # fmt: skip
+            first_days[i] = before["first_day"]
         fitted.append(f)
-    fit_s = time.perf_counter() - clock - read_s
-    summary = _save(engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds)
+    fit_s = time.perf_counter() - clock - read_s - guard_s
+    summary = _save(
+        engine, panel, fitted, run_id=run_id, kind="update", started=started, horizon=horizon, folds=folds,
+        first_days=first_days,
+    )  # fmt: skip
+    summary["guard"] = guarded
     summary["seconds"] = {
         "read": round(read_s, 2),
+        "guard": round(guard_s, 2),
         "fit": round(fit_s, 2),
-        "write": round(time.perf_counter() - clock - read_s - fit_s, 2),
+        "write": round(time.perf_counter() - clock - read_s - guard_s - fit_s, 2),
     }
     with unit_of_work(engine) as conn:
         store.finish_run(conn, run_id, summary=summary)
     return summary
+
+
+def _update_since(end: date, known: Iterable[dict[str, Any]]) -> date:
+    since = end - timedelta(days=UPDATE_DAYS - 1)
+    starts = [s["params"]["fit_start"] for s in known if s.get("params")]
+    return min(since, date.fromordinal(min(starts))) if starts else since
+
+
+def _watch(engine: Engine, panel: Panel, *, run_id: str, end: date | None = None) -> dict[str, Any]:
+    """The guard looks at the days of demand the history now has (``watch.watch``), before the
+    forecasts that were live for them are replaced; ``seconds`` says how long it took."""
+    clock = time.perf_counter()
+    through = end or (date.fromordinal(panel.end) if len(panel) else None)
+    out = watch.watch(engine, through=through, run_id=run_id) if through else {}
+    return {**out, "seconds": time.perf_counter() - clock}
 
 
 def _save(
@@ -199,11 +255,12 @@ def _save(
     started: Any,
     horizon: int,
     folds: int,
+    first_days: dict[int, date] | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     series_rows, point_rows = [], []
     for i, (key, f) in enumerate(zip(panel.keys, fitted, strict=True)):
-        first = date.fromordinal(int(panel.start[i]))
+        first = (first_days or {}).get(i) or date.fromordinal(int(panel.start[i]))
         last = date.fromordinal(panel.end)
         series_rows.append(
             {
@@ -217,6 +274,7 @@ def _save(
                 "scores": f.scores,
                 "spread": f.spread,
                 "note": f.note[:200],
+                "params": f.params,
                 "run_id": run_id,
                 "fitted_at": now,
             }
@@ -333,6 +391,117 @@ def expected_demand(
     out = dict.fromkeys(skus, 0.0)
     for r in rows:
         out[r["sku"]] += r["mean"]
+    return out
+
+
+def demand_outlook(
+    engine: Engine,
+    *,
+    skus: Sequence[str] | None = None,
+    locations: Sequence[str] | None = None,
+    start: date | None = None,
+    days: int = 28,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """For inventory's planning (replenishment, promise dates): per (sku, location) with a
+    forecast, the units expected on each of ``days`` days from ``start`` (default today, UTC;
+    0 on days past the forecast) and ``sigma``, the daily spread of its errors (from the 80 %
+    interval; None for a series too short to backtest). Two reads, however many series."""
+    if days < 1:
+        raise InvalidInput("days must be at least 1", errors=[{"pointer": "/days", "detail": "must be ≥ 1"}])
+    start = start or utcnow().date()
+    with unit_of_work(engine, write=False) as conn:
+        rows = store.outlook_points(conn, skus=skus, locations=locations, start=start, end=start + timedelta(days=days))
+        spread = store.spreads_of(conn, skus=skus, locations=locations)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for sku, location, day, mean in rows:
+        entry = out.get((sku, location))
+        if entry is None:
+            q80 = spread.get((sku, location), {}).get("80")
+            entry = out[(sku, location)] = {"daily": [0.0] * days, "sigma": q80 / 1.2816 if q80 is not None else None}
+        entry["daily"][(day - start).days] = mean
+    return out
+
+
+# -- the guard -----------------------------------------------------------------------------------
+def get_guard(engine: Engine, *, location: str | None = None, limit: int = 200) -> dict[str, Any]:
+    """The guard's state: every region watched (reliable or not, why, the share of its volume
+    out of band, its demand and forecast levels) and the series out of band, newest first."""
+    with unit_of_work(engine, write=False) as conn:
+        regions = store.guard_region_rows(conn)
+        series = store.alarmed_series(conn, location=location, limit=limit)
+    if location is not None:
+        regions = {k: v for k, v in regions.items() if k == location}
+    return {
+        "regions": [_dated(r) for _, r in sorted(regions.items())],
+        "series": [_dated(r) for r in series],
+    }
+
+
+def get_guard_series(engine: Engine, *, sku: str, location: str) -> dict[str, Any]:
+    """One series' guard state (the default one when the guard holds nothing on it)."""
+    with unit_of_work(engine, write=False) as conn:
+        row = store.guard_states(conn, keys=[(sku, location)]).get((sku, location))
+    if row is None:
+        return {"sku": sku, "location": location, "alarmed": False, "up": 0.0, "down": 0.0, "reason": ""}
+    return _dated(row)
+
+
+def get_guard_switches(engine: Engine, *, location: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The guard's switches, newest first: region, state, reason, the day that decided it."""
+    with unit_of_work(engine, write=False) as conn:
+        return [_dated(r) for r in store.recent_switches(conn, location=location, limit=limit)]
+
+
+def _dated(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, (date, datetime)) else v for k, v in row.items()}
+
+
+@dataclass(slots=True)
+class _NodeDemand:
+    run_id: str | None
+    start: date
+    days: int
+    checked: float  # time.monotonic() of the last look at the latest run
+    by_sku: dict[str, dict[str, float]] = field(default_factory=dict)  # sku → node id → units
+
+
+_node_cache: weakref.WeakKeyDictionary[Any, _NodeDemand] = weakref.WeakKeyDictionary()
+NODE_CACHE_S = 5.0  # how often the hot path looks whether a newer run replaced the forecasts
+NODE_CACHE_SKUS = 50_000
+
+
+def expected_at_nodes(
+    conn: Connection, *, skus: Sequence[str], days: int, start: date | None = None
+) -> dict[str, dict[str, float]]:
+    """For sourcing's hot path, on the caller's connection: the units of each of ``skus``
+    expected at each node with a forecast of its own demand (in-store sales, pickups), over
+    ``days`` days from ``start`` (default: today, UTC), as ``{node id: {sku: units}}``. SKUs
+    are read in one statement and kept per forecast run, so repeated SKUs cost a dict lookup;
+    whether a newer run or update replaced the forecasts is looked up every few seconds."""
+    start = start or utcnow().date()
+    now = time.monotonic()
+    cache = _node_cache.get(conn.engine)
+    if cache is None or cache.start != start or cache.days != days or now - cache.checked > NODE_CACHE_S:
+        run_id = store.last_run_id(conn)
+        if cache is None or cache.start != start or cache.days != days or cache.run_id != run_id:
+            cache = _NodeDemand(run_id, start, days, now)
+            _node_cache[conn.engine] = cache
+        cache.checked = now
+    missing = [s for s in dict.fromkeys(skus) if s not in cache.by_sku]
+    if missing:
+        if len(cache.by_sku) > NODE_CACHE_SKUS:
+            cache.by_sku.clear()
+        found: dict[str, dict[str, float]] = {s: {} for s in missing}
+        for sku, location, units in store.node_expected(
+            conn, skus=missing, start=start, end=start + timedelta(days=days)
+        ):
+            found[sku][location.removeprefix(NODE_PREFIX)] = units
+        cache.by_sku.update(found)
+    out: dict[str, dict[str, float]] = {}
+    for sku in skus:
+        for node_id, units in cache.by_sku[sku].items():
+            if units > 0:
+                out.setdefault(node_id, {})[sku] = units
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from orderhub.forecast.model import CapturedLine, Delta, DemandRow, LineState
+from orderhub.forecast.model import NODE_PREFIX, CapturedLine, Delta, DemandRow, LineState
 from orderhub.platform.db import UtcDateTime, metadata, per_dialect
 
 demand = sa.Table(
@@ -57,6 +57,9 @@ series = sa.Table(
     # the conformal half-widths of the chosen model's intervals, by level ("80", "95")
     sa.Column("spread", sa.JSON, nullable=False),
     sa.Column("note", sa.String(200), nullable=False, server_default=""),
+    # the chosen model's fitted parameters where refitting costs (ETS, Theta): an update applies
+    # them to the new history instead of fitting again (``engine.forward``)
+    sa.Column("params", sa.JSON, nullable=True),
     sa.Column("run_id", sa.String(40), nullable=False),
     sa.Column("fitted_at", UtcDateTime(), nullable=False),
     sa.Index("ix_forecast_series_location", "location", "sku"),
@@ -88,6 +91,52 @@ runs = sa.Table(
     sa.Column("series", sa.Integer, nullable=False, server_default="0"),
     sa.Column("summary", sa.JSON, nullable=True),
     sa.Index("ix_forecast_runs_started", "started_at"),
+)
+
+# -- the guard (``guard.py``) ---------------------------------------------------------------------
+guard_series = sa.Table(
+    "forecast_guard_series",
+    metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("location", sa.String(64), primary_key=True),
+    sa.Column("up", sa.Float, nullable=False),
+    sa.Column("down", sa.Float, nullable=False),
+    sa.Column("alarmed", sa.Boolean, nullable=False),
+    sa.Column("since", sa.Date, nullable=True),
+    sa.Column("quiet", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reason", sa.String(200), nullable=False, server_default=""),
+    sa.Column("last_z", sa.Float, nullable=False, server_default="0"),
+    sa.Column("day", sa.Date, nullable=False),  # the last day it was watched
+)
+
+guard_regions = sa.Table(
+    "forecast_guard_regions",
+    metadata,
+    sa.Column("location", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(12), nullable=False),  # reliable | unreliable
+    sa.Column("since", sa.Date, nullable=True),
+    sa.Column("reason", sa.String(300), nullable=False, server_default=""),
+    sa.Column("share", sa.Float, nullable=False, server_default="0"),
+    sa.Column("level_actual", sa.Float, nullable=True),
+    sa.Column("level_forecast", sa.Float, nullable=True),
+    sa.Column("alarmed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("watched", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("day", sa.Date, nullable=False),
+)
+
+guard_switches = sa.Table(
+    "forecast_guard_switches",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("location", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("reason", sa.String(300), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("level_ratio", sa.Float, nullable=True),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Index("ix_forecast_guard_switches_at", "at"),
 )
 
 
@@ -132,12 +181,24 @@ def add_demand(conn: Connection, deltas: Sequence[Delta | DemandRow], *, now: da
 
 
 def demand_rows(
-    conn: Connection, *, keys: Iterable[tuple[str, str]] | None = None, since: date | None = None
+    conn: Connection,
+    *,
+    keys: Iterable[tuple[str, str]] | None = None,
+    since: date | None = None,
+    changed_since: datetime | None = None,
 ) -> list[tuple[str, str, date, float]]:
-    """(sku, location, day, quantity) rows, ordered by series and day; only ``keys`` when given."""
+    """(sku, location, day, quantity) rows from ``since``, ordered by series and day: only
+    ``keys`` when given, only the series changed at or after ``changed_since`` when given (one
+    statement: the changed series joined to their rows)."""
     stmt = sa.select(demand.c.sku, demand.c.location, demand.c.day, demand.c.quantity)
     if since is not None:
         stmt = stmt.where(demand.c.day >= since)
+    if changed_since is not None:
+        # a row-value IN over the changed rows: SQLite reads them by the updated_at index and
+        # then each series by the primary key (a join with DISTINCT scanned the whole table)
+        other = demand.alias("changed")
+        changed = sa.select(other.c.sku, other.c.location).where(other.c.updated_at >= changed_since)
+        stmt = stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(changed))
     if keys is not None:
         wanted = sorted(set(keys))
         if not wanted:
@@ -145,15 +206,21 @@ def demand_rows(
         out: list[tuple[str, str, date, float]] = []
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            out += [tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk)))]
+            out += [
+                tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk))).all()
+            ]
         return sorted(out)
-    return [tuple(r) for r in conn.execute(stmt.order_by(demand.c.sku, demand.c.location, demand.c.day))]
+    stmt = stmt.order_by(demand.c.sku, demand.c.location, demand.c.day)
+    return [tuple(r) for r in conn.execute(stmt).all()]
+
+
+def _changed(since: datetime) -> Any:
+    return sa.select(demand.c.sku, demand.c.location).where(demand.c.updated_at >= since).distinct()
 
 
 def changed_series(conn: Connection, *, since: datetime) -> set[tuple[str, str]]:
     """Series whose history changed at or after ``since``."""
-    stmt = sa.select(demand.c.sku, demand.c.location).where(demand.c.updated_at >= since).distinct()
-    return {(r.sku, r.location) for r in conn.execute(stmt)}
+    return {(r.sku, r.location) for r in conn.execute(_changed(since))}
 
 
 def last_day(conn: Connection) -> date | None:
@@ -231,24 +298,56 @@ def save_lines(conn: Connection, states: Iterable[LineState]) -> None:
 
 
 # -- forecasts -----------------------------------------------------------------------------------
+def _build_upsert(table: sa.Table, keys: tuple[str, ...]) -> Any:
+    def build(insert: Any) -> Any:
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        )
+
+    return per_dialect(build)
+
+
+_upsert_series = _build_upsert(series, ("sku", "location"))
+
+
 def save_forecasts(
     conn: Connection, series_rows: list[dict[str, Any]], point_rows: list[dict[str, Any]], *, replace_all: bool
 ) -> None:
-    """Write the chosen models and forecasts: every series' earlier points go (all of them
-    when ``replace_all``), then one insert of series rows and one of points."""
+    """Write the chosen models and forecasts. ``replace_all`` (a run): every earlier series and
+    point goes, then one insert of each. Otherwise (an update) series rows and points are
+    upserted: no delete, so the points of days the history now covers stay until the next run
+    (past days, which no read of a forecast asks for)."""
     if replace_all:
         conn.execute(points.delete())
         conn.execute(series.delete())
-    else:
-        keys = [(r["sku"], r["location"]) for r in series_rows]
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            conn.execute(points.delete().where(sa.tuple_(points.c.sku, points.c.location).in_(chunk)))
-            conn.execute(series.delete().where(sa.tuple_(series.c.sku, series.c.location).in_(chunk)))
     if series_rows:
-        conn.execute(series.insert(), series_rows)
+        conn.execute(series.insert() if replace_all else _upsert_series(conn), series_rows)
     for i in range(0, len(point_rows), 20_000):
-        conn.execute(points.insert(), point_rows[i : i + 20_000])
+        _write_points(conn, point_rows[i : i + 20_000], upsert=not replace_all)
+
+
+_POINT_COLUMNS = ("sku", "location", "day", "mean", "lo80", "hi80", "lo95", "hi95")
+
+
+def _write_points(conn: Connection, rows: list[dict[str, Any]], *, upsert: bool) -> None:
+    """Points straight through the driver's ``executemany``: a run or an update writes 28 per
+    series, and SQLAlchemy's per-row parameter processing cost four times the insert itself
+    (SQLite stores a date as its ISO text, as SQLAlchemy would)."""
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = f"INSERT INTO {points.name} ({', '.join(_POINT_COLUMNS)}) VALUES ({', '.join([mark] * len(_POINT_COLUMNS))})"
+    if upsert:
+        sql += " ON CONFLICT (sku, location, day) DO UPDATE SET " + ", ".join(
+            f"{c} = excluded.{c}" for c in _POINT_COLUMNS[3:]
+        )
+    values = [
+        (r["sku"], r["location"], r["day"].isoformat() if sqlite else r["day"], *(r[c] for c in _POINT_COLUMNS[3:]))
+        for r in rows
+    ]
+    conn.exec_driver_sql(sql, values)
 
 
 def get_series(conn: Connection, *, sku: str, location: str) -> dict[str, Any] | None:
@@ -306,6 +405,129 @@ def last_run(conn: Connection) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
+def outlook_points(
+    conn: Connection, *, skus: Sequence[str] | None, locations: Sequence[str] | None, start: date, end: date
+) -> list[tuple[str, str, date, float]]:
+    """(sku, location, day, mean) with ``start <= day < end``, only ``skus`` / ``locations``
+    when given."""
+    stmt = sa.select(points.c.sku, points.c.location, points.c.day, points.c.mean).where(
+        points.c.day >= start, points.c.day < end
+    )
+    if skus is not None:
+        stmt = stmt.where(points.c.sku.in_(sorted(set(skus))))
+    if locations is not None:
+        stmt = stmt.where(points.c.location.in_(sorted(set(locations))))
+    return [tuple(r) for r in conn.execute(stmt).all()]
+
+
+def spreads_of(
+    conn: Connection, *, skus: Sequence[str] | None, locations: Sequence[str] | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    stmt = sa.select(series.c.sku, series.c.location, series.c.spread)
+    if skus is not None:
+        stmt = stmt.where(series.c.sku.in_(sorted(set(skus))))
+    if locations is not None:
+        stmt = stmt.where(series.c.location.in_(sorted(set(locations))))
+    return {(r.sku, r.location): r.spread or {} for r in conn.execute(stmt)}
+
+
+def last_run_id(conn: Connection) -> str | None:
+    stmt = sa.select(runs.c.id).where(runs.c.finished_at.is_not(None)).order_by(runs.c.started_at.desc()).limit(1)
+    return conn.execute(stmt).scalar()
+
+
+def node_expected(conn: Connection, *, skus: Sequence[str], start: date, end: date) -> list[tuple[str, str, float]]:
+    """(sku, node location, units) summed over ``start <= day < end``, for the node series of
+    ``skus``: one statement (the primary key leads with the SKU)."""
+    stmt = (
+        sa.select(points.c.sku, points.c.location, sa.func.sum(points.c.mean))
+        .where(
+            points.c.sku.in_(sorted(set(skus))),
+            points.c.location.like(NODE_PREFIX + "%"),
+            points.c.day >= start,
+            points.c.day < end,
+        )
+        .group_by(points.c.sku, points.c.location)
+    )
+    return [(r[0], r[1], float(r[2] or 0.0)) for r in conn.execute(stmt)]
+
+
 def recent_runs(conn: Connection, *, limit: int) -> list[dict[str, Any]]:
     stmt = sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit)
     return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+# -- the guard -----------------------------------------------------------------------------------
+def watch_rows(conn: Connection, *, start: date, end: date) -> list[dict[str, Any]]:
+    """Every forecast point with ``start <= day <= end`` and the demand that came that day (0
+    without a row), ordered by day: what the guard compares."""
+    joined = points.outerjoin(
+        demand,
+        sa.and_(demand.c.sku == points.c.sku, demand.c.location == points.c.location, demand.c.day == points.c.day),
+    )
+    stmt = (
+        sa.select(
+            points.c.sku,
+            points.c.location,
+            points.c.day,
+            points.c.mean,
+            points.c.hi80,
+            points.c.hi95,
+            points.c.lo95,
+            sa.func.coalesce(demand.c.quantity, 0.0).label("actual"),
+        )
+        .select_from(joined)
+        .where(points.c.day >= start, points.c.day <= end)
+        .order_by(points.c.day)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def guard_states(
+    conn: Connection, *, keys: Sequence[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The series whose guard state is not the default one (only ``keys`` when given)."""
+    stmt = sa.select(guard_series)
+    if keys is not None:
+        stmt = stmt.where(sa.tuple_(guard_series.c.sku, guard_series.c.location).in_(list(keys)))
+    return {(r.sku, r.location): dict(r._mapping) for r in conn.execute(stmt)}
+
+
+def save_guard_states(conn: Connection, rows: list[dict[str, Any]], *, forget: Sequence[tuple[str, str]]) -> None:
+    """Replace the states of ``rows``' series and delete those of ``forget`` (back to default)."""
+    keys = sorted({(r["sku"], r["location"]) for r in rows} | set(forget))
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        conn.execute(guard_series.delete().where(sa.tuple_(guard_series.c.sku, guard_series.c.location).in_(chunk)))
+    for i in range(0, len(rows), 20_000):
+        conn.execute(guard_series.insert(), rows[i : i + 20_000])
+
+
+def guard_region_rows(conn: Connection) -> dict[str, dict[str, Any]]:
+    return {r.location: dict(r._mapping) for r in conn.execute(sa.select(guard_regions))}
+
+
+def save_guard_regions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(guard_regions.delete().where(guard_regions.c.location.in_([r["location"] for r in rows])))
+        conn.execute(guard_regions.insert(), rows)
+
+
+def add_switches(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(guard_switches.insert(), rows)
+
+
+def recent_switches(conn: Connection, *, location: str | None, limit: int) -> list[dict[str, Any]]:
+    stmt = sa.select(guard_switches)
+    if location is not None:
+        stmt = stmt.where(guard_switches.c.location == location)
+    stmt = stmt.order_by(guard_switches.c.at.desc(), guard_switches.c.day.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def alarmed_series(conn: Connection, *, location: str | None, limit: int) -> list[dict[str, Any]]:
+    stmt = sa.select(guard_series).where(guard_series.c.alarmed.is_(True))
+    if location is not None:
+        stmt = stmt.where(guard_series.c.location == location)
+    return [dict(r._mapping) for r in conn.execute(stmt.order_by(guard_series.c.since.desc()).limit(limit))]

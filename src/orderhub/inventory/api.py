@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from orderhub.core.errors import InvalidInput
@@ -382,3 +382,79 @@ def delete_cart_holds(cart_id: CartId, engine: EngineDep, _: Operator) -> dict[s
 @router.delete("/carts/{cart_id}/holds/{sku}", responses=problems.WRITE, summary="Give back a cart's hold of one SKU")
 def delete_cart_hold(cart_id: CartId, sku: str, engine: EngineDep, _: Operator) -> dict[str, Any]:
     return {"released": inventory.release_cart_holds(engine, cart_id=cart_id, sku=sku)}
+
+
+# -- planning with the forecast ----------------------------------------------------------------
+NodeQuery = Annotated[str | None, Query(max_length=40, description="one node only")]
+SkuQuery = Annotated[str | None, Query(max_length=64, description="one SKU only")]
+LeadDays = Annotated[int, Query(ge=0, le=90, description="days from order to arrival")]
+ReviewDays = Annotated[int, Query(ge=1, le=90, description="days until the order after it arrives")]
+HorizonDays = Annotated[int, Query(ge=1, le=90, description="days of forecast projected")]
+
+
+@router.get("/replenishment", summary="Replenishment suggestions per node from the demand forecast")
+def get_replenishment(
+    engine: EngineDep,
+    _: Viewer,
+    node_id: NodeQuery = None,
+    sku: SkuQuery = None,
+    lead_days: LeadDays = 7,
+    review_days: ReviewDays = 7,
+    horizon_days: HorizonDays = 28,
+    at_risk: Annotated[bool, Query(description="only what runs out within the horizon")] = False,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Per node and SKU it stocks: forecast demand against ATP and incoming supply, the day the
+    stock runs out, what to order and by when (docs/forecast.md, "Replenishment"); most urgent
+    first."""
+    items = inventory.replenishment(
+        engine, node_id=node_id, sku=sku, lead_days=lead_days, review_days=review_days,
+        horizon_days=horizon_days, at_risk=at_risk, limit=limit,
+    )  # fmt: skip
+    return {"items": items, "lead_days": lead_days, "review_days": review_days, "horizon_days": horizon_days}
+
+
+@router.get(
+    "/replenishment.csv",
+    summary="Replenishment suggestions as CSV",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_replenishment_csv(
+    engine: EngineDep,
+    _: Viewer,
+    node_id: NodeQuery = None,
+    sku: SkuQuery = None,
+    lead_days: LeadDays = 7,
+    review_days: ReviewDays = 7,
+    horizon_days: HorizonDays = 28,
+    at_risk: Annotated[bool, Query()] = False,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Response:
+    """The same rows as ``/replenishment``, one per line, for a spreadsheet or an ERP."""
+    items = inventory.replenishment(
+        engine, node_id=node_id, sku=sku, lead_days=lead_days, review_days=review_days,
+        horizon_days=horizon_days, at_risk=at_risk, limit=limit,
+    )  # fmt: skip
+    return Response(
+        inventory.replenishment_csv(items),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="replenishment.csv"'},
+    )
+
+
+@router.get("/promise-dates", summary="Promise dates of the lines waiting for stock")
+def get_promise_dates(
+    engine: EngineDep,
+    _: Viewer,
+    sku: SkuQuery = None,
+    order_id: Annotated[str | None, Query(max_length=40, description="one order's lines")] = None,
+    policy: Annotated[Literal["vip_first", "profit", "fifo"], Query(description="the backlog policy")] = "vip_first",
+    horizon_days: Annotated[int, Query(ge=1, le=365)] = 90,
+) -> dict[str, Any]:
+    """Each waiting line (a backorder, paid or on a presale lock) with the day its stock is
+    expected: the incoming supply that covers it after the lines ahead of it and the forecast
+    demand its policy serves first; null with ``short`` units when no supply covers it."""
+    return {
+        "items": inventory.promise_dates(engine, sku=sku, order_id=order_id, policy=policy, horizon_days=horizon_days)
+    }

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from orderhub.core.errors import Conflict
 
@@ -187,3 +188,119 @@ class Held:
     sku: str
     node_id: str
     quantity: int
+
+
+# -- backorders ----------------------------------------------------------------------------------
+#: How scarce stock goes to waiting orders: ``vip_first`` (customer tier, then first come),
+#: ``profit`` (the line's contribution per unit, then first come) or ``fifo``.
+BACKORDER_POLICIES = ("vip_first", "profit", "fifo")
+DEFAULT_BACKORDER_POLICY = "vip_first"
+
+
+def backlog_order(waiting: list[Any], *, policy: str, costs: dict[str, int]) -> list[Any]:
+    """The order in which the waiting lines get stock under ``policy``."""
+    if policy == "fifo":
+        return sorted(waiting, key=lambda w: (w.created_at, w.id))
+    if policy == "profit":
+        return sorted(
+            waiting, key=lambda w: (-(w.value_minor / max(w.quantity, 1) - costs.get(w.sku, 0)), w.created_at, w.id)
+        )
+    return sorted(waiting, key=lambda w: (-w.priority, w.created_at, w.id))
+
+
+# -- planning with the forecast (``planning.py``) -------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Replenishment:
+    """What a node should order of a SKU: ``quantity`` units, ordered by day ``order_day`` (days
+    from today) so they arrive ``lead_days`` later; the day its projected stock runs out
+    (``stockout_day``) or falls below the safety stock (``below_safety_day``), None when not
+    within the horizon."""
+
+    quantity: int
+    order_day: int | None
+    stockout_day: int | None
+    below_safety_day: int | None
+    safety: float
+    demand: float  # over the horizon
+
+
+def plan_replenishment(
+    *,
+    atp: int,
+    daily: list[float],
+    incoming: list[tuple[int, int]],
+    sigma: float,
+    lead_days: int,
+    review_days: int,
+    z: float,
+) -> Replenishment:
+    """Project the stock day by day — ATP now, plus incoming supply on the day it is expected
+    (``incoming``: days from today, units), less the forecast demand (``daily``) — and size the
+    next order: placed ``lead_days`` before the stock would fall below the safety stock
+    ``z · σ · √(lead + review)`` (σ: the daily spread of the forecast's errors), it must cover
+    the demand until the order after it arrives (``review_days`` later) plus the safety stock."""
+    horizon = len(daily)
+    arrivals = [0] * horizon
+    for day, qty in incoming:
+        if day < horizon:
+            arrivals[max(day, 0)] += qty
+    safety = z * max(sigma, 0.0) * (lead_days + review_days) ** 0.5
+    stock, stockout, below = float(atp), None, None
+    for t in range(horizon):
+        stock += arrivals[t] - daily[t]
+        if below is None and stock < safety:
+            below = t
+        if stockout is None and stock < 0:
+            stockout = t
+    if below is None:
+        return Replenishment(0, None, None, None, safety, sum(daily))
+    order = max(0, below - lead_days)
+    window = min(horizon, order + lead_days + review_days)
+    need = sum(daily[:window]) + safety - atp - sum(arrivals[:window])
+    quantity = max(0, -int(-need // 1)) if need > 1e-9 else 0  # whole units, rounded up
+    return Replenishment(quantity, order, stockout, below, safety, sum(daily))
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A backordered line as the promise sees it, in the order the backlog policy serves."""
+
+    key: str
+    quantity: int
+    rank: float  # what the policy ranks by (customer tier, margin); equal for first come
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    day: int | None  # days from today when stock for the line arrives; None: no supply covers it
+    queue_ahead: int  # units of lines served before it
+    forecast_ahead: float  # units of demand still to come that the policy will serve before it
+    short: float  # units missing when no supply covers it
+
+
+def promise_lines(
+    lines: list[Waiting], *, supply: list[tuple[int, int]], daily: list[float], ranked: bool
+) -> dict[str, Promise]:
+    """When each waiting line (in serving order) gets stock: the day of the first supply
+    (``supply``: days from today, units; free stock now is day 0) that covers every line before
+    it, the line itself, and the demand still to come before that day that the policy will
+    serve first. Under a ranking policy that is the share of the forecast (``daily``) that
+    ranks above the line, estimated from the lines waiting now (the mix of the backlog);
+    first come, first served lets no new order pass."""
+    total = sum(w.quantity for w in lines) or 1
+    events = sorted(supply)
+    out: dict[str, Promise] = {}
+    ahead = 0
+    for w in lines:
+        share = sum(x.quantity for x in lines if x.rank > w.rank) / total if ranked else 0.0
+        promised, passing, covered = None, 0.0, 0
+        for day, qty in events:
+            covered += qty
+            passing = share * sum(daily[: max(day, 0)])
+            if covered >= ahead + w.quantity + passing - 1e-9:
+                promised = max(day, 0)
+                break
+        short = 0.0 if promised is not None else min(w.quantity, ahead + w.quantity + passing - covered)
+        out[w.key] = Promise(promised, ahead, round(passing, 2), round(max(short, 0.0), 2))
+        ahead += w.quantity
+    return out

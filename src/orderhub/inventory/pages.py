@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.errors import DomainError
@@ -96,3 +96,51 @@ async def item_save(request: Request, sku: str, user: User) -> Response:
         return f"Item {sku} saved"
 
     return act(request, user, Role.operator, f"/console/items/{sku}", save)
+
+
+Filter = Annotated[str, Query(max_length=64)]
+Lead = Annotated[int, Query(ge=0, le=90)]
+
+
+@router.get("/replenishment", response_class=HTMLResponse)
+def replenishment_page(
+    request: Request, user: User, node_id: Filter = "", sku: Filter = "", at_risk: bool = False, lead_days: Lead = 7
+) -> Response:
+    """What to order where, from the demand forecast; what runs out, node by node; the promise
+    dates of the lines waiting for stock."""
+    engine = request.app.state.engine
+    rows = inventory.replenishment(
+        engine, node_id=node_id or None, sku=sku or None, lead_days=lead_days, at_risk=at_risk, limit=500
+    )
+    return render(
+        request,
+        "inventory/replenishment.html",
+        {
+            "user": user,
+            "nav": "inventory",
+            "rows": rows,
+            "node_id": node_id,
+            "sku": sku,
+            "at_risk": at_risk,
+            "lead_days": lead_days,
+            "risky": sum(1 for r in rows if r["at_risk"]),
+            "promises": inventory.promise_dates(engine, sku=sku or None)[:100],
+            "query": str(request.url.query),
+        },
+    )
+
+
+@router.get("/replenishment.csv")
+def replenishment_csv(
+    request: Request, user: User, node_id: Filter = "", sku: Filter = "", at_risk: bool = False, lead_days: Lead = 7
+) -> Response:
+    """The page's rows as CSV, for a spreadsheet or an ERP."""
+    rows = inventory.replenishment(
+        request.app.state.engine, node_id=node_id or None, sku=sku or None, lead_days=lead_days, at_risk=at_risk,
+        limit=100_000,
+    )  # fmt: skip
+    return Response(
+        inventory.replenishment_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="replenishment.csv"'},
+    )

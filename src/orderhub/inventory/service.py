@@ -34,16 +34,21 @@ from orderhub.inventory.items import (
     put_items,
 )
 from orderhub.inventory.model import (
+    BACKORDER_POLICIES,
+    DEFAULT_BACKORDER_POLICY,
     Candidate,
     Capability,
     Item,
     LedgerReason,
     Node,
     NodeType,
+    backlog_order,
     channel_atp,
     plan_reservation,
     shipping_weight_g,
 )
+from orderhub.inventory.planning import as_csv as replenishment_csv
+from orderhub.inventory.planning import promise_dates, replenishment
 from orderhub.inventory.reservations import (
     Held,
     LineDemand,
@@ -106,9 +111,12 @@ __all__ = [
     "nodes_by_id",
     "pickup_points",
     "policy_for",
+    "promise_dates",
     "put_items",
     "receive_return",
     "release_order",
+    "replenishment",
+    "replenishment_csv",
     "rereserve",
     "reserve",
     "sell_from_shelf",
@@ -426,21 +434,6 @@ def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> None:
 
 
 # -- backorders -------------------------------------------------------------------------------
-#: How scarce stock goes to waiting orders: ``vip_first`` (customer tier, then first come),
-#: ``profit`` (the line's contribution per unit, then first come) or ``fifo``.
-BACKORDER_POLICIES = ("vip_first", "profit", "fifo")
-DEFAULT_BACKORDER_POLICY = "vip_first"
-
-
-def backlog_order(waiting: list[Any], *, policy: str, costs: dict[str, int]) -> list[Any]:
-    """The order in which the waiting lines get stock under ``policy``."""
-    if policy == "fifo":
-        return sorted(waiting, key=lambda w: (w.created_at, w.id))
-    if policy == "profit":
-        return sorted(
-            waiting, key=lambda w: (-(w.value_minor / max(w.quantity, 1) - costs.get(w.sku, 0)), w.created_at, w.id)
-        )
-    return sorted(waiting, key=lambda w: (-w.priority, w.created_at, w.id))
 
 
 def serve_backorders(engine: Engine, *, skus: set[str] | None = None, policy: str = DEFAULT_BACKORDER_POLICY) -> int:

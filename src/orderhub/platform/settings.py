@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     plugins: str = ""  # comma-separated modules whose register() adds subscribers or hooks at start-up
     # rules (docs/rules.md): one rule set's evaluation past this budget is set aside (its fallback decides)
     rules_budget_ms: float = Field(default=50.0, gt=0)
+    # store protection (docs/forecast.md): sourcing weighs a store's expected local demand over the
+    # next days, this much (EUR-equivalent) per unit an online order would leave without stock
+    store_protection: bool = True
+    store_protection_days: int = Field(default=2, ge=1, le=28)
+    store_protection_weight: float = Field(default=5.0, ge=0)
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
     # request body limits in bytes (docs/limits.md): larger bodies are answered 413
     max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every route not named below

@@ -7,17 +7,17 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.ids import new_id
 from orderhub.inventory import service as inventory
-from orderhub.platform.db import unit_of_work
+from orderhub.platform.db import after_commit, unit_of_work
 from orderhub.sourcing import store
 
 KINDS = ("delay", "outage", "capacity", "unreliable")  # days | closed | % capacity lost | optimiser off
@@ -32,6 +32,7 @@ class Condition:
     value: float
     reason: str
     expires_at: datetime
+    source: str = ""  # who set it: "" for an operator or a feed, "forecast:guard" for the guard
 
     def applies(self, node: inventory.Node, now: datetime) -> bool:
         return self.expires_at > now and (node.id if self.scope == "node" else node.region) == self.target
@@ -110,16 +111,73 @@ def unreliable(conn: Any, *, region: str) -> str:
 
 def _all(engine: Engine) -> list[dict[str, Any]]:
     with unit_of_work(engine, write=False) as conn:
-        return list(
-            conn.execute(sa.select(store.settings.c.value).where(store.settings.c.key == "conditions")).scalar() or []
-        )
+        return _rows(conn)
+
+
+def _rows(conn: Connection, *, lock: bool = False) -> list[dict[str, Any]]:
+    stmt = sa.select(store.settings.c.value).where(store.settings.c.key == "conditions")
+    return list(conn.execute(stmt.with_for_update() if lock else stmt).scalar() or [])
 
 
 def _save(engine: Engine, rows: list[dict[str, Any]]) -> None:
     with unit_of_work(engine) as conn:
-        conn.execute(store.settings.delete().where(store.settings.c.key == "conditions"))
-        conn.execute(store.settings.insert().values(key="conditions", value=rows))
-    _cache.pop(engine, None)
+        _write(conn, rows)
+
+
+def _write(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    conn.execute(store.settings.delete().where(store.settings.c.key == "conditions"))
+    conn.execute(store.settings.insert().values(key="conditions", value=rows))
+    engine = conn.engine
+
+    def forget() -> None:
+        _cache.pop(engine, None)
+
+    after_commit(conn, forget)
+
+
+#: How long a flag set by a feed (the forecast guard) lasts unless lifted: it is lifted when the
+#: feed says so; the expiry only ends a flag whose feed went silent.
+FLAG_DAYS = 30
+
+
+def flag_unreliable(conn: Connection, *, region: str, reason: str, source: str) -> dict[str, Any]:
+    """Flag a region's inputs unreliable on the caller's transaction, for ``source`` (one flag
+    per source and region: a second call replaces the first, so a replayed event changes
+    nothing but the reason)."""
+    now = utcnow()
+    rows = [r for r in _rows(conn, lock=True) if datetime.fromisoformat(r["expires_at"]) > now]
+    rows = [r for r in rows if not _is_flag(r, region=region, source=source)]
+    row = {
+        "id": new_id("cnd"),
+        "kind": "unreliable",
+        "scope": "region",
+        "target": region,
+        "value": 0.0,
+        "reason": reason,
+        "expires_at": (now + timedelta(days=FLAG_DAYS)).isoformat(),
+        "source": source,
+    }
+    _write(conn, [*rows, row])
+    return row
+
+
+def lift_unreliable(conn: Connection, *, region: str, source: str) -> bool:
+    """Lift ``source``'s flag on a region (on the caller's transaction); False when there was none."""
+    rows = _rows(conn, lock=True)
+    kept = [r for r in rows if not _is_flag(r, region=region, source=source)]
+    if len(kept) == len(rows):
+        return False
+    _write(conn, kept)
+    return True
+
+
+def _is_flag(row: dict[str, Any], *, region: str, source: str) -> bool:
+    return (
+        row.get("kind") == "unreliable"
+        and row.get("scope") == "region"
+        and row.get("target") == region
+        and row.get("source", "") == source
+    )
 
 
 def add(

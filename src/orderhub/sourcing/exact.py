@@ -24,6 +24,7 @@ from orderhub.sourcing.model import (
     Request,
     Zone,
     objective,
+    protection,
     shipment,
     terms,
 )
@@ -54,7 +55,9 @@ def plan_exact(
         row = []
         for t in usable:
             if t.offer.atp.get(line.sku, 0) >= line.quantity:
-                var = h.addBinary(obj=t.per_kg * line.weight_kg)
+                # store protection of the line alone: exact when a SKU is on one line of the order
+                kept = protection(t.offer, [line], req.protect_weight)
+                var = h.addBinary(obj=t.per_kg * line.weight_kg + kept)
                 x[(line.line_id, t.offer.node_id)] = var
                 h.addConstr(var <= y[t.offer.node_id])
                 row.append(var)
@@ -85,5 +88,5 @@ def plan_exact(
             parts.append((by_id[node_id], chosen))
     if not parts:
         return decision
-    decision.plan = Plan(tuple(shipment(t, ls) for t, ls in parts), objective(req, parts))
+    decision.plan = Plan(tuple(shipment(t, ls, req.protect_weight) for t, ls in parts), objective(req, parts))
     return decision

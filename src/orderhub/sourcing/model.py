@@ -5,6 +5,7 @@ Objective (a weighted sum, per plan):
                  + w_late × days late against the promise
                  + w_carbon × kg CO2e ]
     + w_split × (shipments − 1)
+    + w_protect × units of a store's expected local demand the plan leaves uncovered
 Hard constraints: enough ATP at each node for the lines it gets, capacity left today,
 eligibility, at most ``max_shipments`` shipments, and (when required) the promise date.
 
@@ -48,6 +49,9 @@ class Offer:
     eligible: bool = True  # for this channel and order type
     delay_days: int = 0  # a dynamic factor: traffic, weather, staff shortage
     kind: str = "distribution_centre"  # the node's type (its hub and whether a round collects from it)
+    #: a store's expected local demand (in-store sales, pickups) per SKU over the next days:
+    #: what store protection keeps for the store's own customers
+    local_demand: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class Request:
     promise_required: bool = False
     max_shipments: int = 2
     road_factor: float = 1.2
+    protect_weight: float = 0.0  # per unit of a store's expected local demand left uncovered (0: off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,7 @@ class Shipment:
     cost: float
     days: int
     kg_co2e: float
+    protection: float = 0.0  # weighted: the store's expected local demand this shipment uncovers
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,10 @@ class Plan:
     @property
     def days(self) -> int:
         return max((s.days for s in self.shipments), default=0)
+
+    @property
+    def protection(self) -> float:
+        return sum(s.protection for s in self.shipments)
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -211,7 +221,29 @@ def covers(offer: Offer, lines: tuple[Line, ...] | list[Line], need: dict[str, i
     return all(atp.get(sku, 0) >= q for sku, q in (need or needs(lines)).items())
 
 
-def shipment(t: NodeTerms, lines: list[Line]) -> Shipment:
+def uncovered(offer: Offer, lines: tuple[Line, ...] | list[Line]) -> dict[str, float]:
+    """Units of the store's expected local demand, per SKU, that taking ``lines`` from it leaves
+    without stock (beyond what its stock could not cover anyway): with ATP ``a``, expected
+    local demand ``e`` and ``q`` units taken, ``max(0, e − (a − q)) − max(0, e − a)``."""
+    if not offer.local_demand:
+        return {}
+    out = {}
+    for sku, q in needs(lines).items():
+        e = offer.local_demand.get(sku, 0.0)
+        if e > 0:
+            a = offer.atp.get(sku, 0)
+            short = max(0.0, e - (a - q)) - max(0.0, e - a)
+            if short > 0:
+                out[sku] = short
+    return out
+
+
+def protection(offer: Offer, lines: tuple[Line, ...] | list[Line], weight: float) -> float:
+    """Store protection's term: ``weight`` per unit of local demand left uncovered."""
+    return weight * sum(uncovered(offer, lines).values()) if weight > 0 else 0.0
+
+
+def shipment(t: NodeTerms, lines: list[Line], protect_weight: float = 0.0) -> Shipment:
     mass = sum(line.weight_kg for line in lines)
     return Shipment(
         node_id=t.offer.node_id,
@@ -221,13 +253,15 @@ def shipment(t: NodeTerms, lines: list[Line]) -> Shipment:
         cost=t.zone.base + t.offer.handling + t.zone.per_kg * mass,
         days=t.days,
         kg_co2e=t.co2_fixed + t.co2_per_kg * mass,
+        protection=protection(t.offer, lines, protect_weight),
     )
 
 
 def objective(req: Request, parts: list[tuple[NodeTerms, list[Line]]]) -> float:
-    return sum(t.fixed + t.per_kg * sum(line.weight_kg for line in ls) for t, ls in parts) + req.weights.split * (
-        len(parts) - 1
-    )
+    total = sum(t.fixed + t.per_kg * sum(line.weight_kg for line in ls) for t, ls in parts)
+    if req.protect_weight > 0:
+        total += sum(protection(t.offer, ls, req.protect_weight) for t, ls in parts)
+    return total + req.weights.split * (len(parts) - 1)
 
 
 def _usable(offer: Offer, req: Request) -> str | None:
@@ -291,7 +325,7 @@ def plan_fast(
     lines = list(req.lines)
     for t in candidates:
         if covers(t.offer, req.lines, need):
-            plans.append(Plan((shipment(t, lines),), objective(req, [(t, lines)])))
+            plans.append(Plan((shipment(t, lines, req.protect_weight),), objective(req, [(t, lines)])))
     if req.max_shipments >= 2:
         mass = sum(line.weight_kg for line in req.lines)
         best = min((p.objective for p in plans), default=math.inf)
@@ -335,7 +369,8 @@ def _split_pair(req: Request, a: NodeTerms, b: NodeTerms, need: dict[str, int]) 
     if not to_a or not to_b:
         return None  # a one-node plan, already counted
     parts = [(a, to_a), (b, to_b)]
-    return Plan((shipment(a, to_a), shipment(b, to_b)), objective(req, parts))
+    w = req.protect_weight
+    return Plan((shipment(a, to_a, w), shipment(b, to_b, w)), objective(req, parts))
 
 
 def plan_nearest(
@@ -356,5 +391,5 @@ def plan_nearest(
         else:
             return decision
     parts = list(groups.values())
-    decision.plan = Plan(tuple(shipment(t, ls) for t, ls in parts), objective(req, parts))
+    decision.plan = Plan(tuple(shipment(t, ls, req.protect_weight) for t, ls in parts), objective(req, parts))
     return decision

@@ -19,6 +19,7 @@ from orderhub.bus import service as bus
 from orderhub.carbon import service as carbon
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
+from orderhub.forecast import service as forecast
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
 from orderhub.sourcing import conditions, store
@@ -35,6 +36,7 @@ from orderhub.sourcing.model import (
     plan_nearest,
     shipment,
     terms,
+    uncovered,
 )
 from orderhub.sourcing.model import (
     Line as Line,  # re-exported: callers build lines for the planner
@@ -48,6 +50,39 @@ TIER_STRATEGY = {"vip": "fastest"}
 DEFAULT_STRATEGY = "balanced"
 #: The exact solver's time cap on the live path (orders the fast path cannot settle).
 EXACT_TIME_CAP_S = 0.05
+#: Node types whose own customers store protection keeps stock for.
+PROTECTED_TYPES = frozenset({"store"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreProtection:
+    """Store protection (settings ``store_protection*``): the objective weighs a store's
+    expected local demand over the next ``days`` days, ``weight`` per unit an order would
+    leave uncovered, so an online order does not empty a store that will sell out."""
+
+    enabled: bool = True
+    days: int = 2
+    weight: float = 5.0
+
+
+PROTECTION = StoreProtection()
+
+
+def set_store_protection(protection: StoreProtection) -> None:
+    """Configure store protection (``orderhub.wiring`` does, from the settings)."""
+    global PROTECTION
+    PROTECTION = protection
+
+
+def flag_unreliable(conn: Any, *, region: str, reason: str, source: str) -> None:
+    """Flag a region's inputs unreliable (on the caller's transaction) until ``source`` lifts
+    it: the plain rule decides there. Idempotent per source and region."""
+    conditions.flag_unreliable(conn, region=region, reason=reason, source=source)
+
+
+def lift_unreliable(conn: Any, *, region: str, source: str) -> bool:
+    """Lift ``source``'s flag on a region; False when there was none (idempotent)."""
+    return conditions.lift_unreliable(conn, region=region, source=source)
 
 
 def strategy_for(
@@ -162,6 +197,9 @@ class LivePlanner:
         self.promise_days = promise_days  # a date the customer was promised: a hard constraint
         self.unreliable = ""  # set when a condition flags the inputs: the plain rule decides
         self.strategy_by = ""  # who chose the strategy when a rule did ("rules:NAME@vN")
+        self.protection = StoreProtection(enabled=False)
+        self.local_demand: dict[str, dict[str, float]] = {}  # node id → sku → units expected there
+        self.offers: dict[str, Offer] = {}
 
     def __call__(self, free: dict[tuple[str, str], int], nodes: dict[str, inventory.Node]) -> dict[str, str]:
         offers: dict[str, dict[str, int]] = {}
@@ -181,10 +219,12 @@ class LivePlanner:
                 eligible=state.get(node_id, none).eligible and nodes[node_id].serves(self.channel),
                 delay_days=state.get(node_id, none).delay_days,
                 kind=nodes[node_id].type.value,
+                local_demand=self.local_demand.get(node_id, {}) if nodes[node_id].type.value in PROTECTED_TYPES else {},
             )
             for node_id, atp in sorted(offers.items())
             if node_id in nodes and nodes[node_id].can(inventory.Capability.ships)
         ]
+        self.offers = {o.node_id: o for o in candidates}
         req = Request(
             lines=self.lines,
             lat=self.destination[0],
@@ -192,6 +232,7 @@ class LivePlanner:
             weights=self.weights,
             promise_days=self.promise_days or 3,
             promise_required=self.promise_days is not None,
+            protect_weight=self.protection.weight if self.protection.enabled else 0.0,
         )
         self.rule = plan_nearest(req, candidates, self.carbon)
         if self.unreliable:
@@ -230,7 +271,10 @@ class LivePlanner:
         out["conditions"] = {n: st.why for n, st in self.states.items() if st.why}
         out["mode"] = "live" if self.live else "shadow"
         out["destination"] = [round(self.destination[0], 4), round(self.destination[1], 4)]
-        out["applied"] = "optimiser" if self.live else "rule"
+        out["applied"] = "optimiser" if self.live and not self.unreliable else "rule"
+        if self.unreliable:
+            out["unreliable"] = f"inputs unreliable: {self.unreliable}"
+        out["store_protection"] = self._protection_view()
         if self.strategy_by:
             out["strategy_by"] = self.strategy_by
         # both policies on the same order, for the shadow-mode report
@@ -239,6 +283,56 @@ class LivePlanner:
             "rule": _summary(self.rule.plan if self.rule else None),
         }
         return out
+
+    def _protection_view(self) -> dict[str, Any]:
+        """Store protection in the explanation: the stores' expected local demand the order
+        met, the chosen plan's term, and — when it changed the decision — why."""
+        p = self.protection
+        if not p.enabled:
+            return {"on": False}
+        skus = {ln.sku for ln in self.lines}
+        stores = {
+            node_id: {
+                sku: {"expected": round(o.local_demand[sku], 2), "atp": o.atp.get(sku, 0)}
+                for sku in skus
+                if sku in o.local_demand
+            }
+            for node_id, o in self.offers.items()
+            if o.local_demand and skus & set(o.local_demand)
+        }
+        view: dict[str, Any] = {"on": True, "days": p.days, "weight": p.weight, "stores": stores}
+        chosen = self.decision.plan if self.decision else None
+        if chosen is None or not stores:
+            return view
+        view["term"] = round(chosen.protection, 4)
+        plans = [chosen, *(self.decision.alternatives if self.decision else [])]
+        unprotected = min(plans, key=lambda x: (x.objective - x.protection, x.nodes))
+        if unprotected is not chosen and unprotected.protection > 0:
+            view["why"] = self._said(unprotected, chosen)
+        elif chosen.protection > 0:
+            view["why"] = "chosen all the same: " + self._said(chosen, None)
+        return view
+
+    def _said(self, plan: Plan, instead: Plan | None) -> str:
+        lines = {ln.line_id: ln for ln in self.lines}
+        parts = []
+        for s in plan.shipments:
+            offer = self.offers.get(s.node_id)
+            if offer is None or not s.protection:
+                continue
+            for sku, short in uncovered(offer, [lines[x] for x in s.line_ids]).items():
+                parts.append(
+                    f"{s.node_id} expects {offer.local_demand[sku]:.1f} {sku} from its own customers over "
+                    f"{self.protection.days} day(s) and has {offer.atp.get(sku, 0)}: this order would leave "
+                    f"{short:.1f} of them without stock"
+                )
+        said = (
+            "; ".join(parts)
+            + f" (store protection {plan.protection:.2f} on top of {plan.objective - plan.protection:.2f})"
+        )
+        if instead is not None:
+            said += f", so {'+'.join(instead.nodes)} ({instead.objective:.2f}) serves it instead"
+        return said
 
 
 def score(planner: LivePlanner, nodes: dict[str, inventory.Node], assignment: dict[str, str]) -> Plan | None:
@@ -315,8 +409,18 @@ def live_planner_for(
     )
     planner.states = conditions.node_states(conn, inventory.nodes_by_id(conn))
     planner.unreliable = conditions.unreliable(conn, region=region)
+    _protect(conn, planner)
     planner.strategy_by = strategy_by if asked and strategy == asked else ""
     return planner
+
+
+def _protect(conn: Any, planner: LivePlanner) -> None:
+    """Store protection's inputs: the stores' expected local demand for the order's SKUs (one
+    read, kept per forecast run by ``forecast.expected_at_nodes``)."""
+    planner.protection = PROTECTION
+    if PROTECTION.enabled:
+        skus = sorted({ln.sku for ln in planner.lines})
+        planner.local_demand = forecast.expected_at_nodes(conn, skus=skus, days=PROTECTION.days)
 
 
 # -- pilot scope and shadow mode --------------------------------------------------------------
@@ -426,6 +530,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
     return {
         "nodes": list(plan.nodes),
         "objective": round(plan.objective, 4),
+        "protection": round(plan.protection, 4),
         "cost_eur": round(plan.cost, 2),
         "days": plan.days,
         "kg_co2e": round(plan.kg_co2e, 4),
@@ -438,6 +543,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
                 "cost_eur": round(s.cost, 2),
                 "days": s.days,
                 "kg_co2e": round(s.kg_co2e, 4),
+                "protection": round(s.protection, 4),
             }
             for s in plan.shipments
         ],
