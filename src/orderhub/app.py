@@ -27,6 +27,8 @@ from orderhub.bus import worker as bus_worker
 from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import pages as carbon_pages
+from orderhub.edge import api as edge_api
+from orderhub.edge import pages as edge_pages
 from orderhub.inventory import api as inventory_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(tracking_api.router)
     app.include_router(notify_api.router)
     app.include_router(jobs_api.router)
+    app.include_router(edge_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(tracking_pages.router)
     app.include_router(notify_pages.router)
     app.include_router(rules_pages.router)
+    app.include_router(edge_pages.router)
     _extend_openapi(app)
     return app
 

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-DIRECTIONS = "Directions: entry points > wiring > tracking > orders | rules > sourcing > carbon > inventory > web > bus > platform > core"
+DIRECTIONS = "Directions: entry points > wiring > tracking | edge > orders | rules > sourcing > carbon > inventory > web > bus > platform > core"
 INSIDE = "Inside a context: api, pages > service > store > model"
 THROUGH_SERVICE = "Routes and pages reach the database through the service, never a store"
 PUBLIC_SERVICE = "Contexts talk through each other's service only"
