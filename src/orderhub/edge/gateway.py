@@ -14,6 +14,7 @@ plus the gateway's pending events) and writes its outbox event; none needs the h
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,8 @@ class Gateway:
     store_id: str
     hub: sync.HubLink
     clock: Clock = field(default_factory=SystemClock)
+    # a sale's escrow top-up and its record, against another snapshot arriving in between
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def setup(self, *, hub_url: str = "") -> None:
         """Create the gateway's state on first start (idempotent; a database made for another
@@ -71,7 +74,7 @@ class Gateway:
     # -- sync ---------------------------------------------------------------------------------
     def sync(self) -> bool:
         """Push everything pending, then pull (``sync.sync``): True when the hub answered."""
-        return sync.sync(self.engine, self.hub, store_id=self.store_id, clock=self.clock)
+        return sync.sync(self.engine, self.hub, store_id=self.store_id, clock=self.clock, guard=self.lock)
 
     def is_online(self) -> bool:
         with unit_of_work(self.engine, write=False) as conn:
@@ -98,18 +101,19 @@ class Gateway:
             done = self._record_sale(conn, wanted, doc, beyond=None, online=True, round_trip=False)
         if done is not None:
             return done
-        short = self._short(wanted)
-        asked = False
-        if self.is_online():  # the one round trip a sale may need: an escrow top-up
-            try:
-                sync.pull(self.engine, self.hub, store_id=self.store_id, clock=self.clock, want=short)
-                asked = True
-            except (sync.HubUnreachable, sync.HubRefused) as exc:
-                with unit_of_work(self.engine) as conn:
-                    gs.set_state(conn, last_error=str(exc)[:500])
-        with unit_of_work(self.engine) as conn:
-            policy = EdgePolicy.from_dict(gs.get_state(conn).policy)
-            done = self._record_sale(conn, wanted, doc, beyond=policy.beyond, online=asked, round_trip=asked)
+        with self.lock:
+            short = self._short(wanted)
+            asked = False
+            if self.is_online():  # the one round trip a sale may need: an escrow top-up
+                try:
+                    sync.pull(self.engine, self.hub, store_id=self.store_id, clock=self.clock, want=short)
+                    asked = True
+                except (sync.HubUnreachable, sync.HubRefused) as exc:
+                    with unit_of_work(self.engine) as conn:
+                        gs.set_state(conn, last_error=str(exc)[:500])
+            with unit_of_work(self.engine) as conn:
+                policy = EdgePolicy.from_dict(gs.get_state(conn).policy)
+                done = self._record_sale(conn, wanted, doc, beyond=policy.beyond, online=asked, round_trip=asked)
         assert done is not None
         return done
 

@@ -249,8 +249,3 @@ def escrow_excess(figures: Figures, target: int) -> int:
 def may_hand_over(expires_at: datetime | None, now: datetime, policy: EdgePolicy) -> bool:
     """The gateway may hand an order over while its lease runs, less the clock margin."""
     return expires_at is not None and now < expires_at - timedelta(seconds=policy.skew_s)
-
-
-def may_reassign(expires_at: datetime | None, now: datetime, policy: EdgePolicy) -> bool:
-    """The hub may give an order to another node once the lease has ended, plus the margin."""
-    return expires_at is None or now > expires_at + timedelta(seconds=policy.skew_s)

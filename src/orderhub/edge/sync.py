@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,7 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from orderhub.core.clock import Clock, as_utc
 from orderhub.edge import gateway_store as gs
-from orderhub.edge.model import HOLDING, EdgePolicy, HybridClock, escrow_excess, millis
+from orderhub.edge.model import HOLDING, HybridClock, escrow_excess, millis
 from orderhub.platform.db import unit_of_work, upsert
 
 log = logging.getLogger("orderhub.edge")
@@ -131,8 +132,18 @@ def push(engine: Engine, hub: HubLink, *, store_id: str, clock: Clock) -> int:
             return sent
 
 
-def pull(engine: Engine, hub: HubLink, *, store_id: str, clock: Clock, want: Mapping[str, int] | None = None) -> None:
-    """Take the hub's snapshot (and, with ``want``, an escrow top-up) and apply it."""
+def pull(
+    engine: Engine,
+    hub: HubLink,
+    *,
+    store_id: str,
+    clock: Clock,
+    want: Mapping[str, int] | None = None,
+    guard: AbstractContextManager[Any] | None = None,
+) -> None:
+    """Take the hub's snapshot (and, with ``want``, an escrow top-up, which is not given back
+    as excess: the till is about to sell it) and apply it under ``guard`` (the gateway's lock:
+    a sale's top-up and its record are not split by another snapshot)."""
     with unit_of_work(engine, write=False) as conn:
         st = gs.get_state(conn)
         body = {
@@ -142,17 +153,19 @@ def pull(engine: Engine, hub: HubLink, *, store_id: str, clock: Clock, want: Map
             "hlc": int(st.hlc),
         }
     snapshot = hub.pull(store_id, body)
-    with unit_of_work(engine) as conn:
-        apply_snapshot(conn, snapshot, now=clock.now())
+    with guard or nullcontext(), unit_of_work(engine) as conn:
+        apply_snapshot(conn, snapshot, now=clock.now(), give_back=not body["want"])
 
 
-def sync(engine: Engine, hub: HubLink, *, store_id: str, clock: Clock) -> bool:
+def sync(
+    engine: Engine, hub: HubLink, *, store_id: str, clock: Clock, guard: AbstractContextManager[Any] | None = None
+) -> bool:
     """One round: register if needed, push everything, pull. True when the hub answered all
     of it; otherwise the failure is recorded and False returned (nothing is lost)."""
     try:
         _ensure_registered(engine, hub, store_id)
         push(engine, hub, store_id=store_id, clock=clock)
-        pull(engine, hub, store_id=store_id, clock=clock)
+        pull(engine, hub, store_id=store_id, clock=clock, guard=guard)
         return True
     except (HubUnreachable, HubRefused) as exc:
         _failed(engine, exc)
@@ -161,7 +174,7 @@ def sync(engine: Engine, hub: HubLink, *, store_id: str, clock: Clock) -> bool:
         return False
 
 
-def apply_snapshot(conn: Connection, snap: Mapping[str, Any], *, now: datetime) -> None:
+def apply_snapshot(conn: Connection, snap: Mapping[str, Any], *, now: datetime, give_back: bool = True) -> None:
     """Replace the hub's figures, leases, policy and watermark with the snapshot's, keep its
     messages, recompute the pending figures; then give back leases the hub asked for and
     escrow above target. One transaction: a crash leaves the old snapshot whole."""
@@ -187,7 +200,7 @@ def apply_snapshot(conn: Connection, snap: Mapping[str, Any], *, now: datetime) 
     _replace_pickups(conn, snap["pickups"], store_id=str(snap["store_id"]))
     _keep_messages(conn, snap["messages"], now)
     gs.recompute(conn)
-    _give_back(conn, snap["stock"], EdgePolicy.from_dict(snap["policy"]), now)
+    _give_back(conn, snap["stock"] if give_back else [], now)
 
 
 def _replace_stock(conn: Connection, rows: list[Mapping[str, Any]]) -> None:
@@ -254,7 +267,7 @@ def _keep_messages(conn: Connection, messages: list[Mapping[str, Any]], now: dat
         conn.execute(stmt.on_conflict_do_nothing(index_elements=[gs.messages.c.id]))
 
 
-def _give_back(conn: Connection, rows: list[Mapping[str, Any]], policy: EdgePolicy, now: datetime) -> None:
+def _give_back(conn: Connection, rows: list[Mapping[str, Any]], now: datetime) -> None:
     """Leases the hub asked back (``revoking``) and not handed over here are released; escrow
     above its target goes back (as far as the till has not used it)."""
     revoking = conn.execute(
