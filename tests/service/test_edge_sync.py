@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from bench.edge_world import DC, STORE_STOCK, Templates, World, make_templates
+from bench.edge_world import DC, STORE_STOCK, Slots, Templates, World, make_templates
 
 from orderhub.core.errors import Conflict
 from orderhub.edge import gateway_store as gs
@@ -28,9 +28,11 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
 
 @pytest.fixture
 def world(tmp_path: Path, templates: Templates):  # type: ignore[no-untyped-def]
-    w = World(tmp_path / "world", 7, templates)
+    slots = Slots(tmp_path / "world", templates)
+    w = World(slots, 7)
     yield w
     w.close()
+    slots.close()
 
 
 def escrow(w: World, store: str, sku: str) -> int:
@@ -285,3 +287,26 @@ def test_a_gap_stops_the_batch_and_a_replaced_database_is_refused(world: World) 
     with pytest.raises(Conflict) as diverged:
         edge.push(world.hub, store_id="ST-A", events=[other])
     assert diverged.value.code == "gateway_diverged"
+
+
+def test_a_snapshot_taken_after_a_cancellation_counts_the_pending_hand_over_against_the_escrow(world: World) -> None:
+    """The store handed an order over offline; the hub cancelled it and kept its units in the
+    store's escrow; the store then pulls before it pushes. Its figures must count the hand-over
+    against the escrow (the hub will take it from there), or it could sell those units twice."""
+    from bench.edge_fuzz import check_rights
+
+    from orderhub.edge import sync
+
+    order_id = click_and_collect(world, "ST-B", "BAG-4", 2, "CC-7")
+    gw = world.gateways["ST-B"]
+    assert gw.sync()
+    before = local(world, "ST-B", "BAG-4")
+    world.links["ST-B"].up = False
+    gw.hand_over(order_id)
+    orders.cancel(world.hub, order_id=order_id, actor="customer-service", reason="changed mind")
+    world.links["ST-B"].up = True
+    sync.pull(gw.engine, gw.hub, store_id="ST-B", clock=gw.clock)  # the snapshot, before the push
+    assert local(world, "ST-B", "BAG-4") == (before[0] - 2, before[1])
+    assert check_rights(world) == []
+    converge(world)
+    assert_converged(world)

@@ -87,8 +87,17 @@ messages = sa.Table(
 )
 
 
+# built once: every till action and every sync reads these
+_STATE = sa.select(state).where(state.c.id == 1)
+_PENDING = sa.select(outbox).where(outbox.c.seq > sa.bindparam("after")).order_by(outbox.c.seq)
+_PENDING_SOME = _PENDING.limit(sa.bindparam("limit"))
+_COUNT = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.seq > sa.bindparam("after"))
+_STOCK = sa.select(stock).order_by(stock.c.sku)
+_PICKUPS = sa.select(pickups).order_by(pickups.c.order_id)
+
+
 def get_state(conn: Connection) -> Any:
-    return conn.execute(sa.select(state).where(state.c.id == 1)).first()
+    return conn.execute(_STATE).first()
 
 
 def set_state(conn: Connection, **values: Any) -> None:
@@ -97,22 +106,21 @@ def set_state(conn: Connection, **values: Any) -> None:
 
 def pending(conn: Connection, after: int, *, limit: int | None = None) -> list[Any]:
     """Outbox events the hub has not applied (``seq > after``), oldest first."""
-    stmt = sa.select(outbox).where(outbox.c.seq > after).order_by(outbox.c.seq)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return list(conn.execute(stmt))
+    if limit is None:
+        return list(conn.execute(_PENDING, {"after": after}))
+    return list(conn.execute(_PENDING_SOME, {"after": after, "limit": limit}))
 
 
 def count_pending(conn: Connection, after: int) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.seq > after)).scalar_one())
+    return int(conn.execute(_COUNT, {"after": after}).scalar_one())
 
 
 def stock_rows(conn: Connection) -> dict[str, Any]:
-    return {r.sku: r for r in conn.execute(sa.select(stock).order_by(stock.c.sku))}
+    return {r.sku: r for r in conn.execute(_STOCK)}
 
 
 def pickup_rows(conn: Connection) -> dict[str, Any]:
-    return {r.order_id: r for r in conn.execute(sa.select(pickups).order_by(pickups.c.order_id))}
+    return {r.order_id: r for r in conn.execute(_PICKUPS)}
 
 
 def recent(conn: Connection, kinds: list[str], limit: int) -> list[Any]:
@@ -131,16 +139,23 @@ def lease_check(conn: Connection) -> LeaseCheck:
     return lambda order_id, token: (order_id, token) in held
 
 
+_ADD = (
+    stock.update()
+    .where(stock.c.sku == sa.bindparam("key"))
+    .values(
+        pending_on_hand=stock.c.pending_on_hand + sa.bindparam("d_on_hand"),
+        pending_escrow=stock.c.pending_escrow + sa.bindparam("d_escrow"),
+    )
+)
+
+
 def _add_pending(conn: Connection, effects: dict[str, tuple[int, int]]) -> None:
-    known = set(stock_rows(conn))
-    for sku, (on_hand, escrow) in effects.items():
-        if sku not in known:
-            conn.execute(stock.insert().values(sku=sku, name=sku))
-        conn.execute(
-            stock.update()
-            .where(stock.c.sku == sku)
-            .values(pending_on_hand=stock.c.pending_on_hand + on_hand, pending_escrow=stock.c.pending_escrow + escrow)
-        )
+    if not effects:
+        return
+    known = {sku for (sku,) in conn.execute(sa.select(stock.c.sku))}
+    for sku in sorted(set(effects) - known):
+        conn.execute(stock.insert().values(sku=sku, name=sku))
+    conn.execute(_ADD, [{"key": sku, "d_on_hand": o, "d_escrow": e} for sku, (o, e) in sorted(effects.items())])
 
 
 def append(conn: Connection, kind: str, data: dict[str, Any], *, now: datetime, round_trip: bool = False) -> int:

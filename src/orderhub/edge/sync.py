@@ -94,23 +94,25 @@ def _failed(engine: Engine, exc: Exception) -> None:
         gs.set_state(conn, last_error=str(exc)[:500] or type(exc).__name__)
 
 
-def _ensure_registered(engine: Engine, hub: HubLink, store_id: str) -> None:
-    with unit_of_work(engine, write=False) as conn:
-        if gs.get_state(conn).registered:
-            return
+def _ensure_registered(engine: Engine, hub: HubLink, store_id: str, *, registered: bool) -> None:
+    if registered:
+        return
     hub.register(store_id, "")
     with unit_of_work(engine) as conn:
         gs.set_state(conn, registered=True)
 
 
 def push(engine: Engine, hub: HubLink, *, store_id: str, clock: Clock) -> int:
-    """Send every pending event (oldest first, ``PUSH_BATCH`` a request). Returns how many the
-    hub acknowledged; raises ``HubUnreachable`` / ``HubRefused`` as they come."""
+    """Send every pending event (oldest first, ``PUSH_BATCH`` a request), registering the
+    gateway first if it never was. Returns how many the hub acknowledged; raises
+    ``HubUnreachable`` / ``HubRefused`` as they come."""
     sent = 0
     while True:
         with unit_of_work(engine, write=False) as conn:
-            acked = int(gs.get_state(conn).acked_seq)
+            st = gs.get_state(conn)
+            acked = int(st.acked_seq)
             batch = gs.pending(conn, acked, limit=PUSH_BATCH)
+        _ensure_registered(engine, hub, store_id, registered=bool(st.registered))
         if not batch:
             return sent
         answer = hub.push(
@@ -163,7 +165,6 @@ def sync(
     """One round: register if needed, push everything, pull. True when the hub answered all
     of it; otherwise the failure is recorded and False returned (nothing is lost)."""
     try:
-        _ensure_registered(engine, hub, store_id)
         push(engine, hub, store_id=store_id, clock=clock)
         pull(engine, hub, store_id=store_id, clock=clock, guard=guard)
         return True

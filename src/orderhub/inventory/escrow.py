@@ -70,12 +70,18 @@ class StoreStock:
         return max(0, self.on_hand - self.reserved - self.allocated - self.safety_stock)
 
 
+# built once: a gateway's sync reads these on every pull
+_HOLDS = sa.select(R.c.sku, R.c.quantity, R.c.id).where(
+    R.c.cart_id == sa.bindparam("holder"), R.c.node_id == sa.bindparam("node"), R.c.status == ACTIVE
+)
+_AT_NODE = (
+    sa.select(stock.positions).where(stock.positions.c.node_id == sa.bindparam("node")).order_by(stock.positions.c.sku)
+)
+
+
 def escrows(conn: Connection, *, node_id: str, holder: str) -> dict[str, int]:
     """The escrow per SKU that ``holder`` has at ``node_id`` (SKUs without one are absent)."""
-    rows = conn.execute(
-        sa.select(R.c.sku, R.c.quantity).where(R.c.cart_id == holder, R.c.node_id == node_id, R.c.status == ACTIVE)
-    )
-    return {str(sku): int(qty) for sku, qty in rows}
+    return {str(sku): int(qty) for sku, qty, _ in conn.execute(_HOLDS, {"holder": holder, "node": node_id})}
 
 
 def store_stock(conn: Connection, *, node_id: str, holder: str) -> list[StoreStock]:
@@ -83,7 +89,7 @@ def store_stock(conn: Connection, *, node_id: str, holder: str) -> list[StoreSto
     held = escrows(conn, node_id=node_id, holder=holder)
     return [
         StoreStock(r.sku, r.on_hand, r.reserved, r.allocated, r.safety_stock, held.get(r.sku, 0))
-        for r in stock.positions_for(conn, node_id=node_id)
+        for r in conn.execute(_AT_NODE, {"node": node_id})
     ]
 
 
@@ -92,13 +98,14 @@ def _lock(conn: Connection, node_id: str, skus: Iterable[str]) -> dict[str, Any]
     return {key[1]: row for key, row in rows.items()}
 
 
+_HOLD = _HOLDS.where(R.c.sku == sa.bindparam("sku"))
+_RESIZE = R.update().where(R.c.id == sa.bindparam("hold_id")).values(quantity=sa.bindparam("quantity"))
+_CLOSE = R.update().where(R.c.id == sa.bindparam("hold_id")).values(status=ReservationStatus.released.value)
+
+
 def _set_hold(conn: Connection, *, node_id: str, holder: str, sku: str, change: int, now: datetime) -> None:
     """Grow or shrink the escrow row by ``change`` (a row at 0 is closed; a new one opened)."""
-    row = conn.execute(
-        sa.select(R.c.id, R.c.quantity).where(
-            R.c.cart_id == holder, R.c.node_id == node_id, R.c.sku == sku, R.c.status == ACTIVE
-        )
-    ).first()
+    row = conn.execute(_HOLD, {"holder": holder, "node": node_id, "sku": sku}).first()
     if row is None:
         if change > 0:
             conn.execute(
@@ -118,8 +125,10 @@ def _set_hold(conn: Connection, *, node_id: str, holder: str, sku: str, change: 
             )
         return
     left = row.quantity + change
-    values = {"quantity": left} if left > 0 else {"status": ReservationStatus.released.value}
-    conn.execute(R.update().where(R.c.id == row.id).values(**values))
+    if left > 0:
+        conn.execute(_RESIZE, {"hold_id": row.id, "quantity": left})
+    else:
+        conn.execute(_CLOSE, {"hold_id": row.id})
 
 
 def _record(
