@@ -269,7 +269,7 @@ class Gateway:
                 if p.handed_over_at is None or now - p.handed_over_at < timedelta(hours=12)
             ]
             sales = [
-                {"seq": r.seq, "type": r.type, **r.data, "at": r.created_at}
+                {"seq": r.seq, "type": r.type, **r.data, "at": r.created_at, "synced": r.seq <= int(st.acked_seq)}
                 for r in gs.recent(conn, ["till.sale", "till.backorder", "till.return"], 20)
             ]
             messages = [dict(m._mapping) for m in gs.recent_messages(conn, 20)]

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     # rules (docs/rules.md): one rule set's evaluation past this budget is set aside (its fallback decides)
     rules_budget_ms: float = Field(default=50.0, gt=0)
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
+    edge_hub_key: str = Field(default="", repr=False)  # `orderhub edge`: an operator's API key at the hub
     # request body limits in bytes (docs/limits.md): larger bodies are answered 413
     max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every route not named below
     max_order_body_bytes: int = Field(default=1 << 20, ge=1024)  # order capture, canonical and channels
