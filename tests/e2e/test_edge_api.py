@@ -26,7 +26,13 @@ SALE = {
 
 
 def event(seq: int, kind: str = "till.sale", data: dict | None = None) -> dict:
-    return {"event_id": f"eev_test_{seq}", "seq": seq, "hlc": (1_800_000_000_000 << 16) + seq, "type": kind, "data": data or SALE}
+    return {
+        "event_id": f"eev_test_{seq}",
+        "seq": seq,
+        "hlc": (1_800_000_000_000 << 16) + seq,
+        "type": kind,
+        "data": data or SALE,
+    }
 
 
 def test_a_gateway_registers_pulls_its_escrow_and_pushes_a_sale_once(client, engine) -> None:
@@ -112,7 +118,9 @@ def test_the_till_s_json_sells_and_the_sale_reaches_the_hub(till: TestClient, hu
     refused = till.post("/api/v1/till/sales", json={"lines": {"TEA-9": 4}})
     assert refused.status_code == 409 and refused.json()["code"] == "beyond_escrow"
     assert refused.json()["detail"] == "Only 3 of TEA-9 may be sold at this store now, 4 asked."
-    assert till.post("/api/v1/till/sales", content=b"lines=x", headers={"content-type": "text/plain"}).status_code == 403
+    assert (
+        till.post("/api/v1/till/sales", content=b"lines=x", headers={"content-type": "text/plain"}).status_code == 403
+    )
     admin = {"Authorization": "Bearer test-admin-key"}
     found = wait_for(
         lambda: httpx.get(f"{hub.url}/api/v1/orders", params={"q": f"ST-9/{sale_id}"}, headers=admin).json()["items"]
