@@ -93,9 +93,25 @@ def store_stock(conn: Connection, *, node_id: str, holder: str) -> list[StoreSto
     ]
 
 
+_AT_NODE_SKUS = (
+    sa.select(stock.positions)
+    .where(
+        stock.positions.c.node_id == sa.bindparam("node"),
+        stock.positions.c.sku.in_(sa.bindparam("skus", expanding=True)),
+    )
+    .order_by(stock.positions.c.sku)  # one node: primary-key order
+)
+_LOCK_AT_NODE = _AT_NODE_SKUS.with_for_update()
+
+
 def _lock(conn: Connection, node_id: str, skus: Iterable[str]) -> dict[str, Any]:
-    rows = stock.lock_positions(conn, [(node_id, sku) for sku in skus])
-    return {key[1]: row for key, row in rows.items()}
+    """The store's positions of ``skus``, locked in key order (PostgreSQL; SQLite serialises
+    writers). One statement built once: a till sale runs this for every receipt."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    stmt = _LOCK_AT_NODE if conn.dialect.name == "postgresql" else _AT_NODE_SKUS
+    return {row.sku: row for row in conn.execute(stmt, {"node": node_id, "skus": wanted})}
 
 
 _HOLD = _HOLDS.where(R.c.sku == sa.bindparam("sku"))
@@ -280,7 +296,7 @@ def adjust(
             conn, node_id, {sku: (-mine, -mine)}, LedgerReason.escrow_sold, source=holder, reference=reference, now=now
         )
     rest = loss - mine
-    row = stock.lock_positions(conn, [(node_id, sku)])[(node_id, sku)]
+    row = _lock(conn, node_id, [sku])[sku]
     rest = min(rest, row.on_hand)  # the books cannot lose more than they have
     excess = row.reserved + row.allocated - (row.on_hand - rest)
     if excess > 0:
