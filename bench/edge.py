@@ -53,11 +53,17 @@ HOT_PER_DAY = 72  # web orders per hot SKU over the last day: 3 an hour, above t
 
 
 # -- 1. partition fuzzing -------------------------------------------------------------------------
+_SLOTS: Slots | None = None
+
+
 def _fuzz_chunk(seeds: list[int]) -> dict[str, Any]:
     logging.disable(logging.WARNING)
     wire()
-    workdir = Path(tempfile.mkdtemp(prefix="edge-fuzz-"))
-    slots = Slots(workdir / "slots", make_templates(workdir / "templates"))
+    global _SLOTS
+    if _SLOTS is None:  # once per worker process: the templates and the engines are reused
+        workdir = Path(tempfile.mkdtemp(prefix="edge-fuzz-"))
+        _SLOTS = Slots(workdir / "slots", make_templates(workdir / "templates"))
+    slots = _SLOTS
     out: dict[str, Any] = {"n": 0, "bad": [], "ops": Counter(), "sales": 0, "direct": 0, "cpu": 0.0}
     started = time.process_time()
     for seed in seeds:
@@ -68,17 +74,22 @@ def _fuzz_chunk(seeds: list[int]) -> dict[str, Any]:
         out["direct"] += report.sales_without_round_trip
         if report.violations:
             out["bad"].append((seed, report.violations[:5]))
-    slots.close()
     out["cpu"] = time.process_time() - started
     return out
 
 
 def fuzz(schedules: int, workers: int) -> None:
     started = time.perf_counter()
-    chunks = [list(range(i, schedules, workers * 4)) for i in range(workers * 4)]
+    size = 100  # a progress line per chunk: a long run shows how far it got
+    chunks = [list(range(i, min(i + size, schedules))) for i in range(0, schedules, size)]
     total: dict[str, Any] = {"n": 0, "bad": [], "ops": Counter(), "sales": 0, "direct": 0, "cpu": 0.0}
     with ProcessPoolExecutor(workers) as pool:
         for part in pool.map(_fuzz_chunk, chunks):
+            print(
+                f"   {total['n'] + part['n']} schedules, {len(total['bad']) + len(part['bad'])} with violations, "
+                f"{time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
             total["n"] += part["n"]
             total["bad"] += part["bad"]
             total["ops"].update(part["ops"])

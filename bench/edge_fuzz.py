@@ -78,7 +78,7 @@ class Actor:
             }
         )
 
-    def click_and_collect(self) -> None:
+    def click_and_collect(self) -> bool:
         """A pickup order at a store, allocated there when the store's free stock holds it."""
         self.refs += 1
         store, sku, qty = self.w.rng.choice(STORES), self.w.rng.choice(list(SKUS)), self.w.rng.randint(1, 2)
@@ -97,8 +97,9 @@ class Actor:
             order = self._capture(doc)
             orders.allocate(self.w.hub, order_id=order.id, actor="fuzz", assignments={store: {order.lines[0].id: qty}})
         except DomainError:
-            return
+            return False
         self.pickups[order.id] = store
+        return True
 
     def cancel(self) -> None:
         if self.pickups:
@@ -136,26 +137,28 @@ def _till(w: World, store: str, report: Report) -> None:
     gw, rng = w.gateways[store], w.rng
     kind = rng.random()
     try:
-        if kind < 0.6:
+        if kind < 0.55:
             result = gw.sell({rng.choice(list(SKUS)): rng.randint(1, 4)})
             report.sales += 1
             report.sales_without_round_trip += not result.round_trip
             report.ops["sale"] += 1
-        elif kind < 0.72:
+        elif kind < 0.65:
             view = gw.view()
             sales = [s for s in view["sales"] if s["type"] == "till.sale"]
             if sales:
                 sale = rng.choice(sales)
                 gw.return_sale(sale["sale_id"], {sale["lines"][0]["sku"]: 1})
                 report.ops["return"] += 1
-        elif kind < 0.86:
+        elif kind < 0.75:
             gw.adjust(rng.choice(list(SKUS)), rng.choice([-1, -1, 2, 3]), reason="count")
             report.ops["adjust"] += 1
-        else:
-            ready = [p["order_id"] for p in gw.view()["pickups"] if p["state"] == "ready"]
-            if ready:
-                gw.hand_over(rng.choice(ready))
-                report.ops["hand_over"] += 1
+        else:  # a customer comes for a click & collect order, at whichever store has one ready
+            for other in rng.sample(list(w.gateways), len(w.gateways)):
+                ready = [p["order_id"] for p in w.gateways[other].view()["pickups"] if p["state"] == "ready"]
+                if ready:
+                    w.gateways[other].hand_over(rng.choice(ready))
+                    report.ops["hand_over"] += 1
+                    break
     except DomainError as exc:
         report.ops[f"refused:{exc.code}"] += 1
 
@@ -174,22 +177,21 @@ def _step(w: World, actor: Actor, report: Report) -> None:
         link.up = not link.up
         link.lose_answers = rng.choice([0.0, 0.0, 0.3, 0.7])
         report.ops["cut" if not link.up else "heal"] += 1
-    elif roll < 0.73:
-        actor.click_and_collect()
-        report.ops["click_and_collect"] += 1
+    elif roll < 0.75:
+        report.ops["click_and_collect" if actor.click_and_collect() else "click_and_collect_refused"] += 1
     elif roll < 0.80:
         actor.web_order()
         report.ops["web_order"] += 1
-    elif roll < 0.83:
+    elif roll < 0.82:
         actor.cancel()
         report.ops["cancel"] += 1
-    elif roll < 0.86:
+    elif roll < 0.84:
         actor.reassign()
         report.ops["reassign"] += 1
-    elif roll < 0.88:
+    elif roll < 0.87:
         actor.ship_from_dc()
         report.ops["ship_from_dc"] += 1
-    elif roll < 0.92:
+    elif roll < 0.91:
         w.sim.advance(rng.choice([60, 600, 1800, 3700]))
         report.ops["clock_jump"] += 1
     elif roll < 0.97:
@@ -256,6 +258,8 @@ def run_schedule(seed: int, slots: Slots, *, steps: int = 40) -> Report:
     w = World(slots, seed)
     try:
         actor = Actor(w)
+        for gw in w.gateways.values():  # a gateway's first sync at start-up brings the store's stock
+            gw.sync()
         for i in range(steps):
             _step(w, actor, report)
             if i % 4 == 3:
