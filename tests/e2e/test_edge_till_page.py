@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect
-
 from bench.edge_procs import KEY, seed_hub, start_gateway, start_hub
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("edge-processes")]
 
@@ -50,7 +49,9 @@ def test_the_till_sells_offline_and_the_sale_reaches_the_hub_once_it_returns(pag
         expect(page.get_by_test_id(f"synced-{sale_id}")).to_have_text("yes", timeout=20_000)
         admin = {"Authorization": f"Bearer {KEY}"}
         found = httpx.get(f"{hub_url}/api/v1/orders", params={"q": f"ST-X/{sale_id}"}, headers=admin).json()["items"]
-        assert [(o["external_ref"], o["channel"], o["status"]) for o in found] == [(f"ST-X/{sale_id}", "pos", "delivered")]
+        assert [(o["external_ref"], o["channel"], o["status"]) for o in found] == [
+            (f"ST-X/{sale_id}", "pos", "delivered")
+        ]
         status = httpx.get(f"{hub_url}/api/v1/edge/gateways/ST-X", headers=admin).json()
         assert status["applied_seq"] == 1 and status["escrow"][0]["on_hand"] == 3
     finally:
