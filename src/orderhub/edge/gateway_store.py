@@ -149,10 +149,14 @@ _ADD = (
 )
 
 
+_SKUS = sa.select(stock.c.sku)
+_ZERO_PENDING = stock.update().values(pending_on_hand=0, pending_escrow=0)
+
+
 def _add_pending(conn: Connection, effects: dict[str, tuple[int, int]]) -> None:
     if not effects:
         return
-    known = {sku for (sku,) in conn.execute(sa.select(stock.c.sku))}
+    known = {sku for (sku,) in conn.execute(_SKUS)}
     for sku in sorted(set(effects) - known):
         conn.execute(stock.insert().values(sku=sku, name=sku))
     conn.execute(_ADD, [{"key": sku, "d_on_hand": o, "d_escrow": e} for sku, (o, e) in sorted(effects.items())])
@@ -179,7 +183,7 @@ def recompute(conn: Connection) -> None:
     snapshot replaced the hub's figures and leases)."""
     st = get_state(conn)
     events = [(r.type, r.data) for r in pending(conn, int(st.applied_seq))]
-    conn.execute(stock.update().values(pending_on_hand=0, pending_escrow=0))
+    conn.execute(_ZERO_PENDING)
     totals = pending_effects(events, lease_check(conn))
     _add_pending(conn, {sku: (f.on_hand, f.escrow) for sku, f in totals.items()})
 

@@ -106,12 +106,33 @@ messages = sa.Table(  # the hub's outbox to each store, read by cursor (id)
 )
 
 
+# Statements a gateway's sync runs every second are built once (building one costs more than
+# running it on SQLite).
+_GATEWAY = sa.select(gateways).where(gateways.c.store_id == sa.bindparam("store"))
+_GATEWAY_LOCKED = _GATEWAY.with_for_update()
+_SOLD = (
+    sa.select(sales.c.sku, sa.func.sum(sales.c.quantity))
+    .where(sales.c.store_id == sa.bindparam("store"), sales.c.at >= sa.bindparam("since"))
+    .group_by(sales.c.sku)
+)
+_MESSAGES = (
+    sa.select(messages)
+    .where(messages.c.store_id == sa.bindparam("store"), messages.c.id > sa.bindparam("cursor"))
+    .order_by(messages.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_HELD = sa.select(leases).where(leases.c.store_id == sa.bindparam("store"), leases.c.state.in_(HOLDING))
+_HELD_OR_CHANGED = sa.select(leases).where(
+    leases.c.store_id == sa.bindparam("store"),
+    sa.or_(leases.c.state.in_(HOLDING), leases.c.changed_at >= sa.bindparam("since")),
+)
+_LEASES_OF = sa.select(leases).where(leases.c.order_id.in_(sa.bindparam("orders", expanding=True)))
+
+
 # -- gateways -------------------------------------------------------------------------------------
 def get_gateway(conn: Connection, store_id: str, *, for_update: bool = False) -> Any:
-    stmt = sa.select(gateways).where(gateways.c.store_id == store_id)
-    if for_update and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
+    stmt = _GATEWAY_LOCKED if for_update and conn.dialect.name == "postgresql" else _GATEWAY
+    return conn.execute(stmt, {"store": store_id}).first()
 
 
 def all_gateways(conn: Connection) -> list[Any]:
@@ -142,12 +163,7 @@ def recent_applied(conn: Connection, store_id: str, limit: int) -> list[dict[str
 
 
 def sold_since(conn: Connection, store_id: str, since: datetime) -> dict[str, int]:
-    rows = conn.execute(
-        sa.select(sales.c.sku, sa.func.sum(sales.c.quantity))
-        .where(sales.c.store_id == store_id, sales.c.at >= since)
-        .group_by(sales.c.sku)
-    )
-    return {str(s): int(q) for s, q in rows}
+    return {str(s): int(q) for s, q in conn.execute(_SOLD, {"store": store_id, "since": since})}
 
 
 # -- leases ---------------------------------------------------------------------------------------
@@ -157,11 +173,11 @@ def get_lease(conn: Connection, order_id: str) -> Any:
 
 def leases_of(conn: Connection, store_id: str, *, since: datetime | None = None) -> list[Any]:
     """The store's held leases, and (with ``since``) those that left it since then."""
-    cond: Any = leases.c.state.in_(HOLDING)
-    if since is not None:
-        cond = sa.or_(cond, leases.c.changed_at >= since)
-    stmt = sa.select(leases).where(leases.c.store_id == store_id, cond).order_by(leases.c.granted_at)
-    return list(conn.execute(stmt))
+    if since is None:
+        rows = conn.execute(_HELD, {"store": store_id})
+    else:
+        rows = conn.execute(_HELD_OR_CHANGED, {"store": store_id, "since": since})
+    return sorted(rows, key=lambda r: (r.granted_at, r.order_id))
 
 
 def held_lease_ids(conn: Connection, order_ids: list[str]) -> set[str]:
@@ -182,17 +198,11 @@ def conflicts_of(conn: Connection, store_id: str | None, limit: int) -> list[dic
 
 
 def messages_after(conn: Connection, store_id: str, cursor: int, limit: int) -> list[dict[str, Any]]:
-    stmt = (
-        sa.select(messages)
-        .where(messages.c.store_id == store_id, messages.c.id > cursor)
-        .order_by(messages.c.id)
-        .limit(limit)
-    )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    rows = conn.execute(_MESSAGES, {"store": store_id, "cursor": cursor, "limit": limit}).mappings()
+    return [dict(r) for r in rows]
 
 
 def leases_for(conn: Connection, order_ids: list[str]) -> dict[str, Any]:
     if not order_ids:
         return {}
-    rows = conn.execute(sa.select(leases).where(leases.c.order_id.in_(order_ids)))
-    return {r.order_id: r for r in rows}
+    return {r.order_id: r for r in conn.execute(_LEASES_OF, {"orders": order_ids})}

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 from orderhub.core.clock import Clock, as_utc
 from orderhub.edge import gateway_store as gs
 from orderhub.edge.model import HOLDING, HybridClock, escrow_excess, millis
-from orderhub.platform.db import unit_of_work, upsert
+from orderhub.platform.db import per_dialect, unit_of_work, upsert
 
 log = logging.getLogger("orderhub.edge")
 PUSH_BATCH = 200
@@ -204,8 +204,28 @@ def apply_snapshot(conn: Connection, snap: Mapping[str, Any], *, now: datetime, 
     _give_back(conn, snap["stock"] if give_back else [], now)
 
 
+_RESET_STOCK = gs.stock.update().values(hub_on_hand=0, hub_escrow=0, target=0)
+_GONE = (
+    gs.pickups.update()
+    .where(gs.pickups.c.hub_state.in_(HOLDING), gs.pickups.c.order_id.not_in(sa.bindparam("listed", expanding=True)))
+    .values(hub_state="gone")
+)
+_REVOKING = sa.select(gs.pickups).where(
+    gs.pickups.c.hub_state == "revoking", gs.pickups.c.handed_over_at.is_(None), gs.pickups.c.released.is_(False)
+)
+
+
+def _stock_upsert(insert: Any) -> Any:
+    stmt = insert(gs.stock)
+    cols = ("name", "price_minor", "currency", "hub_on_hand", "hub_escrow", "target")
+    return stmt.on_conflict_do_update(index_elements=[gs.stock.c.sku], set_={c: stmt.excluded[c] for c in cols})
+
+
+_UPSERT_STOCK = per_dialect(_stock_upsert)
+
+
 def _replace_stock(conn: Connection, rows: list[Mapping[str, Any]]) -> None:
-    conn.execute(gs.stock.update().values(hub_on_hand=0, hub_escrow=0, target=0))
+    conn.execute(_RESET_STOCK)
     if not rows:
         return
     values = [
@@ -220,20 +240,13 @@ def _replace_stock(conn: Connection, rows: list[Mapping[str, Any]]) -> None:
         }
         for r in rows
     ]
-    stmt = upsert(conn)(gs.stock)
-    cols = {c: stmt.excluded[c] for c in values[0] if c != "sku"}
-    conn.execute(stmt.on_conflict_do_update(index_elements=[gs.stock.c.sku], set_=cols), values)
+    conn.execute(_UPSERT_STOCK(conn), values)
 
 
 def _replace_pickups(conn: Connection, leases: list[Mapping[str, Any]], *, store_id: str) -> None:
     """The snapshot lists every lease the store holds: one held here that it no longer lists
     has left the store (``gone``)."""
-    listed = {x["order_id"] for x in leases}
-    conn.execute(
-        gs.pickups.update()
-        .where(gs.pickups.c.hub_state.in_(HOLDING), gs.pickups.c.order_id.not_in(listed))
-        .values(hub_state="gone")
-    )
+    conn.execute(_GONE, {"listed": sorted({x["order_id"] for x in leases})})
     known = gs.pickup_rows(conn)
     for x in leases:
         values = {
@@ -271,13 +284,7 @@ def _keep_messages(conn: Connection, messages: list[Mapping[str, Any]], now: dat
 def _give_back(conn: Connection, rows: list[Mapping[str, Any]], now: datetime) -> None:
     """Leases the hub asked back (``revoking``) and not handed over here are released; escrow
     above its target goes back (as far as the till has not used it)."""
-    revoking = conn.execute(
-        sa.select(gs.pickups).where(
-            gs.pickups.c.hub_state == "revoking",
-            gs.pickups.c.handed_over_at.is_(None),
-            gs.pickups.c.released.is_(False),
-        )
-    ).all()
+    revoking = conn.execute(_REVOKING).all()
     for p in revoking:
         gs.append(conn, "pickup.released", {"order_id": p.order_id, "token": int(p.token)}, now=now)
         conn.execute(gs.pickups.update().where(gs.pickups.c.order_id == p.order_id).values(released=True))

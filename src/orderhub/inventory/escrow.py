@@ -310,13 +310,16 @@ def central_demand(conn: Connection, *, skus: list[str], since: datetime) -> dic
     out): how hot a SKU is for the central channels."""
     if not skus:
         return {}
-    rows = conn.execute(
-        sa.select(R.c.sku, sa.func.sum(R.c.quantity))
-        .where(
-            R.c.sku.in_(sorted(set(skus))),
-            R.c.created_at >= since,
-            sa.not_(R.c.cart_id.startswith(ESCROW_PREFIX, autoescape=True)),
-        )
-        .group_by(R.c.sku)
-    )
+    rows = conn.execute(_DEMAND, {"skus": sorted(set(skus)), "since": since})
     return {str(sku): int(qty) for sku, qty in rows}
+
+
+_DEMAND = (
+    sa.select(R.c.sku, sa.func.sum(R.c.quantity))
+    .where(
+        R.c.sku.in_(sa.bindparam("skus", expanding=True)),
+        R.c.created_at >= sa.bindparam("since"),
+        sa.not_(R.c.cart_id.startswith(ESCROW_PREFIX, autoescape=True)),
+    )
+    .group_by(R.c.sku)
+)

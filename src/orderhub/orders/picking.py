@@ -182,37 +182,42 @@ def _item(rank: int, row: Any, lines: list[PickLine], now: datetime) -> PickItem
 HANDABLE = (OrderStatus.allocated, OrderStatus.released, OrderStatus.picked, OrderStatus.packed)
 
 
+_PICKUPS = (
+    sa.select(
+        orders.c.id,
+        orders.c.external_ref,
+        orders.c.status,
+        orders.c.customer,
+        orders.c.created_at,
+        fulfilment_orders.c.id.label("fulfilment_order_id"),
+        fulfilment_orders.c.lines,
+    )
+    .join_from(fulfilment_orders, orders, orders.c.id == fulfilment_orders.c.order_id)
+    .where(
+        fulfilment_orders.c.node_id == sa.bindparam("node"),
+        fulfilment_orders.c.status == LIVE,
+        orders.c.delivery_method == "pickup",
+        orders.c.status.in_([s.value for s in HANDABLE]),
+    )
+    .order_by(orders.c.created_at, orders.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_PICKUP_LINES = (
+    sa.select(order_lines.c.id, order_lines.c.order_id, order_lines.c.sku, order_lines.c.name, _open(order_lines.c))
+    .where(order_lines.c.order_id.in_(sa.bindparam("orders", expanding=True)))
+    .order_by(order_lines.c.order_id, order_lines.c.position)
+)
+
+
 def pickups(conn: Connection, *, node_id: str, limit: int) -> list[dict[str, Any]]:
     """Click & collect orders waiting at ``node_id`` to be handed over: pickup orders whose live
     fulfilment order is at the node, allocated but not yet shipped, oldest first. Each with
-    its lines still to hand over (``line_id``, ``sku``, ``name``, ``quantity``)."""
-    head = conn.execute(
-        sa.select(
-            orders.c.id,
-            orders.c.external_ref,
-            orders.c.status,
-            orders.c.customer,
-            orders.c.created_at,
-            fulfilment_orders.c.id.label("fulfilment_order_id"),
-            fulfilment_orders.c.lines,
-        )
-        .join_from(fulfilment_orders, orders, orders.c.id == fulfilment_orders.c.order_id)
-        .where(
-            fulfilment_orders.c.node_id == node_id,
-            fulfilment_orders.c.status == LIVE,
-            orders.c.delivery_method == "pickup",
-            orders.c.status.in_([s.value for s in HANDABLE]),
-        )
-        .order_by(orders.c.created_at, orders.c.id)
-        .limit(limit)
-    ).all()
+    its lines still to hand over (``line_id``, ``sku``, ``name``, ``quantity``). Two statements,
+    built once (a store gateway's sync asks every second)."""
+    head = conn.execute(_PICKUPS, {"node": node_id, "limit": limit}).all()
     if not head:
         return []
-    found = conn.execute(
-        sa.select(order_lines.c.id, order_lines.c.order_id, order_lines.c.sku, order_lines.c.name, _open(order_lines.c))
-        .where(order_lines.c.order_id.in_([h.id for h in head]))
-        .order_by(order_lines.c.order_id, order_lines.c.position)
-    ).all()
+    found = conn.execute(_PICKUP_LINES, {"orders": [h.id for h in head]}).all()
     by_order: dict[str, list[dict[str, Any]]] = {}
     for line_id, order_id, sku, name, left in found:
         by_order.setdefault(order_id, []).append({"line_id": line_id, "sku": sku, "name": name, "open": int(left)})
