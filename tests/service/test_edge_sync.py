@@ -310,3 +310,20 @@ def test_a_snapshot_taken_after_a_cancellation_counts_the_pending_hand_over_agai
     assert check_rights(world) == []
     converge(world)
     assert_converged(world)
+
+
+def test_a_hand_over_the_hub_cannot_record_is_a_conflict_and_moves_nothing(world: World) -> None:
+    order_id = click_and_collect(world, "ST-A", "CAP-3", 1, "CC-8")
+    gw = world.gateways["ST-A"]
+    assert gw.sync()
+    before = hub_position(world, "ST-A", "CAP-3")
+    world.links["ST-A"].up = False
+    gw.hand_over(order_id)
+    orders.hold(world.hub, order_id=order_id, actor="fraud-check", reason="address check")
+    world.links["ST-A"].up = True
+    converge(world)
+    [c] = edge.get_conflicts(world.hub, store_id="ST-A")
+    assert c["kind"] == "handover_not_recorded" and "could not record it" in c["resolution"]
+    assert orders.get(world.hub, order_id=order_id).order.status.value == "on_hold"
+    assert hub_position(world, "ST-A", "CAP-3") == before
+    assert_converged(world)

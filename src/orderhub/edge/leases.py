@@ -33,7 +33,21 @@ def pickup_handed_over(ctx: Context, data: Mapping[str, Any], event_id: str, hlc
     units = units_of(data["lines"], "quantity")
     if lease is not None and lease.store_id == ctx.store_id and lease.token == token and lease.state in HOLDING:
         lines = {str(li["line_id"]): int(li["quantity"]) for li in data["lines"]}
-        orders.hand_over_in(ctx.conn, order_id=order_id, actor=ctx.actor, lines=lines)
+        try:
+            with ctx.conn.begin_nested():
+                orders.hand_over_in(ctx.conn, order_id=order_id, actor=ctx.actor, lines=lines)
+        except DomainError as exc:  # e.g. the hub put the order on hold meanwhile
+            conflict(
+                ctx,
+                "handover_not_recorded",
+                f"Order {lease.external_ref or order_id} was handed over at {ctx.store_id} under its lease, but the "
+                f"hub could not record it ({exc.detail}): the order and its allocated units stay as they were.",
+                compensation="record the hand-over by hand once the order can take it",
+                event_id=event_id,
+                order_id=order_id,
+                hlc=hlc,
+            )
+            return Outcome("conflict", exc.detail, order_id)
         _close(ctx, order_id, "handed_over", "handed over at the store")
         return Outcome("applied", "", order_id)
     missing = inventory.sell_from_escrow(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
 from orderhub.core.clock import Clock, SystemClock
@@ -203,8 +204,9 @@ def _apply_one(ctx: Context, e: GatewayEvent) -> Outcome:
             raise InvalidInput(f"unknown event type {e.type!r} (known: {', '.join(EVENT_TYPES)})")
         with ctx.conn.begin_nested():
             return handler(ctx, e.data, e.event_id, e.hlc)
-    except (DomainError, KeyError, TypeError, ValueError) as exc:
-        detail = exc.detail if isinstance(exc, DomainError) else f"malformed event: {exc!r}"
+    except (DomainError, KeyError, TypeError, ValueError, sa.exc.IntegrityError) as exc:
+        # refused, recorded and told; the store's queue goes on (a poison event never blocks it)
+        detail = exc.detail if isinstance(exc, DomainError) else f"could not apply: {exc!r}"[:500]
         conflict(
             ctx,
             "event_refused",
