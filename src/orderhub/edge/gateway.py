@@ -77,6 +77,7 @@ class Gateway:
         return sync.sync(self.engine, self.hub, store_id=self.store_id, clock=self.clock, guard=self.lock)
 
     def is_online(self) -> bool:
+        """The hub answered within ``ONLINE_WITHIN`` and its last call did not fail."""
         with unit_of_work(self.engine, write=False) as conn:
             st = gs.get_state(conn)
         return _online(st, self.clock.now())

@@ -46,6 +46,7 @@ def use_clock(clock: Clock) -> None:
 
 
 def now() -> datetime:
+    """The edge's time (``use_clock``)."""
     return _clock.now()
 
 
