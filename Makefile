@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sourcing
 	$(BIN)/python -m bench.carbon
 	$(BIN)/python -m bench.bus
+	$(BIN)/python -m bench.edge
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -28,6 +28,8 @@ from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import chains_api as carbon_chains_api
 from orderhub.carbon import pages as carbon_pages
+from orderhub.edge import api as edge_api
+from orderhub.edge import pages as edge_pages
 from orderhub.forecast import api as forecast_api
 from orderhub.forecast import pages as forecast_pages
 from orderhub.inventory import api as inventory_api
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(notify_api.router)
     app.include_router(jobs_api.router)
     app.include_router(forecast_api.router)
+    app.include_router(edge_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(rule_approval_pages.router)
     rule_approval_pages.register_order_refs(orders_service.get_refs)
     app.include_router(forecast_pages.router)
+    app.include_router(edge_pages.router)
     _extend_openapi(app)
     return app
 

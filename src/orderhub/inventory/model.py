@@ -165,6 +165,9 @@ class LedgerReason(StrEnum):
     received = "received"  # incoming supply arrived
     returned = "returned"
     shortage = "shortage"  # on hand fell below what was promised: promises moved to backorder
+    escrow_granted = "escrow_granted"  # units a store gateway may now sell without asking (docs/edge.md)
+    escrow_released = "escrow_released"  # a gateway gave units of its escrow back
+    escrow_sold = "escrow_sold"  # a gateway's till sold units of its escrow
 
 
 # -- what an order asks of stock and what it got (reservations and carts share these) ----------
