@@ -47,7 +47,7 @@ VIOLATIONS = [
         "from orderhub.inventory import reservations",
         NO_CYCLES,
     ),
-    ("a new package has no place on the map", "edge/__init__.py", '"""Edge node mode."""', DIRECTIONS),
+    ("a new package has no place on the map", "ghost/__init__.py", '"""Nowhere on the map."""', DIRECTIONS),
     ("forecast imports inventory", "forecast/service.py", "from orderhub.inventory import service", DIRECTIONS),
 ]
 
