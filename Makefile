@@ -7,14 +7,18 @@ export XDG_RUNTIME_DIR ?= /tmp/orderhub-runtime
 
 .PHONY: demo test check lint typecheck contracts bench clean serve
 
+PORT ?= 8000
+
 $(STAMP): pyproject.toml
+	@echo "make: creating $(VENV) and installing OrderHub with its dependencies (a couple of minutes) …"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install --progress-bar off -e ".[dev]"
 	touch $(STAMP)
+	@echo "make: installed"
 
-demo: $(STAMP)  ## set up, migrate, load the demo world into SQLite and serve on :8000
-	$(BIN)/orderhub demo --host 127.0.0.1 --port 8000
+demo: $(STAMP)  ## set up, migrate, load the demo world into SQLite and serve on :$(PORT) (PORT=8080 make demo)
+	$(BIN)/orderhub demo --host 127.0.0.1 --port $(PORT)
 
 serve: $(STAMP)
 	$(BIN)/orderhub serve
@@ -41,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sourcing
 	$(BIN)/python -m bench.carbon
 	$(BIN)/python -m bench.bus
+	$(BIN)/python -m bench.edge
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

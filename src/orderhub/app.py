@@ -28,9 +28,12 @@ from orderhub.bus.live import LiveTail
 from orderhub.carbon import api as carbon_api
 from orderhub.carbon import chains_api as carbon_chains_api
 from orderhub.carbon import pages as carbon_pages
+from orderhub.edge import api as edge_api
+from orderhub.edge import pages as edge_pages
 from orderhub.forecast import api as forecast_api
 from orderhub.forecast import pages as forecast_pages
 from orderhub.inventory import api as inventory_api
+from orderhub.inventory import items_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
@@ -108,7 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         version=__version__,
         summary="The order management hub every sales channel hands its orders to.",
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by orderhub.web.pages from vendored Swagger UI (works offline)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -134,6 +137,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_api.router)
     app.include_router(orders_api.router)
     app.include_router(inventory_api.router)
+    app.include_router(items_api.router)
     app.include_router(carbon_api.router)
     app.include_router(carbon_chains_api.router)
     app.include_router(carbon_api.orders_router)
@@ -146,6 +150,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(notify_api.router)
     app.include_router(jobs_api.router)
     app.include_router(forecast_api.router)
+    app.include_router(edge_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
@@ -161,6 +166,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(rule_approval_pages.router)
     rule_approval_pages.register_order_refs(orders_service.get_refs)
     app.include_router(forecast_pages.router)
+    app.include_router(edge_pages.router)
     _extend_openapi(app)
     return app
 

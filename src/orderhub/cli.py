@@ -1,4 +1,4 @@
-"""The ``orderhub`` command: serve, migrate, demo, simulate, import, users."""
+"""The ``orderhub`` command: serve, migrate, demo, simulate, import, users, edge (a store gateway)."""
 
 from __future__ import annotations
 
@@ -87,8 +87,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     from orderhub.migrations import upgrade
 
+    print("demo: migrating the database …", flush=True)
     upgrade(engine)
-    summary = seed(engine, days=args.days, seed=args.seed)
+    summary = seed(engine, days=args.days, seed=args.seed, progress=lambda line: print(line, flush=True))
     print(summary)
     print(f"\nOrderHub console: http://{args.host}:{args.port}/console")
     print("Log in as admin@demo.orderhub (password: demo) — or operator@ / viewer@ with the same password.")
@@ -299,6 +300,26 @@ def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_edge(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a store gateway (docs/edge.md): the till on its own SQLite file, syncing with the hub
+    whenever it can reach it."""
+    import uvicorn
+
+    from orderhub.edge.sync import HttpHub
+    from orderhub.edge.till import create_till_app
+    from orderhub.migrations import upgrade
+    from orderhub.platform.db import create_db_engine
+
+    db = args.db or f"edge-{args.store}.db"
+    engine = create_db_engine(f"sqlite:///{db}", pool_size=4)
+    upgrade(engine)
+    hub = HttpHub(args.hub, args.hub_key or settings.edge_hub_key)
+    app = create_till_app(engine=engine, store_id=args.store, hub=hub, hub_url=args.hub, interval_s=args.interval)
+    print(f"gateway of {args.store} on {db}: till at http://{args.host}:{args.port}/till, hub {args.hub}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
 def cmd_user(args: argparse.Namespace, settings: Settings) -> int:
     from orderhub.platform.auth import service as auth
 
@@ -359,6 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
     events = sub.add_parser("events", help="print the event catalogue")
     events.add_argument("--markdown", action="store_true", help="as docs/events.md")
     _forecast_parser(sub.add_parser("forecast", help="demand history, backtests and forecasts"))
+    gateway = sub.add_parser("edge", help="run a store gateway: the till sells offline and syncs with the hub")
+    gateway.add_argument("--hub", required=True, help="the hub's base URL, e.g. http://hub.example:8000")
+    gateway.add_argument("--store", required=True, help="the store's node id at the hub, e.g. ST-BERLIN")
+    gateway.add_argument("--db", default="", help="the gateway's SQLite file (default edge-<store>.db)")
+    gateway.add_argument("--host", default="127.0.0.1", help="where the till page listens (the store's network)")
+    gateway.add_argument("--port", type=int, default=8100)
+    gateway.add_argument("--hub-key", default="", help="an operator's API key at the hub (or ORDERHUB_EDGE_HUB_KEY)")
+    gateway.add_argument("--interval", type=float, default=1.0, help="seconds between syncs")
     user = sub.add_parser("user", help="create a user with an API key")
     user.add_argument("email")
     user.add_argument("--role", default="viewer")
@@ -400,6 +429,7 @@ def _forecast_parser(p: argparse.ArgumentParser) -> None:
 COMMANDS = {
     "forecast": cmd_forecast,
     "bus": cmd_bus,
+    "edge": cmd_edge,
     "events": cmd_events,
     "serve": cmd_serve,
     "migrate": cmd_migrate,

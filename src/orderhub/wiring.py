@@ -20,6 +20,7 @@ from orderhub.bus.subscribers import Subscriber
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import DomainError
 from orderhub.core.events import DomainEvent
+from orderhub.edge import service as edge
 from orderhub.forecast import service as forecast
 from orderhub.orders import hooks
 from orderhub.orders import service as orders
@@ -180,6 +181,12 @@ FORECAST_GUARD = Subscriber(
 )
 
 
+def guard_store_leases(ctx: hooks.HookContext) -> None:
+    """A click & collect order leased to a store gateway is shipped or re-routed only by that
+    gateway; a cancellation while it holds the lease leaves the units with the store (edge)."""
+    edge.on_order_changed(ctx.conn, order=ctx.order, events=ctx.events, actor=ctx.actor)
+
+
 def wire(settings: Settings | None = None) -> None:
     """Register every cross-context hook (idempotent). ``settings`` configure what is wired
     (customer notifications); without them they are read from the environment.
@@ -199,6 +206,7 @@ def wire(settings: Settings | None = None) -> None:
     )
     rules.set_budget(settings.rules_budget_ms)
     subscribers.register(rule_timers.SUBSCRIBER)
+    hooks.on(hooks.CHANGED, guard_store_leases)  # may refuse the change: before the projections
     for point in (hooks.CAPTURED, hooks.CHANGED):
         hooks.on(point, project_order_for_carbon)
     subscribers.register(webhooks.SUBSCRIBER)

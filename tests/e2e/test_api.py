@@ -207,3 +207,26 @@ def test_openapi_documents_the_canonical_order(client):
     assert spec["paths"]["/api/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/OrderCreate"
     }
+
+
+def test_bare_move_to_allocated_is_409_naming_the_allocation_route(client):
+    oid = client.post("/api/v1/orders", json={**ORDER, "payment_status": "paid"}).json()["id"]
+    r = client.post(f"/api/v1/orders/{oid}/transitions", json={"to": "allocated"})
+    assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+    p = r.json()
+    assert p["code"] == "allocation_required"
+    assert p["allocation_route"] == f"/api/v1/orders/{oid}/allocation"
+    order = client.get(f"/api/v1/orders/{oid}").json()
+    assert order["status"] == "paid" and order["fulfilment_orders"] == []
+    assert order["allowed_moves"] == ["on_hold", "cancelled"]
+
+
+def test_patching_an_address_keeps_unsent_fields_and_refuses_an_empty_city(client):
+    address = {"city": "Leipzig", "postal_code": "04109", "region": "SN", "country": "DE", "lat": 51.3, "lon": 12.4}
+    oid = client.post("/api/v1/orders", json={**ORDER, "shipping_address": address}).json()["id"]
+    r = client.patch(f"/api/v1/orders/{oid}", json={"shipping_address": {"line1": "Markt 2"}})
+    assert r.status_code == 200
+    assert r.json()["shipping_address"] == {**address, "name": "", "line1": "Markt 2", "line2": "", "phone": ""}
+    r = client.patch(f"/api/v1/orders/{oid}", json={"shipping_address": {"city": ""}})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/shipping_address/city"
+    assert client.get(f"/api/v1/orders/{oid}").json()["shipping_address"]["city"] == "Leipzig"

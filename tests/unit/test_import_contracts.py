@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 DIRECTIONS = (
-    "Directions: entry points > wiring > tracking > orders | rules > sourcing > carbon > inventory > forecast > web > bus"
-    " > platform > core"
+    "Directions: entry points > wiring > tracking | edge > orders | rules > sourcing > carbon > inventory > forecast"
+    " > web > bus > platform > core"
 )
 INSIDE = "Inside a context: api, pages > service > store > model"
 THROUGH_SERVICE = "Routes and pages reach the database through the service, never a store"
@@ -47,7 +47,7 @@ VIOLATIONS = [
         "from orderhub.inventory import reservations",
         NO_CYCLES,
     ),
-    ("a new package has no place on the map", "edge/__init__.py", '"""Edge node mode."""', DIRECTIONS),
+    ("a new package has no place on the map", "ghost/__init__.py", '"""Nowhere on the map."""', DIRECTIONS),
     ("forecast imports inventory", "forecast/service.py", "from orderhub.inventory import service", DIRECTIONS),
 ]
 

@@ -193,6 +193,9 @@ def of_order(
         if item is None:
             missing.append(f"item master has no {sku}: {UNKNOWN_WEIGHT_G} g assumed")
             return ItemQty(sku, "unknown", UNKNOWN_WEIGHT_G, qty)
+        if item.weight_g is None:
+            missing.append(f"weight of {sku} unknown (item awaiting review): {UNKNOWN_WEIGHT_G} g assumed")
+            return ItemQty(sku, item.category, UNKNOWN_WEIGHT_G, qty)
         return ItemQty(sku, item.category, item.weight_g, qty)
 
     specs = []

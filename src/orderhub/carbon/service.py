@@ -304,8 +304,7 @@ def delivery_options(
         for nid in sorted(nodes)
     ]
     basket = [
-        options_mod.BasketLine(line.sku, line.quantity, items[line.sku].weight_g if line.sku in items else 500)
-        for line in lines
+        options_mod.BasketLine(line.sku, line.quantity, inventory.shipping_weight_g(items, line.sku)) for line in lines
     ]
     if subtotal is None:
         subtotal = (

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -412,8 +413,17 @@ def seed_rules(engine: Engine, *, author: Principal, publisher: Principal) -> No
             rules.publish(engine, who=publisher, set_id=created["id"], number=1, why="reviewed for the demo")
 
 
-def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None = None) -> str:
-    """Load the demo world once (a second call finds it and does nothing)."""
+def seed(
+    engine: Engine,
+    *,
+    days: int = 730,
+    seed: int = 7,
+    today: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Load the demo world once (a second call finds it and does nothing). ``progress`` hears
+    each step and, every 30 days of history, how far the orders have got."""
+    say = progress or (lambda _: None)
     wire()
     if any(u["email"] == "admin@demo.orderhub" for u in auth.list_users(engine)):
         return "demo data already loaded"
@@ -424,6 +434,7 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
         role: auth.create_user(engine, email=f"{role}@demo.orderhub", name=role.title(), role=role, password="demo")
         for role in ("operator", "editor", "publisher", "viewer")
     }
+    say("demo: users, rules, nodes, items and customers …")
     seed_rules(engine, author=people["editor"], publisher=people["publisher"])
     nodes = build_nodes()
     items = build_items(rng)
@@ -454,6 +465,8 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
     total = 0
     for offset in range(days + 1):
         day = start + timedelta(days=offset)
+        if offset % 30 == 0:
+            say(f"demo: order history {offset}/{days} days, {total + len(batch):,} orders")
         for channel, share in world.CHANNELS.items():
             for _ in range(poisson(rng, BASE_ORDERS_PER_DAY * share * day_factor(day, channel, start))):
                 data, node = gen.order(day, channel)
@@ -473,10 +486,12 @@ def seed(engine: Engine, *, days: int = 730, seed: int = 7, today: date | None =
                     batch = []
     if batch:
         total += import_history(engine, batch)
+    say(f"demo: order history done ({total:,} orders); stock, carbon factors, channel samples …")
     stocked = seed_stock(engine, rng, nodes, items)
     carbon.load_factors(engine, text=demo_factors(items), fmt="csv", actor="demo")
     live = capture_samples(engine)
     past = [(start + timedelta(days=i)).isoformat() for i in range(days + 1)]
+    say("demo: carbon roll-ups …")
     carbon.refresh_rollups(engine, days=[d for d in past if d < datetime.now(UTC).date().isoformat()])
     return (
         f"{live}\n{stocked}\ndemo loaded: {len(nodes)} nodes ({len(world.DCS)} DCs, {len(world.STORE_CITIES)} stores), "

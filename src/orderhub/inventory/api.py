@@ -345,6 +345,7 @@ async def post_cart_hold(cart_id: CartId, body: CartHoldIn, request: Request, _:
     the order claims it) or the hold runs out. One hold per cart and SKU: asking again returns
     the cart's hold (200). 409 ``out_of_stock`` when no node can hold it whole. Requests that
     arrive together are written in one transaction (group commit)."""
+    inventory.refuse_escrow_cart(cart_id)  # a store gateway's escrow is not a shopper's cart
     if (body.lat is None) != (body.lon is None):
         pointer = "/lon" if body.lon is None else "/lat"
         raise InvalidInput("give both lat and lon, or neither", errors=[{"pointer": pointer, "detail": "missing"}])

@@ -27,6 +27,8 @@ from orderhub.inventory.model import LedgerReason, ReservationStatus
 from orderhub.platform.db import per_dialect, unit_of_work
 
 CHUNK = 2000
+#: The ``cart_id`` prefix of a store gateway's escrow hold (``inventory.escrow``).
+ESCROW_PREFIX = "escrow:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +302,7 @@ def _apply_chunk(conn: Connection, chunk: list[StockRow], batch: _Batch) -> None
         reserved, allocated = (old.reserved, old.allocated) if old is not None else (0, 0)
         if old is not None and new_on_hand < reserved + allocated:
             result.shortages += 1
-            reserved, allocated = _make_room(
+            reserved, allocated = make_room(
                 conn, row.node_id, row.sku, reserved + allocated - new_on_hand, old, now=batch.now
             )
         if new_on_hand > old_on_hand:
@@ -344,15 +346,17 @@ class _Written:
             setattr(self, name, w[name])
 
 
-def _make_room(conn: Connection, node_id: str, sku: str, excess: int, old: Any, *, now: datetime) -> tuple[int, int]:
+def make_room(conn: Connection, node_id: str, sku: str, excess: int, old: Any, *, now: datetime) -> tuple[int, int]:
     """Fewer units were counted than are promised: the newest holds at this position go back
     to backorder (their orders wait for stock) until the promise fits; allocations only if the
-    holds are not enough. Returns the position's reserved and allocated after."""
+    holds are not enough, and a store gateway's escrow last of all (it may be selling those
+    units offline: docs/edge.md). Returns the position's reserved and allocated after."""
     R = store.reservations
+    is_escrow = R.c.cart_id.startswith(ESCROW_PREFIX, autoescape=True)
     rows = conn.execute(
         sa.select(R)
         .where(R.c.node_id == node_id, R.c.sku == sku, R.c.status.in_(["active", "allocated"]))
-        .order_by((R.c.status == "allocated").asc(), R.c.created_at.desc())
+        .order_by(is_escrow.asc(), (R.c.status == "allocated").asc(), R.c.created_at.desc())
     ).all()
     reserved, allocated = old.reserved, old.allocated
     for r in rows:

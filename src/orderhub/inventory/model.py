@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -66,10 +67,27 @@ class Item:
     sku: str
     name: str
     category: str
-    weight_g: int
+    weight_g: int | None  # None: not known yet (a placeholder awaiting review)
     price_minor: int
     cost_minor: int
     currency: str = "EUR"
+    length_mm: int | None = None
+    width_mm: int | None = None
+    height_mm: int | None = None
+    barcode: str = ""
+    co2e_kg_per_unit: float | None = None  # the product's own footprint, when the supplier states it
+    needs_review: bool = False  # created for an unknown SKU at capture: a person must complete it
+
+
+#: What routing and footprints count for a SKU whose weight is not known. Used only for an item
+#: flagged ``needs_review`` (or absent): the estimate is visible, never silent.
+UNKNOWN_WEIGHT_G = 500
+
+
+def shipping_weight_g(items: Mapping[str, Item], sku: str) -> int:
+    """The weight to route and footprint ``sku`` by: the item's own, else ``UNKNOWN_WEIGHT_G``."""
+    item = items.get(sku)
+    return item.weight_g if item is not None and item.weight_g is not None else UNKNOWN_WEIGHT_G
 
 
 # -- stock ------------------------------------------------------------------------------------
@@ -147,6 +165,9 @@ class LedgerReason(StrEnum):
     received = "received"  # incoming supply arrived
     returned = "returned"
     shortage = "shortage"  # on hand fell below what was promised: promises moved to backorder
+    escrow_granted = "escrow_granted"  # units a store gateway may now sell without asking (docs/edge.md)
+    escrow_released = "escrow_released"  # a gateway gave units of its escrow back
+    escrow_sold = "escrow_sold"  # a gateway's till sold units of its escrow
 
 
 # -- what an order asks of stock and what it got (reservations and carts share these) ----------

@@ -9,11 +9,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.errors import DomainError
 from orderhub.inventory import service as inventory
-from orderhub.platform.auth.model import Principal
-from orderhub.web.templating import console_user, render
+from orderhub.inventory.items_api import item_json
+from orderhub.platform.auth.model import Principal, Role
+from orderhub.web.templating import act, check_csrf, console_user, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
+Csrf = Depends(check_csrf)
+ITEM_FIELDS = ("name", "category", "weight_g", "length_mm", "width_mm", "height_mm", "cost", "price", "barcode")
 
 
 @router.get("/inventory", response_class=HTMLResponse)
@@ -50,6 +53,49 @@ def node_page(request: Request, node_id: str, user: User) -> Response:
         "atp": sum(p.atp for p in view["positions"]),
     }
     return render(request, "inventory/node.html", {"user": user, "nav": "nodes", "v": view, "totals": totals})
+
+
+@router.get("/items", response_class=HTMLResponse)
+def items_page(request: Request, user: User, q: str = "", review: str = "") -> Response:
+    """The item master: search by SKU or name, or only the placeholders awaiting review."""
+    items = inventory.get_item_list(
+        request.app.state.engine, needs_review=True if review else None, search=q.strip()[:100]
+    )
+    return render(
+        request,
+        "inventory/items.html",
+        {"user": user, "nav": "items", "items": [item_json(i) for i in items[:500]], "total": len(items),
+         "q": q.strip(), "review": bool(review)},
+        fragment="inventory/_items.html",
+    )  # fmt: skip
+
+
+@router.get("/items/{sku}", response_class=HTMLResponse)
+def item_page(request: Request, sku: str, user: User) -> Response:
+    try:
+        item = inventory.get_item(request.app.state.engine, sku=sku)
+    except DomainError as exc:
+        return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
+    can_edit = user.role >= Role.operator
+    return render(
+        request, "inventory/item.html", {"user": user, "nav": "items", "i": item_json(item), "can_edit": can_edit}
+    )
+
+
+@router.post("/items/{sku}", dependencies=[Csrf])
+async def item_save(request: Request, sku: str, user: User) -> Response:
+    """Save the edit form: the item is complete now, so it leaves the review list."""
+    form = await request.form()
+    fields = {k: str(form.get(k) or "") for k in ITEM_FIELDS}
+    engine = request.app.state.engine
+
+    def save() -> str:
+        current = inventory.get_item(engine, sku=sku)
+        item = inventory.item_from_fields({**fields, "sku": sku, "currency": current.currency})
+        inventory.put_items(engine, items=[item])
+        return f"Item {sku} saved"
+
+    return act(request, user, Role.operator, f"/console/items/{sku}", save)
 
 
 Filter = Annotated[str, Query(max_length=64)]

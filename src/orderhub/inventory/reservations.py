@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from orderhub.core.errors import InvalidInput
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
-from orderhub.inventory import carts, stock, store
+from orderhub.inventory import carts, escrow, stock, store
 from orderhub.inventory.model import (
     Candidate,
     Capability,
@@ -90,6 +90,7 @@ def reserve(
     shipping nodes that have it. What no node has is backordered, or refused with
     ``OutOfStock`` (409) and nothing written. With ``cart_id``, the cart's holds serve the
     lines first (see ``carts.claim``)."""
+    escrow.refuse_escrow_cart(cart_id)
     claim = carts.plan_claim(conn, cart_id=cart_id, lines=lines) if cart_id else None
     lock_also = claim.lock_keys if claim else set()
     if claim is not None:

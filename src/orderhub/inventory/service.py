@@ -19,9 +19,20 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
-from orderhub.inventory import carts, reservations, stock, store
+from orderhub.inventory import carts, escrow, reservations, stock, store
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
+from orderhub.inventory.items import (
+    CSV_COLUMNS,
+    add_placeholders,
+    create_item,
+    get_item,
+    get_item_list,
+    import_csv,
+    item_from_fields,
+    items_from_shopify_product,
+    put_items,
+)
 from orderhub.inventory.model import (
     BACKORDER_POLICIES,
     DEFAULT_BACKORDER_POLICY,
@@ -34,6 +45,7 @@ from orderhub.inventory.model import (
     backlog_order,
     channel_atp,
     plan_reservation,
+    shipping_weight_g,
 )
 from orderhub.inventory.planning import as_csv as replenishment_csv
 from orderhub.inventory.planning import promise_dates, replenishment
@@ -62,9 +74,22 @@ from orderhub.inventory.reservations import (
 )
 from orderhub.platform.db import unit_of_work
 
+# -- escrow allotments of store gateways (docs/edge.md), in the caller's transaction ---------
+StoreStock = escrow.StoreStock
+escrow_holder = escrow.holder_of
+escrows = escrow.escrows
+store_stock = escrow.store_stock
+grant_escrow = escrow.grant
+release_escrow = escrow.release
+sell_from_escrow = escrow.sell
+adjust_store_stock = escrow.adjust
+central_demand = escrow.central_demand
+refuse_escrow_cart = escrow.refuse_escrow_cart
+
 MAX_RESERVATION_TTL_S = store.MAX_RESERVATION_TTL_S  # the longest a hold may last
 
 __all__ = [
+    "CSV_COLUMNS",
     "MAX_RESERVATION_TTL_S",
     "Capability",
     "CartHoldOutcome",
@@ -79,27 +104,46 @@ __all__ = [
     "Planner",
     "ReserveResult",
     "StockRow",
+    "StoreStock",
+    "add_placeholders",
+    "adjust_store_stock",
     "allocate",
     "backorders_of",
+    "central_demand",
     "clear_expiry",
+    "create_item",
     "due_orders",
+    "escrow_holder",
+    "escrows",
     "extend",
+    "get_item",
+    "get_item_list",
+    "grant_escrow",
     "hold_json",
     "holds_of",
+    "import_csv",
     "ingest",
+    "item_from_fields",
     "items_by_sku",
+    "items_from_shopify_product",
     "nodes_by_id",
     "pickup_points",
     "policy_for",
     "promise_dates",
+    "put_items",
     "receive_return",
+    "refuse_escrow_cart",
+    "release_escrow",
     "release_order",
     "replenishment",
     "replenishment_csv",
     "rereserve",
     "reserve",
+    "sell_from_escrow",
     "sell_from_shelf",
     "ship",
+    "shipping_weight_g",
+    "store_stock",
 ]
 
 
@@ -168,7 +212,8 @@ def hold_for_carts(engine: Engine, *, requests: list[CartHoldRequest]) -> list[C
     """Hold stock for many carts in one transaction (one outcome per request, in order).
 
     Two processes inserting the same cart's hold at once meet the unique index; the batch is
-    then run again and finds the other's hold. Nothing of a failed attempt stays written."""
+    then run again and finds the other's hold. Nothing of a failed attempt stays written.
+    Callers refuse a store gateway's escrow id first (``refuse_escrow_cart``)."""
     tries = 3
     while True:
         try:
@@ -181,7 +226,9 @@ def hold_for_carts(engine: Engine, *, requests: list[CartHoldRequest]) -> list[C
 
 
 def release_cart_holds(engine: Engine, *, cart_id: str, sku: str | None = None) -> int:
-    """Give back what a cart holds (one SKU or all); returns the units released."""
+    """Give back what a cart holds (one SKU or all); returns the units released. A store
+    gateway's escrow (``escrow:…``) is not a cart: refused."""
+    escrow.refuse_escrow_cart(cart_id)
     with unit_of_work(engine) as conn:
         return carts.release_cart(conn, cart_id=cart_id, sku=sku, now=utcnow())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +36,16 @@ items = sa.Table(
     sa.Column("sku", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(300), nullable=False),
     sa.Column("category", sa.String(60), nullable=False, index=True),
-    sa.Column("weight_g", sa.Integer, nullable=False),
+    sa.Column("weight_g", sa.Integer, nullable=True),
     sa.Column("price_minor", sa.BigInteger, nullable=False),
     sa.Column("cost_minor", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("length_mm", sa.Integer, nullable=True),
+    sa.Column("width_mm", sa.Integer, nullable=True),
+    sa.Column("height_mm", sa.Integer, nullable=True),
+    sa.Column("barcode", sa.String(64), nullable=False, server_default=""),
+    sa.Column("co2e_kg_per_unit", sa.Float, nullable=True),
+    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
 )
 
 
@@ -70,18 +77,7 @@ def upsert_nodes(conn: Connection, rows: list[Node]) -> None:
 def upsert_items(conn: Connection, rows: list[Item]) -> None:
     if not rows:
         return
-    values = [
-        {
-            "sku": i.sku,
-            "name": i.name,
-            "category": i.category,
-            "weight_g": i.weight_g,
-            "price_minor": i.price_minor,
-            "cost_minor": i.cost_minor,
-            "currency": i.currency,
-        }
-        for i in rows
-    ]
+    values = [asdict(i) for i in rows]
     stmt = upsert(conn)(items)
     cols = {c: stmt.excluded[c] for c in values[0] if c != "sku"}
     conn.execute(stmt.on_conflict_do_update(index_elements=[items.c.sku], set_=cols), values)
@@ -108,11 +104,28 @@ def list_nodes(conn: Connection) -> list[Node]:
     return [_node(r) for r in conn.execute(sa.select(nodes).order_by(nodes.c.type, nodes.c.id))]
 
 
-def list_items(conn: Connection, *, skus: list[str] | None = None) -> list[Item]:
+def list_items(
+    conn: Connection, *, skus: list[str] | None = None, needs_review: bool | None = None, search: str = ""
+) -> list[Item]:
     stmt = sa.select(items).order_by(items.c.sku)
     if skus is not None:
         stmt = stmt.where(items.c.sku.in_(sorted(set(skus))))
+    if needs_review is not None:
+        stmt = stmt.where(items.c.needs_review.is_(needs_review))
+    if search:
+        like = f"%{search.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(items.c.sku).like(like), sa.func.lower(items.c.name).like(like)))
     return [Item(**r._mapping) for r in conn.execute(stmt)]
+
+
+def insert_missing_items(conn: Connection, rows: list[Item]) -> list[str]:
+    """Insert the items whose SKU is not there yet; the SKUs inserted (existing rows untouched)."""
+    known = set(conn.execute(sa.select(items.c.sku).where(items.c.sku.in_([i.sku for i in rows]))).scalars())
+    fresh = [i for i in rows if i.sku not in known]
+    if fresh:
+        stmt = upsert(conn)(items).on_conflict_do_nothing(index_elements=[items.c.sku])
+        conn.execute(stmt, [asdict(i) for i in fresh])
+    return [i.sku for i in fresh]
 
 
 # -- reservations, backorders, supply, policies, ingestion ------------------------------------

@@ -8,6 +8,8 @@ from alembic import context
 
 import orderhub.app
 import orderhub.carbon.store
+import orderhub.edge.gateway_store
+import orderhub.edge.store
 import orderhub.forecast.guard_store
 import orderhub.forecast.store
 import orderhub.inventory.store

@@ -52,6 +52,7 @@ def order_json(order: Order, events: list[dict[str, Any]] | None = None) -> dict
         "external_ref": order.external_ref,
         "status": order.status.value,
         "allowed_next": [s.value for s in order.allowed_next()],
+        "allowed_moves": [s.value for s in order.allowed_moves()],
         "payment_status": order.payment_status.value,
         "delivery_method": order.delivery_method.value,
         "pickup_node_id": order.pickup_node_id,
@@ -386,7 +387,7 @@ def patch_order(order_id: str, body: OrderPatch, engine: EngineDep, who: Operato
     order = None
     if body.shipping_address is not None:
         order = service.change_address(
-            engine, order_id=order_id, actor=who.actor, address=body.shipping_address.model_dump()
+            engine, order_id=order_id, actor=who.actor, address=body.shipping_address.model_dump(exclude_unset=True)
         )
     if body.tags is not None:
         order = service.set_tags(engine, order_id=order_id, actor=who.actor, tags=body.tags)

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,7 @@ from orderhub.core.errors import (
 )
 from orderhub.core.ids import new_id
 from orderhub.core.money import MAX_MAJOR_UNITS, Money, currency_exponent
+from orderhub.inventory import service as inventory
 from orderhub.orders import changes, dead_letters, store
 from orderhub.orders import events as ev
 from orderhub.orders.canonical import OrderCreate
@@ -254,36 +256,90 @@ def _insert(
     every new order a look-up."""
     now = utcnow()
     with unit_of_work(engine) as conn:
-        if idempotency is not None:
-            store.insert_idempotency_key(
-                conn,
-                principal=idempotency.principal,
-                key=idempotency.key,
-                request_hash=idempotency.request_hash,
-                order_id=order.id,
-                created_at=now,
+        _write(
+            conn,
+            order,
+            actor=actor,
+            idempotency=idempotency,
+            now=now,
+            on_shortage=on_shortage,
+            green=green,
+            cart_id=cart_id,
+        )
+    return Captured(order.id, created=True, order=order)
+
+
+def _write(
+    conn: Connection,
+    order: Order,
+    *,
+    actor: str,
+    idempotency: Idempotency | None,
+    now: datetime,
+    on_shortage: str = "backorder",
+    green: tuple[Any, Any] | None = None,
+    cart_id: str | None = None,
+    take_stock: bool = True,
+) -> None:
+    """The capture's writes in the caller's transaction: key, customer, order, stock, events."""
+    if idempotency is not None:
+        store.insert_idempotency_key(
+            conn,
+            principal=idempotency.principal,
+            key=idempotency.key,
+            request_hash=idempotency.request_hash,
+            order_id=order.id,
+            created_at=now,
+        )
+    if order.customer.email:
+        order.customer.email = order.customer.email.lower()
+        order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
+    store.insert_order(conn, order, now=now)
+    if green is not None:
+        chosen, standard = green
+        carbon.record_choice(
+            conn, order_id=order.id, customer_email=order.customer.email, chosen=chosen, standard=standard, at=now
+        )
+        order.changes.append(
+            ev.GreenerDeliveryChosen(
+                option=chosen.name,
+                kg_co2e=round(chosen.kg_co2e, 3),
+                kg_saved=round(chosen.savings_kg, 3),
+                points=chosen.points,
             )
-        if order.customer.email:
-            order.customer.email = order.customer.email.lower()
-            order.customer.id = store.upsert_customer(conn, order.customer, new_id=new_id("cus"), now=now)
-        store.insert_order(conn, order, now=now)
-        if green is not None:
-            chosen, standard = green
-            carbon.record_choice(
-                conn, order_id=order.id, customer_email=order.customer.email, chosen=chosen, standard=standard, at=now
-            )
-            order.changes.append(
-                ev.GreenerDeliveryChosen(
-                    option=chosen.name,
-                    kg_co2e=round(chosen.kg_co2e, 3),
-                    kg_saved=round(chosen.savings_kg, 3),
-                    points=chosen.points,
-                )
-            )
-        prefer = next(iter(green[0].lines_from)) if green and len(green[0].lines_from) == 1 else None
-        # last: row locks held briefly
+        )
+    # an SKU first seen here gets a placeholder item flagged for review, not a silent 500 g
+    inventory.add_placeholders(conn, [(line.sku, line.name) for line in order.lines])
+    prefer = next(iter(green[0].lines_from)) if green and len(green[0].lines_from) == 1 else None
+    if take_stock:  # last: row locks held briefly
         hold_stock(conn, order, on_shortage=on_shortage, now=now, prefer_node=prefer, cart_id=cart_id)
-        changes.save(conn, order, actor=actor, now=now, new=True)
+    changes.save(conn, order, actor=actor, now=now, new=True)
+
+
+def capture_in(conn: Connection, *, adapter: str, payload: Any, actor: str, stock_taken: bool = False) -> Captured:
+    """Capture a channel payload inside the caller's transaction (a store gateway's event is
+    applied with its stock move and its record in one transaction: docs/edge.md).
+
+    Idempotent by channel order (channel + external_ref): a payload seen before answers the
+    existing order, ``created`` False, and writes nothing. ``stock_taken``: the caller moves
+    the stock itself (a till sale out of the store's escrow), so capture holds nothing.
+    ``InvalidInput`` for a payload that cannot be taken; nothing is kept as a dead letter here
+    (the caller records it)."""
+    result = normalize(adapter, payload)
+    order = build_order(result.order)
+    start_lifecycle(order, result.cancel_reason)
+    found = _find_existing_in(conn, order, None)
+    if found is not None:
+        return found
+    _write(
+        conn,
+        order,
+        actor=actor,
+        idempotency=None,
+        now=utcnow(),
+        on_shortage=result.order.on_shortage,
+        take_stock=not stock_taken,
+    )
     return Captured(order.id, created=True, order=order)
 
 

@@ -64,9 +64,7 @@ def _planner(conn: Connection, order: Order, demand: list[inventory.LineDemand])
         return None
     items = inventory.items_by_sku(conn)
     lines = [
-        sourcing.Line(
-            d.line_id, d.sku, d.quantity, (items[d.sku].weight_g if d.sku in items else 500) * d.quantity / 1000
-        )
+        sourcing.Line(d.line_id, d.sku, d.quantity, inventory.shipping_weight_g(items, d.sku) * d.quantity / 1000)
         for d in demand
     ]
     advice = hooks.ask(hooks.BEFORE_SOURCING, conn, order.as_facts())

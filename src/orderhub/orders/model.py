@@ -118,6 +118,16 @@ class Address:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def with_changes(self, changes: dict[str, Any]) -> Address:
+        """This address with ``changes`` applied; fields not named keep their values. The
+        coordinates follow the place: a new city, postcode or country without new coordinates
+        clears them rather than keep a pin in the old town."""
+        merged = {**self.as_dict(), **changes}
+        moved = any(merged[f] != getattr(self, f) for f in ("city", "postal_code", "country"))
+        if moved and "lat" not in changes and "lon" not in changes:
+            merged["lat"] = merged["lon"] = None
+        return Address(**merged)
+
 
 @dataclass(slots=True)
 class Customer:
@@ -308,6 +318,27 @@ class Order:
             requested_status=target,
             allowed_next=[s.value for s in self.allowed_next()],
         )
+
+    def allowed_moves(self) -> list[OrderStatus]:
+        """The states a person may move the order to directly: ``allowed_next`` without
+        ``allocated``, which only an allocation reaches (it creates the fulfilment orders) —
+        except leaving a hold back to an allocation that still exists."""
+        returning = self.status == S.on_hold and self.held_from == S.allocated
+        return [s for s in self.allowed_next() if s != S.allocated or returning]
+
+    def move_to(self, target: OrderStatus, *, reason: str = "") -> None:
+        """A person's status move: ``transition_to`` limited to ``allowed_moves``; moving to
+        ``allocated`` by hand is a Conflict naming the allocation route, and nothing changes."""
+        if target == S.allocated and target not in self.allowed_moves():
+            raise Conflict(
+                "an order is allocated by choosing nodes, not by a status move: "
+                f"POST /api/v1/orders/{self.id}/allocation or let sourcing allocate it",
+                code="allocation_required",
+                current_status=self.status.value,
+                allocation_route=f"/api/v1/orders/{self.id}/allocation",
+                allowed_next=[s.value for s in self.allowed_moves()],
+            )
+        self.transition_to(target, reason=reason)
 
     def transition_to(self, target: OrderStatus, *, reason: str = "") -> None:
         """Move to ``target`` if the lifecycle allows it, else ``Conflict`` and no change."""
@@ -508,7 +539,12 @@ class Order:
             )
 
     def change_shipping_address(self, address: Address) -> None:
+        """Replace the shipping address (before release); a shipped-to address needs a city."""
         self._check_editable("address")
+        if self.delivery_method == DeliveryMethod.ship and not address.city.strip():
+            raise InvalidInput(
+                "a city is required", errors=[{"pointer": "/shipping_address/city", "detail": "a city is required"}]
+            )
         before = self.shipping_address.as_dict()
         self.shipping_address = address
         self.changes.append(ev.OrderEdited(field="shipping_address", before=before, after=address.as_dict()))

@@ -244,21 +244,23 @@ def order_address(
     user: User,
     name: Annotated[str, Form()] = "",
     line1: Annotated[str, Form()] = "",
-    line2: Annotated[str, Form()] = "",
+    line2: Annotated[str | None, Form()] = None,
     city: Annotated[str, Form()] = "",
     postal_code: Annotated[str, Form()] = "",
-    region: Annotated[str, Form()] = "",
+    region: Annotated[str | None, Form()] = None,
     country: Annotated[str, Form()] = "",
 ) -> Response:
     engine = request.app.state.engine
+    # Fields the form does not show (line 2, region, coordinates) are not sent, so they keep
+    # their values: an edit of the street must not drop the region or the pin.
+    sent = {"line2": line2, "region": region}
     address = {
         "name": name,
         "line1": line1,
-        "line2": line2,
         "city": city,
         "postal_code": postal_code,
-        "region": region,
         "country": country[:2].upper(),
+        **{k: v for k, v in sent.items() if v is not None},
     }
     return _act(
         request,

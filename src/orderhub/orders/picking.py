@@ -176,3 +176,75 @@ def _item(rank: int, row: Any, lines: list[PickLine], now: datetime) -> PickItem
         order_status=row["status"],
         lines=tuple(lines),
     )
+
+
+#: Order statuses in which a click & collect order waits at its store to be handed over.
+HANDABLE = (OrderStatus.allocated, OrderStatus.released, OrderStatus.picked, OrderStatus.packed)
+
+
+_PICKUPS = (
+    sa.select(
+        orders.c.id,
+        orders.c.external_ref,
+        orders.c.status,
+        orders.c.customer,
+        orders.c.created_at,
+        fulfilment_orders.c.id.label("fulfilment_order_id"),
+        fulfilment_orders.c.lines,
+    )
+    .join_from(fulfilment_orders, orders, orders.c.id == fulfilment_orders.c.order_id)
+    .where(
+        fulfilment_orders.c.node_id == sa.bindparam("node"),
+        fulfilment_orders.c.status == LIVE,
+        orders.c.delivery_method == "pickup",
+        orders.c.status.in_([s.value for s in HANDABLE]),
+    )
+    .order_by(orders.c.created_at, orders.c.id)
+    .limit(sa.bindparam("limit"))
+)
+_PICKUP_LINES = (
+    sa.select(order_lines.c.id, order_lines.c.order_id, order_lines.c.sku, order_lines.c.name, _open(order_lines.c))
+    .where(order_lines.c.order_id.in_(sa.bindparam("orders", expanding=True)))
+    .order_by(order_lines.c.order_id, order_lines.c.position)
+)
+
+
+def pickups(conn: Connection, *, node_id: str, limit: int) -> list[dict[str, Any]]:
+    """Click & collect orders waiting at ``node_id`` to be handed over: pickup orders whose live
+    fulfilment order is at the node, allocated but not yet shipped, oldest first. Each with
+    its lines still to hand over (``line_id``, ``sku``, ``name``, ``quantity``). Two statements,
+    built once (a store gateway's sync asks every second)."""
+    head = conn.execute(_PICKUPS, {"node": node_id, "limit": limit}).all()
+    if not head:
+        return []
+    found = conn.execute(_PICKUP_LINES, {"orders": [h.id for h in head]}).all()
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for line_id, order_id, sku, name, left in found:
+        by_order.setdefault(order_id, []).append({"line_id": line_id, "sku": sku, "name": name, "open": int(left)})
+    out = []
+    for h in head:
+        mine = {str(k): int(v) for k, v in (h.lines or {}).items()}
+        lines = [
+            {
+                "line_id": x["line_id"],
+                "sku": x["sku"],
+                "name": x["name"],
+                "quantity": min(mine[x["line_id"]], x["open"]),
+            }
+            for x in by_order.get(h.id, [])
+            if x["line_id"] in mine and min(mine[x["line_id"]], x["open"]) > 0
+        ]
+        if lines:
+            customer = h.customer or {}
+            out.append(
+                {
+                    "order_id": h.id,
+                    "fulfilment_order_id": h.fulfilment_order_id,
+                    "external_ref": h.external_ref or "",
+                    "status": h.status,
+                    "customer": str(customer.get("name") or customer.get("email") or ""),
+                    "created_at": as_utc(h.created_at),
+                    "lines": lines,
+                }
+            )
+    return out

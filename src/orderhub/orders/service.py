@@ -23,9 +23,9 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
-from orderhub.orders import changes, dead_letters, holds, picking, store
+from orderhub.orders import capture, changes, dead_letters, holds, picking, store
 from orderhub.orders.events import HoldExtended
-from orderhub.orders.model import Address, Order, OrderLine
+from orderhub.orders.model import Order, OrderLine
 from orderhub.orders.model import OrderStatus as OrderStatus  # other contexts name statuses by it
 from orderhub.orders.picking import PickItem as PickItem
 from orderhub.platform import jobs
@@ -43,6 +43,51 @@ def _change(engine: Engine, order_id: str, actor: str, action: Callable[[Order],
 #: events (``orders.changes``); ``change_in`` does the same in the caller's transaction.
 change = changes.change
 change_in = changes.change_in
+#: A channel payload captured in the caller's transaction (``capture.capture_in``): a store
+#: gateway's till sale is recorded with its stock move in one transaction (docs/edge.md).
+capture_channel_in = capture.capture_in
+
+
+def get_pickups_in(conn: Connection, *, node_id: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Click & collect orders waiting at ``node_id`` to be handed over (``picking.pickups``),
+    read in the caller's transaction."""
+    return picking.pickups(conn, node_id=node_id, limit=limit)
+
+
+def find_order_in(conn: Connection, *, channel: str, external_ref: str) -> str | None:
+    """The id of the order a channel sent as ``external_ref``, or None."""
+    return store.find_order_id_by_external_ref(conn, channel, external_ref)
+
+
+def get_in(conn: Connection, *, order_id: str) -> Order | None:
+    """The order as stored (no lock), read in the caller's transaction; None if unknown."""
+    return store.get_order(conn, order_id)
+
+
+def hand_over_in(conn: Connection, *, order_id: str, actor: str, lines: dict[str, int]) -> Order:
+    """A click & collect order handed to its customer at the pickup store, in the caller's
+    transaction: released if it was only allocated, then ``lines`` ({line id: units}) shipped
+    and delivered, its stock taken off the store's shelf. The model refuses what its state
+    does not allow (nothing is written then)."""
+
+    def act(_: Connection, order: Order) -> None:
+        if order.status == OrderStatus.allocated:
+            order.transition_to(OrderStatus.released, reason="handed over at the store")
+        order.record_shipment(lines, reason="handed over at the store")
+        order.record_delivery(lines, reason="handed over at the store")
+
+    order, _ = changes.change_in(conn, order_id, actor=actor, action=act)
+    return order
+
+
+def receive_return_in(
+    conn: Connection, *, order_id: str, actor: str, node_id: str, lines: dict[str, int], reason: str = ""
+) -> Order:
+    """``receive_return`` in the caller's transaction."""
+    order, _ = changes.change_in(
+        conn, order_id, actor=actor, action=lambda _c, o: o.receive_return(lines, node_id=node_id, reason=reason)
+    )
+    return order
 
 
 def get_contact(conn: Connection, *, order_id: str) -> dict[str, str] | None:
@@ -379,7 +424,7 @@ def transition(engine: Engine, *, order_id: str, to: str, actor: str, reason: st
             f"unknown status {to!r}",
             errors=[{"pointer": "/to", "detail": f"one of {', '.join(OrderStatus)}"}],
         ) from None
-    return _change(engine, order_id, actor, lambda o: o.transition_to(target, reason=reason))
+    return _change(engine, order_id, actor, lambda o: o.move_to(target, reason=reason))
 
 
 def hold(engine: Engine, *, order_id: str, actor: str, reason: str) -> Order:
@@ -424,8 +469,11 @@ def record_delivery(engine: Engine, *, order_id: str, actor: str, lines: dict[st
 
 # -- editing ------------------------------------------------------------------------------
 def change_address(engine: Engine, *, order_id: str, actor: str, address: dict[str, Any]) -> Order:
-    """Replace the shipping address (before release)."""
-    return _change(engine, order_id, actor, lambda o: o.change_shipping_address(Address(**address)))
+    """Change the shipping address (before release): the fields in ``address`` replace the
+    current ones, the rest are kept (see ``Address.with_changes``); an empty city is refused."""
+    return _change(
+        engine, order_id, actor, lambda o: o.change_shipping_address(o.shipping_address.with_changes(address))
+    )
 
 
 def add_line(

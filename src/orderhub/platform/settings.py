@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     store_protection_days: int = Field(default=2, ge=1, le=28)
     store_protection_weight: float = Field(default=5.0, ge=0)
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
+    edge_hub_key: str = Field(default="", repr=False)  # `orderhub edge`: an operator's API key at the hub
     # request body limits in bytes (docs/limits.md): larger bodies are answered 413
     max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every route not named below
     max_order_body_bytes: int = Field(default=1 << 20, ge=1024)  # order capture, canonical and channels

@@ -520,7 +520,7 @@ def what_if(
     not asked here: name it with ``strategy``."""
     items = inventory.get_items(engine, skus=[sku for sku, _ in lines])
     plan_lines = [
-        Line(f"line-{i + 1}", sku, qty, (items[sku].weight_g if sku in items else 500) * qty / 1000)
+        Line(f"line-{i + 1}", sku, qty, inventory.shipping_weight_g(items, sku) * qty / 1000)
         for i, (sku, qty) in enumerate(lines)
     ]
     free: dict[tuple[str, str], int] = {}

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from orderhub.core.errors import DomainError
-from orderhub.platform import jobs
+from orderhub.core.errors import DomainError, Forbidden
+from orderhub.platform import jobs, problems
 from orderhub.platform.auth import service as auth
 from orderhub.platform.auth import sessions
 from orderhub.platform.auth.model import Principal, Role
@@ -25,12 +25,38 @@ def mount(app: FastAPI) -> None:
     """Static assets and the console's exception handling."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        """A console page a role may not open is a page titled "Not allowed"; the API's stays a problem."""
+        if not request.url.path.startswith("/console") or request.headers.get("hx-request"):
+            return problems.problem_response(exc, request)
+        return render(request, "web/error.html", {"message": exc.detail}, status_code=403)
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> Response:
         target = request.url.path
         if request.headers.get("hx-request"):
             return HTMLResponse("", headers={"HX-Redirect": f"/login?next={target}"})
         return RedirectResponse(f"/login?next={target}", status_code=303)
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OrderHub API</title>
+<link rel="icon" href="/favicon.ico"><link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/swagger-ui/swagger-ui-bundle.js"></script><script src="/static/swagger-ui/init.js"></script>
+</body></html>"""
+
+
+@router.get("/api/docs", response_class=HTMLResponse)
+def api_docs() -> Response:
+    """The API reference: Swagger UI vendored under static/swagger-ui (no CDN; works offline)."""
+    return HTMLResponse(DOCS_PAGE)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/", response_class=HTMLResponse)

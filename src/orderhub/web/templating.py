@@ -72,7 +72,7 @@ def render(
 ) -> HTMLResponse:
     """The full page, or only ``fragment`` when htmx asks for a part of it."""
     name = fragment if fragment and request.headers.get("hx-request") else template
-    ctx = {"request": request, "csrf": csrf_token(request), "can": can, **context}
+    ctx = {"request": request, "csrf": csrf_token(request), "can": can, "status": status_code, **context}
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
 
 

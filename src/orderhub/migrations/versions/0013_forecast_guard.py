@@ -1,11 +1,8 @@
 """forecast: the guard's states and switches; fitted parameters kept per series
 
 Revision ID: 0013
-Revises: 0011
-
-Numbered 0013 because the edge gateway's migration is to be 0012: when it lands, this one's
-``down_revision`` becomes "0012" (one chain, no second head).
-Create Date: 2026-11-27 09:00:00
+Revises: 0012
+Create Date: 2026-11-26 17:50:00
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
