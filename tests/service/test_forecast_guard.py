@@ -26,10 +26,9 @@ D0 = date(2025, 9, 1)  # a Monday
 DAYS = 84  # twelve weeks of history before the first forecast
 WEEK = np.array([10, 12, 14, 16, 20, 30, 0.0])  # closed on Sundays
 SKUS = ("G0", "G1", "G2", "G3")
-rng = np.random.default_rng(7)
 
 
-def day_of(d: int, factor: float = 1.0) -> list[DemandRow]:
+def day_of(rng: np.random.Generator, d: int, factor: float = 1.0) -> list[DemandRow]:
     """Demand at BY on day ``d`` (days from D0): the weekly pattern, Poisson noise, × ``factor``."""
     return [
         DemandRow(D0 + timedelta(days=d), sku, "BY", float(q))
@@ -58,14 +57,14 @@ def capture_in_munich(engine: Engine, ref: str) -> dict:
     return decided
 
 
-def test_a_demand_shock_hands_the_region_to_the_plain_rule_and_back_when_it_passes(sqlite_engine: Engine) -> None:
-    engine = sqlite_engine
+def test_a_demand_shock_hands_the_region_to_the_plain_rule_and_back_when_it_passes(engine: Engine) -> None:
     put_stock(engine, {("DC-1", "G0"): 50, ("ST-MUC", "G0"): 50})  # ST-MUC is in Munich (BY)
-    forecast.add_demand(engine, [r for d in range(DAYS) for r in day_of(d)])
+    rng = np.random.default_rng(7)  # the same days on every database
+    forecast.add_demand(engine, [r for d in range(DAYS) for r in day_of(rng, d)])
     forecast.run(engine, horizon=14, folds=2, jobs=1, as_of=D0 + timedelta(days=DAYS - 1))
 
     def next_day(d: int, factor: float = 1.0) -> dict:
-        forecast.add_demand(engine, day_of(d, factor))
+        forecast.add_demand(engine, day_of(rng, d, factor))
         return forecast.update(engine, jobs=1, as_of=D0 + timedelta(days=d))["guard"]
 
     calm = [next_day(d) for d in range(DAYS, DAYS + 3)]

@@ -32,8 +32,7 @@ def _day(days: int) -> str:
     return (utcnow().date() + timedelta(days=days)).isoformat()
 
 
-def test_a_store_running_out_is_told_what_to_order_by_when_and_the_csv_says_the_same(sqlite_engine: Engine) -> None:
-    engine = sqlite_engine
+def test_a_store_running_out_is_told_what_to_order_by_when_and_the_csv_says_the_same(engine: Engine) -> None:
     put_stock(engine, {("ST-MUC", "A"): 12, ("DC-1", "A"): 500})  # ST-MUC in BY, DC-1 in HE
     # ST-MUC sells 3 a day to its own customers; BY orders 5 a day, 2 of them online: ST-MUC is
     # the only node of BY that ships A, so those 2 are its too
@@ -73,9 +72,8 @@ def _backorder(engine: Engine, ref: str, tier: str, quantity: int) -> str:
 
 
 def test_waiting_lines_are_promised_the_supply_that_covers_them_after_what_the_policy_serves_first(
-    sqlite_engine: Engine,
+    engine: Engine,
 ) -> None:
-    engine = sqlite_engine
     put_stock(engine, {("DC-1", "Q"): 1})  # a node, and no P anywhere
     _forecast(engine, {("P", "HE"): 1.0})  # a unit of P a day will keep being ordered in HE
     standard = _backorder(engine, "std", "standard", 5)  # first come …
