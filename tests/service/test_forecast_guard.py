@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from orderhub import wiring
 from orderhub.bus import embedded, relay
 from orderhub.forecast import service as forecast
+from orderhub.forecast.guard_store import guard_switches
 from orderhub.forecast.model import DemandRow
-from orderhub.forecast.store import guard_switches
 from orderhub.orders import capture
 from orderhub.orders import service as orders
 from orderhub.sourcing import conditions

@@ -20,7 +20,7 @@ from orderhub.bus import service as bus
 from orderhub.core.clock import utcnow
 from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
-from orderhub.forecast import store
+from orderhub.forecast import guard_store, store
 from orderhub.forecast.events import GuardSwitched
 from orderhub.forecast.guard import UNRELIABLE, Observation, Policy, RegionWatch, SeriesDay, SeriesWatch
 from orderhub.forecast.guard import watch_region as step_region
@@ -55,15 +55,15 @@ def watch(engine: Engine, *, through: date, run_id: str, policy: Policy = POLICY
         since = checked_through(store.last_run(conn))
         if since is None or since >= through:
             return {"through": (since or through).isoformat(), "days": 0, "switched": []}
-        rows = store.watch_rows(conn, start=since + timedelta(days=1), end=through)
+        rows = guard_store.watch_rows(conn, start=since + timedelta(days=1), end=through)
         switched = _watch_days(conn, rows, run_id=run_id, policy=policy)
-        alarmed = sum(1 for s in store.guard_states(conn).values() if s["alarmed"])
+        alarmed = sum(1 for s in guard_store.guard_states(conn).values() if s["alarmed"])
     return {"through": through.isoformat(), "days": (through - since).days, "switched": switched, "alarmed": alarmed}
 
 
 def _watch_days(conn: Connection, rows: list[dict[str, Any]], *, run_id: str, policy: Policy) -> list[dict[str, str]]:
-    states = {k: _series_state(v) for k, v in store.guard_states(conn).items()}
-    regions = {k: _region_state(v) for k, v in store.guard_region_rows(conn).items()}
+    states = {k: _series_state(v) for k, v in guard_store.guard_states(conn).items()}
+    regions = {k: _region_state(v) for k, v in guard_store.guard_region_rows(conn).items()}
     touched: dict[tuple[str, str], date] = {}
     region_days: dict[str, date] = {}
     by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
@@ -108,8 +108,8 @@ def _save(
                 {"sku": key[0], "location": key[1], "up": s.up, "down": s.down, "alarmed": s.alarmed,
                  "since": s.since, "quiet": s.quiet, "reason": s.reason[:200], "last_z": s.last_z, "day": day}
             )  # fmt: skip
-    store.save_guard_states(conn, keep, forget=forget)
-    store.save_guard_regions(
+    guard_store.save_guard_states(conn, keep, forget=forget)
+    guard_store.save_guard_regions(
         conn,
         [
             {"location": loc, "state": r.state, "since": r.since, "reason": r.reason[:300], "share": r.share,
@@ -136,7 +136,7 @@ def _publish(conn: Connection, switches: list[tuple[str, date, RegionWatch]], *,
              "share": r.share, "level_ratio": ratio, "run_id": run_id, "at": now}
         )  # fmt: skip
         (log.warning if r.state == UNRELIABLE else log.info)("forecast guard: %s %s (%s)", location, r.state, r.reason)
-    store.add_switches(conn, rows)
+    guard_store.add_switches(conn, rows)
     bus.publish(conn, events)
     return [{"location": loc, "state": r.state, "day": d.isoformat()} for loc, d, r in switches]
 

@@ -22,7 +22,7 @@ from orderhub.core.errors import InvalidInput
 from orderhub.forecast import service as forecast
 from orderhub.inventory import service as inventory
 from orderhub.platform.db import unit_of_work
-from orderhub.sourcing import conditions, store
+from orderhub.sourcing import conditions, protection, store
 from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import (
     STRATEGIES,
@@ -36,7 +36,6 @@ from orderhub.sourcing.model import (
     plan_nearest,
     shipment,
     terms,
-    uncovered,
 )
 from orderhub.sourcing.model import (
     Line as Line,  # re-exported: callers build lines for the planner
@@ -54,24 +53,8 @@ EXACT_TIME_CAP_S = 0.05
 PROTECTED_TYPES = frozenset({"store"})
 
 
-@dataclass(frozen=True, slots=True)
-class StoreProtection:
-    """Store protection (settings ``store_protection*``): the objective weighs a store's
-    expected local demand over the next ``days`` days, ``weight`` per unit an order would
-    leave uncovered, so an online order does not empty a store that will sell out."""
-
-    enabled: bool = True
-    days: int = 2
-    weight: float = 5.0
-
-
-PROTECTION = StoreProtection()
-
-
-def set_store_protection(protection: StoreProtection) -> None:
-    """Configure store protection (``orderhub.wiring`` does, from the settings)."""
-    global PROTECTION
-    PROTECTION = protection
+StoreProtection = protection.StoreProtection  # re-exported: wiring configures it
+set_store_protection = protection.configure
 
 
 def flag_unreliable(conn: Any, *, region: str, reason: str, source: str) -> None:
@@ -197,7 +180,7 @@ class LivePlanner:
         self.promise_days = promise_days  # a date the customer was promised: a hard constraint
         self.unreliable = ""  # set when a condition flags the inputs: the plain rule decides
         self.strategy_by = ""  # who chose the strategy when a rule did ("rules:NAME@vN")
-        self.protection = StoreProtection(enabled=False)
+        self.protection = protection.StoreProtection(enabled=False)
         self.local_demand: dict[str, dict[str, float]] = {}  # node id → sku → units expected there
         self.offers: dict[str, Offer] = {}
 
@@ -274,7 +257,9 @@ class LivePlanner:
         out["applied"] = "optimiser" if self.live and not self.unreliable else "rule"
         if self.unreliable:
             out["unreliable"] = f"inputs unreliable: {self.unreliable}"
-        out["store_protection"] = self._protection_view()
+        out["store_protection"] = protection.explain(
+            self.protection, self.lines, self.offers, self.decision.plan, self.decision.alternatives
+        )
         if self.strategy_by:
             out["strategy_by"] = self.strategy_by
         # both policies on the same order, for the shadow-mode report
@@ -283,56 +268,6 @@ class LivePlanner:
             "rule": _summary(self.rule.plan if self.rule else None),
         }
         return out
-
-    def _protection_view(self) -> dict[str, Any]:
-        """Store protection in the explanation: the stores' expected local demand the order
-        met, the chosen plan's term, and — when it changed the decision — why."""
-        p = self.protection
-        if not p.enabled:
-            return {"on": False}
-        skus = {ln.sku for ln in self.lines}
-        stores = {
-            node_id: {
-                sku: {"expected": round(o.local_demand[sku], 2), "atp": o.atp.get(sku, 0)}
-                for sku in skus
-                if sku in o.local_demand
-            }
-            for node_id, o in self.offers.items()
-            if o.local_demand and skus & set(o.local_demand)
-        }
-        view: dict[str, Any] = {"on": True, "days": p.days, "weight": p.weight, "stores": stores}
-        chosen = self.decision.plan if self.decision else None
-        if chosen is None or not stores:
-            return view
-        view["term"] = round(chosen.protection, 4)
-        plans = [chosen, *(self.decision.alternatives if self.decision else [])]
-        unprotected = min(plans, key=lambda x: (x.objective - x.protection, x.nodes))
-        if unprotected is not chosen and unprotected.protection > 0:
-            view["why"] = self._said(unprotected, chosen)
-        elif chosen.protection > 0:
-            view["why"] = "chosen all the same: " + self._said(chosen, None)
-        return view
-
-    def _said(self, plan: Plan, instead: Plan | None) -> str:
-        lines = {ln.line_id: ln for ln in self.lines}
-        parts = []
-        for s in plan.shipments:
-            offer = self.offers.get(s.node_id)
-            if offer is None or not s.protection:
-                continue
-            for sku, short in uncovered(offer, [lines[x] for x in s.line_ids]).items():
-                parts.append(
-                    f"{s.node_id} expects {offer.local_demand[sku]:.1f} {sku} from its own customers over "
-                    f"{self.protection.days} day(s) and has {offer.atp.get(sku, 0)}: this order would leave "
-                    f"{short:.1f} of them without stock"
-                )
-        said = (
-            "; ".join(parts)
-            + f" (store protection {plan.protection:.2f} on top of {plan.objective - plan.protection:.2f})"
-        )
-        if instead is not None:
-            said += f", so {'+'.join(instead.nodes)} ({instead.objective:.2f}) serves it instead"
-        return said
 
 
 def score(planner: LivePlanner, nodes: dict[str, inventory.Node], assignment: dict[str, str]) -> Plan | None:
@@ -417,10 +352,10 @@ def live_planner_for(
 def _protect(conn: Any, planner: LivePlanner) -> None:
     """Store protection's inputs: the stores' expected local demand for the order's SKUs (one
     read, kept per forecast run by ``forecast.expected_at_nodes``)."""
-    planner.protection = PROTECTION
-    if PROTECTION.enabled:
+    planner.protection = configured = protection.configured()
+    if configured.enabled:
         skus = sorted({ln.sku for ln in planner.lines})
-        planner.local_demand = forecast.expected_at_nodes(conn, skus=skus, days=PROTECTION.days)
+        planner.local_demand = forecast.expected_at_nodes(conn, skus=skus, days=configured.days)
 
 
 # -- pilot scope and shadow mode --------------------------------------------------------------
