@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 import orderhub.app
 import orderhub.carbon.store
+import orderhub.edge.gateway_store
+import orderhub.edge.store
 import orderhub.forecast.guard_store
 import orderhub.forecast.store
 import orderhub.inventory.store

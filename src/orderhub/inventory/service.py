@@ -49,6 +49,7 @@ from orderhub.inventory.model import (
 )
 from orderhub.inventory.planning import as_csv as replenishment_csv
 from orderhub.inventory.planning import promise_dates, replenishment
+from orderhub.inventory.policies import get_policies, hold_deadline, set_policy
 from orderhub.inventory.reservations import (
     Held,
     LineDemand,
@@ -118,7 +119,9 @@ __all__ = [
     "extend",
     "get_item",
     "get_item_list",
+    "get_policies",
     "grant_escrow",
+    "hold_deadline",
     "hold_json",
     "holds_of",
     "import_csv",
@@ -141,6 +144,7 @@ __all__ = [
     "reserve",
     "sell_from_escrow",
     "sell_from_shelf",
+    "set_policy",
     "ship",
     "shipping_weight_g",
     "store_stock",
@@ -511,41 +515,6 @@ def serve_backorders(engine: Engine, *, skus: set[str] | None = None, policy: st
             else:
                 conn.execute(B.update().where(B.c.id == w.id).values(status="served"))
     return served
-
-
-# -- policies ---------------------------------------------------------------------------------
-def set_policy(
-    engine: Engine, *, channel: str, sku: str = "*", reservation_ttl_s: int | None, buffer_pct: float
-) -> None:
-    """How long a channel's unpaid orders hold stock (None: until cancelled) and the share of
-    ATP held back from the channel, for one SKU or ``*``."""
-    if not 0 <= buffer_pct < 100:
-        raise InvalidInput(
-            "buffer_pct must be in [0, 100)", errors=[{"pointer": "/buffer_pct", "detail": "0 ≤ x < 100"}]
-        )
-    if reservation_ttl_s is not None and reservation_ttl_s <= 0:
-        raise InvalidInput(
-            "reservation_ttl_s must be positive", errors=[{"pointer": "/reservation_ttl_s", "detail": "> 0"}]
-        )
-    P = store.policies
-    with unit_of_work(engine) as conn:
-        conn.execute(P.delete().where(P.c.channel == channel, P.c.sku == sku))
-        conn.execute(
-            P.insert().values(channel=channel, sku=sku, reservation_ttl_s=reservation_ttl_s, buffer_pct=buffer_pct)
-        )
-    reservations.forget_cached()
-
-
-def get_policies(engine: Engine) -> list[dict[str, Any]]:
-    with unit_of_work(engine, write=False) as conn:
-        return [dict(r) for r in conn.execute(sa.select(store.policies).order_by(store.policies.c.channel)).mappings()]
-
-
-def hold_deadline(conn: Any, *, channel: str, skus: list[str], now: datetime, default_ttl_s: int) -> datetime:
-    """When an unpaid order's holds expire: the shortest TTL among its SKUs' policies."""
-    ttls = [policy_for(conn, channel, sku)[0] for sku in skus]
-    ttl = min((t for t in ttls if t is not None), default=default_ttl_s)
-    return now + timedelta(seconds=ttl)
 
 
 # -- views for the console and checks ---------------------------------------------------------
