@@ -7,7 +7,7 @@ plus the gateway's pending events) and writes its outbox event; none needs the h
   it, the till asks the hub for a top-up if it is reachable (a round trip), else refuses with a
   clear message or, by policy, takes the rest as a collect-later order;
 - a click & collect order is handed over only under the lease the hub gave the store, before
-  the lease ends (less the clock margin), once;
+  the lease ends (less the clock margin), once, and only while the books have its units on hand;
 - a return names a receipt of this store and no more units than it sold;
 - every action is in the outbox in the order it happened, with a hybrid logical clock.
 """
@@ -28,7 +28,7 @@ from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.core.ids import new_id
 from orderhub.edge import gateway_store as gs
 from orderhub.edge import sync
-from orderhub.edge.model import HOLDING, EdgePolicy, loss_from_escrow, may_hand_over, plan_sale
+from orderhub.edge.model import HOLDING, EdgePolicy, Figures, loss_from_escrow, may_hand_over, plan_sale
 from orderhub.platform.db import unit_of_work
 
 #: The hub answered within this long: the gateway counts as online.
@@ -218,6 +218,14 @@ class Gateway:
                     f"the store's lease on order {ref} ended at {p.expires_at:%Y-%m-%d %H:%M} UTC; reconnect to the "
                     "hub before handing it over",
                     code="lease_ended",
+                )
+            figures = gs.figures(conn)
+            short = [li for li in p.lines if figures.get(li["sku"], Figures()).on_hand < li["quantity"]]
+            if short:  # the books say the units are not there (a loss was booked): count before handing over
+                what = ", ".join(f"{li['quantity']} × {li['sku']}" for li in short)
+                raise Conflict(
+                    f"order {ref} needs {what}, more than the store's books have on hand; count the stock",
+                    code="short_on_shelf",
                 )
             data = {"order_id": order_id, "token": int(p.token), "at": now.isoformat(), "lines": list(p.lines)}
             gs.append(conn, "pickup.handed_over", data, now=now)
