@@ -19,7 +19,9 @@ def test_api_docs_render_from_vendored_swagger_ui_with_no_outside_request(page, 
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{live.url}/api/docs")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("OrderHub", timeout=30_000)  # Swagger UI renders the spec in the browser
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        "OrderHub", timeout=30_000
+    )  # Swagger UI renders the spec in the browser
     expect(page.get_by_role("link", name="/healthz", exact=True)).to_be_visible()  # the spec rendered
     assert [u for u in requested if not u.startswith(live.url)] == []
     assert errors == []
