@@ -345,3 +345,56 @@ def test_a_click_and_collect_order_whose_units_were_booked_lost_is_not_handed_ov
     assert "needs 2 × CAP-3, more than the store's books have on hand" in refused.value.detail
     converge(world)
     assert_converged(world)
+
+
+def test_a_loss_takes_the_units_a_cancellation_left_with_the_store_not_another_order_s(world: World) -> None:
+    """Found by the fuzzer (seed 4023): a store sold out its escrow; the hub cancelled one of its
+    click & collect orders (its units went into the escrow); the store, not knowing yet, booked a
+    loss. The loss must take those units (the store's own), not the other order's allocation —
+    else that order's hand-over shipped nothing at the hub and left it a unit too many."""
+    keep = click_and_collect(world, "ST-B", "BAG-4", 1, "CC-10")
+    cancelled = click_and_collect(world, "ST-B", "BAG-4", 2, "CC-11")
+    gw = world.gateways["ST-B"]
+    assert gw.sync()
+    sold = 0
+    while local(world, "ST-B", "BAG-4")[1]:  # the escrow, and whatever free stock the hub tops it up with
+        sold += local(world, "ST-B", "BAG-4")[1]
+        gw.sell({"BAG-4": local(world, "ST-B", "BAG-4")[1]})
+        assert gw.sync()
+    world.links["ST-B"].up = False
+    orders.cancel(world.hub, order_id=cancelled, actor="customer-service", reason="changed mind")
+    gw.adjust("BAG-4", -1, reason="damaged")  # one of the cancelled order's units, unknown to the store
+    gw.hand_over(keep)
+    world.links["ST-B"].up = True
+    converge(world)
+    assert orders.get(world.hub, order_id=keep).order.status.value == "delivered"
+    assert [c["kind"] for c in edge.get_conflicts(world.hub, store_id="ST-B")] == []
+    assert hub_position(world, "ST-B", "BAG-4")[0] == STORE_STOCK - sold - 1 - 1  # the shelf: sold, lost, handed over
+    assert_converged(world)
+
+
+def test_an_order_whose_allocation_a_loss_took_still_leaves_the_books_when_handed_over(world: World) -> None:
+    """A loss took one order's allocation (the hub chose it); the clerk handed that order over
+    with the units of another: the hub books the units out of the other order's allocation and
+    closes the first order's backorder, so the books match the shelf."""
+    first = click_and_collect(world, "ST-A", "TEE-2", 1, "CC-12")
+    second = click_and_collect(world, "ST-A", "TEE-2", 1, "CC-13")
+    gw = world.gateways["ST-A"]
+    assert gw.sync()
+    gw.sell({"TEE-2": local(world, "ST-A", "TEE-2")[1]})
+    assert gw.sync()
+    free = local(world, "ST-A", "TEE-2")[0] - 2  # what is on the shelf besides the two orders
+    if free:
+        gw.sell({"TEE-2": free})
+    gw.adjust("TEE-2", -1, reason="damaged")
+    assert gw.sync()  # the hub took the newest allocation: the second order's
+    with unit_of_work(world.hub, write=False) as conn:
+        assert inventory.allocated_units(conn, order_id=second, node_id="ST-A") == {}
+    gw.hand_over(second)  # the clerk hands the second order over with the one unit left
+    converge(world)
+    assert orders.get(world.hub, order_id=second).order.status.value == "delivered"
+    with unit_of_work(world.hub, write=False) as conn:
+        assert [b["status"] for b in inventory.backorders_of(conn, order_id=second)] == ["cancelled"]
+        assert inventory.allocated_units(conn, order_id=first, node_id="ST-A") == {}
+    assert hub_position(world, "ST-A", "TEE-2") == (0, 0, 0)
+    assert_converged(world)

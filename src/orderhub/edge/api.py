@@ -84,6 +84,9 @@ class AdjustData(_Strict):
     sku: Sku
     delta: int = Field(ge=-MAX_UNITS, le=MAX_UNITS, strict=True)
     from_escrow: int = Field(ge=0, le=MAX_UNITS, strict=True)
+    escrow_seen: int | None = Field(
+        default=None, ge=-MAX_UNITS, le=MAX_UNITS, strict=True, description="the escrow the gateway saw"
+    )
     reason: str = Field(default="", max_length=80)
 
 

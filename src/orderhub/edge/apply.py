@@ -151,6 +151,7 @@ def stock_adjusted(ctx: Context, data: Mapping[str, Any], event_id: str, hlc: in
         from_escrow=int(data["from_escrow"]),
         reference=str(data.get("adjustment_id") or event_id),
         now=ctx.now,
+        escrow_seen=int(data["escrow_seen"]) if data.get("escrow_seen") is not None else None,
     )
     if made_room:
         conflict(

@@ -251,6 +251,7 @@ class Gateway:
                 "sku": sku,
                 "delta": delta,
                 "from_escrow": from_escrow,
+                "escrow_seen": figures[sku].escrow if sku in figures else 0,
                 "reason": reason,
             }
             gs.append(conn, "stock.adjusted", data, now=self.clock.now())

@@ -33,9 +33,21 @@ def pickup_handed_over(ctx: Context, data: Mapping[str, Any], event_id: str, hlc
     units = units_of(data["lines"], "quantity")
     if lease is not None and lease.store_id == ctx.store_id and lease.token == token and lease.state in HOLDING:
         lines = {str(li["line_id"]): int(li["quantity"]) for li in data["lines"]}
+        allocated = inventory.allocated_units(ctx.conn, order_id=order_id, node_id=ctx.store_id)
+        short = {s: q - allocated.get(s, 0) for s, q in units.items() if q > allocated.get(s, 0)}
         try:
             with ctx.conn.begin_nested():
                 orders.hand_over_in(ctx.conn, order_id=order_id, actor=ctx.actor, lines=lines)
+                if short:  # a loss booked earlier took this order's units: the ones handed over were others
+                    inventory.cover_handover(
+                        ctx.conn,
+                        node_id=ctx.store_id,
+                        holder=ctx.holder,
+                        order_id=order_id,
+                        short=short,
+                        reference=order_id,
+                        now=ctx.now,
+                    )
         except DomainError as exc:  # e.g. the hub put the order on hold meanwhile
             conflict(
                 ctx,

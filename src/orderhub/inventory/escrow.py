@@ -273,13 +273,17 @@ def adjust(
     from_escrow: int,
     reference: str,
     now: datetime,
+    escrow_seen: int | None = None,
 ) -> int:
     """Move the store's on hand by ``delta`` (units received, found, damaged, counted).
 
     A loss takes ``from_escrow`` of its units out of the escrow (as the gateway decided when it
-    happened), the rest from unpromised stock, then by moving the newest central promises at
-    the store to backorder; the escrow gives up units only when nothing else is left. Returns
-    how many promised units had to make room (0 when the loss fitted)."""
+    happened); then, with ``escrow_seen`` (the escrow the gateway saw), whatever escrow the hub
+    added since it saw it (units a cancellation left with the store, a grant it had not pulled):
+    the store's own units, and taking them never leaves the hub holding less than the gateway
+    counts on. The rest comes from unpromised stock, then by moving the newest central promises
+    at the store to backorder; the rest of the escrow gives up units only when nothing else is
+    left. Returns how many promised units had to make room (0 when the loss fitted)."""
     rows = _lock(conn, node_id, [sku])
     if sku not in rows:
         if delta <= 0:
@@ -289,7 +293,10 @@ def adjust(
         _record(conn, node_id, {sku: (delta, 0)}, LedgerReason.delta, source=holder, reference=reference, now=now)
         return 0
     loss = -delta
-    mine = min(from_escrow, loss, escrows(conn, node_id=node_id, holder=holder).get(sku, 0))
+    held = escrows(conn, node_id=node_id, holder=holder).get(sku, 0)
+    mine = min(from_escrow, loss, held)
+    if escrow_seen is not None:  # the escrow the hub added since the gateway looked is the store's too
+        mine += min(loss - mine, max(0, (held - mine) - (escrow_seen - from_escrow)))
     if mine:
         _set_hold(conn, node_id=node_id, holder=holder, sku=sku, change=-mine, now=now)
         _record(
@@ -323,3 +330,42 @@ _DEMAND = (
     )
     .group_by(R.c.sku)
 )
+
+
+_ALLOCATED = (
+    sa.select(R.c.sku, sa.func.sum(R.c.quantity))
+    .where(R.c.order_id == sa.bindparam("order"), R.c.node_id == sa.bindparam("node"), R.c.status == "allocated")
+    .group_by(R.c.sku)
+)
+
+
+def allocated_units(conn: Connection, *, order_id: str, node_id: str) -> dict[str, int]:
+    """Units per SKU allocated to ``order_id`` at ``node_id`` (a shortage may have taken some)."""
+    return {str(sku): int(q) for sku, q in conn.execute(_ALLOCATED, {"order": order_id, "node": node_id})}
+
+
+def cover_handover(
+    conn: Connection, *, node_id: str, holder: str, order_id: str, short: dict[str, int], reference: str, now: datetime
+) -> None:
+    """Units a store handed over for an order whose allocation there a loss had taken: they
+    left the store all the same, so they come out of its other stock as a loss would
+    (unpromised, then the newest central promises, the escrow last), and the order's waiting
+    backorders for them are closed (it has its units). Call it after the shipment."""
+    B = store.backorders
+    for sku, qty in sorted(short.items()):
+        if qty <= 0:
+            continue
+        adjust(conn, node_id=node_id, holder=holder, sku=sku, delta=-qty, from_escrow=0, reference=reference, now=now)
+        left = qty
+        waiting = conn.execute(
+            sa.select(B.c.id, B.c.quantity)
+            .where(B.c.order_id == order_id, B.c.sku == sku, B.c.status == "waiting")
+            .order_by(B.c.created_at)
+        ).all()
+        for b in waiting:
+            if left <= 0:
+                break
+            take = min(left, b.quantity)
+            left -= take
+            values = {"quantity": b.quantity - take} if take < b.quantity else {"status": "cancelled"}
+            conn.execute(B.update().where(B.c.id == b.id).values(**values))

@@ -86,6 +86,8 @@ sell_from_escrow = escrow.sell
 adjust_store_stock = escrow.adjust
 central_demand = escrow.central_demand
 refuse_escrow_cart = escrow.refuse_escrow_cart
+allocated_units = escrow.allocated_units
+cover_handover = escrow.cover_handover
 
 MAX_RESERVATION_TTL_S = store.MAX_RESERVATION_TTL_S  # the longest a hold may last
 
@@ -109,9 +111,11 @@ __all__ = [
     "add_placeholders",
     "adjust_store_stock",
     "allocate",
+    "allocated_units",
     "backorders_of",
     "central_demand",
     "clear_expiry",
+    "cover_handover",
     "create_item",
     "due_orders",
     "escrow_holder",
