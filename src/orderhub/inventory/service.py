@@ -20,6 +20,7 @@ from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.inventory import carts, escrow, reservations, stock, store
+from orderhub.inventory.backlog import Backlog, waiting_backorders
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
 from orderhub.inventory.items import (
@@ -93,6 +94,7 @@ MAX_RESERVATION_TTL_S = store.MAX_RESERVATION_TTL_S  # the longest a hold may la
 
 __all__ = [
     "CSV_COLUMNS",
+    "Backlog",
     "MAX_RESERVATION_TTL_S",
     "Capability",
     "CartHoldOutcome",
@@ -152,6 +154,7 @@ __all__ = [
     "ship",
     "shipping_weight_g",
     "store_stock",
+    "waiting_backorders",
 ]
 
 

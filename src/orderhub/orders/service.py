@@ -525,8 +525,14 @@ def import_history(engine: Engine, *, orders: list[Order], actor: str) -> int:
         hours = HISTORY_STEP_HOURS[min(step, len(HISTORY_STEP_HOURS) - 1)]
         return min(order.created_at + timedelta(hours=hours), now)
 
+    since = {
+        order.id: when(order, step)
+        for order in orders
+        for step, change in enumerate(order.changes)
+        if change.type == "order.status_changed"
+    }  # the last status change of each order wins
     with unit_of_work(engine) as conn:
-        store.bulk_insert(conn, orders, now=now)
+        store.bulk_insert(conn, orders, now=now, status_since=since)
         bus.record_history(
             conn,
             [

@@ -72,11 +72,13 @@ orders = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status_since", TS, nullable=False),  # when it entered its current status (ageing)
     sa.UniqueConstraint("channel", "external_ref", name="uq_orders_channel_external_ref"),
     sa.Index("ix_orders_created", "created_at", "id"),
     sa.Index("ix_orders_status_created", "status", "created_at"),
     sa.Index("ix_orders_channel_created", "channel", "created_at"),
     sa.Index("ix_orders_customer_email", "customer_email"),
+    sa.Index("ix_orders_status_since", "status", "status_since"),
 )
 
 order_lines = sa.Table(
@@ -246,7 +248,9 @@ def insert_order(conn: Connection, order: Order, *, now: datetime) -> None:
     """Write a new order with its lines and tags (raises IntegrityError on a duplicate
     channel + external_ref, which the service turns into the existing order)."""
     row = _order_row(order, now)
-    conn.execute(_insert_order, {"id": order.id, "created_at": order.created_at, "version": 1, **row})
+    conn.execute(
+        _insert_order, {"id": order.id, "created_at": order.created_at, "version": 1, "status_since": now, **row}
+    )
     order.version = 1
     _write_children(conn, order)
 
@@ -258,7 +262,14 @@ def update_order(conn: Connection, order: Order, *, now: datetime, header_and_ta
     result = conn.execute(
         orders.update()
         .where(orders.c.id == order.id, orders.c.version == order.version)
-        .values(version=order.version + 1, **_order_row(order, now))
+        .values(
+            version=order.version + 1,
+            # the clock of time-in-status restarts only when the status changes (old value read)
+            status_since=sa.case(
+                (orders.c.status != order.status.value, sa.literal(now, TS)), else_=orders.c.status_since
+            ),
+            **_order_row(order, now),
+        )
     )
     if result.rowcount != 1:
         raise Conflict(
@@ -519,11 +530,24 @@ def daily_counts(conn: Connection, *, since: datetime) -> list[tuple[str, int]]:
     return [(str(d), int(n)) for d, n in conn.execute(stmt)]
 
 
-def bulk_insert(conn: Connection, batch: list[Order], *, now: datetime) -> None:
-    """Write many new orders at once (history imports): orders, lines, tags; no events."""
+def bulk_insert(
+    conn: Connection, batch: list[Order], *, now: datetime, status_since: dict[str, datetime] | None = None
+) -> None:
+    """Write many new orders at once (history imports): orders, lines, tags; no events.
+    ``status_since``: when each order entered its status (default: its creation)."""
+    since = status_since or {}
     conn.execute(
         orders.insert(),
-        [{"id": o.id, "created_at": o.created_at, "version": 1, **_order_row(o, now)} for o in batch],
+        [
+            {
+                "id": o.id,
+                "created_at": o.created_at,
+                "version": 1,
+                "status_since": since.get(o.id, o.created_at),
+                **_order_row(o, now),
+            }
+            for o in batch
+        ],
     )
     conn.execute(order_lines.insert(), [row for o in batch for row in _line_rows(o)])
     tags = [{"order_id": o.id, "tag": t} for o in batch for t in o.tags]
