@@ -149,7 +149,7 @@ def test_time_in_status_restarts_only_when_the_status_changes(engine):
     now = utcnow()
     rows = {r["status"]: r for r in exceptions.get_ageing(engine, now=now + timedelta(hours=2))}
     assert rows["on_hold"]["counts"] == {"lt_1h": 0, "1_4h": 1, "4_24h": 0, "1_3d": 0, "gt_3d": 0}
-    assert rows["paid"]["total"] == 0 and list(rows)[0] == "created"
+    assert rows["paid"]["total"] == 0 and next(iter(rows)) == "created"
     later = {r["status"]: r for r in exceptions.get_ageing(engine, now=now + timedelta(days=4))}
     assert later["on_hold"]["counts"]["gt_3d"] == 1
     listed = exceptions.get_ageing_orders(engine, status="on_hold", bucket="1_4h", now=now + timedelta(hours=2))

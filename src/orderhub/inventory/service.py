@@ -94,8 +94,8 @@ MAX_RESERVATION_TTL_S = store.MAX_RESERVATION_TTL_S  # the longest a hold may la
 
 __all__ = [
     "CSV_COLUMNS",
-    "Backlog",
     "MAX_RESERVATION_TTL_S",
+    "Backlog",
     "Capability",
     "CartHoldOutcome",
     "CartHoldRequest",
