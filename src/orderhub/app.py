@@ -37,6 +37,7 @@ from orderhub.inventory import items_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
+from orderhub.orders import ops_api, ops_pages
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
 from orderhub.platform import jobs, jobs_api, leases, problems
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(auth_api.router)
     app.include_router(orders_api.router)
+    app.include_router(ops_api.router)
     app.include_router(inventory_api.router)
     app.include_router(items_api.router)
     app.include_router(carbon_api.router)
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
+    app.include_router(ops_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(sourcing_pages.router)
     app.include_router(web_events.router)

@@ -14,12 +14,13 @@ from orderhub.carbon import service as carbon
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.inventory import service as inventory
-from orderhub.orders import capture, service
+from orderhub.orders import capture, exceptions, service
 from orderhub.orders.api import order_json, summary_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform import jobs
 from orderhub.platform.auth.model import Principal, Role
-from orderhub.web.templating import act, bars, check_csrf, console_user, error_message, flash, redirect, render
+from orderhub.web import charts
+from orderhub.web.templating import act, check_csrf, console_user, error_message, flash, redirect, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
@@ -323,13 +324,26 @@ def line_add(
 
 
 def _dashboard_context(request: Request) -> dict[str, Any]:
-    data = service.get_dashboard(request.app.state.engine)
-    peak = max((n for _, n in data.per_day), default=0) or 1
+    engine = request.app.state.engine
+    data = service.get_dashboard(engine)
     return {
         "data": data,
-        "status_bars": bars(data.by_status, list(OrderStatus)),
-        "channel_bars": bars(data.by_channel),
-        "days": [{"day": d, "count": n, "h": round(100 * n / peak, 1)} for d, n in data.per_day],
+        "status_chart": charts.log_bars(
+            [charts.Bar(s, data.by_status.get(s, 0), f"/console/orders?status={s}") for s in OrderStatus],
+            title="orders by status",
+            attr="status",
+        ),
+        "channel_chart": charts.log_bars(
+            [
+                charts.Bar(c, n, f"/console/orders?channel={c}")
+                for c, n in sorted(data.by_channel.items(), key=lambda x: -x[1])
+            ],
+            title="orders by channel",
+            attr="channel",
+        ),
+        "days_chart": charts.columns(data.per_day, title="orders per day, last 30 days"),
+        "days": data.per_day,
+        "exceptions": exceptions.get_summary(engine),
     }
 
 

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.platform.auth import sessions
 from orderhub.platform.auth.model import Principal, Role
+from orderhub.web import charts
 
 _ROOT = Path(__file__).resolve().parent.parent
 _env = Environment(
@@ -103,6 +104,9 @@ def pretty_json(text: str) -> str:
 
 
 _env.filters["pretty_json"] = pretty_json
+_env.filters["thousands"] = charts.thousands
+_env.filters["duration"] = charts.duration
+_env.filters["amount"] = charts.amount
 
 
 def error_message(exc: DomainError) -> str:
