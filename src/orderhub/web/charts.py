@@ -119,7 +119,7 @@ def nice_ticks(top: int, count: int = 4) -> list[int]:
     return list(range(0, math.ceil(top / step) * step + 1, step))
 
 
-def columns(points: Sequence[tuple[str, int]], *, title: str, width: int = 760, height: int = 170) -> Markup:
+def columns(points: Sequence[tuple[str, int]], *, title: str, width: int = 1100, height: int = 190) -> Markup:
     """A column per point (label, figure) with a labelled y axis (round ticks, thousands
     separators) and about six x labels; each column's tooltip names its label and figure."""
     if not points:
