@@ -38,8 +38,12 @@ def test_customer_list_searches_sorts_and_opens_a_customer_with_orders_value_and
     expect(page.locator("header nav a.active")).to_have_text("Customers")
     expect(page.get_by_test_id("customer-count")).to_have_text("2 customers")
     page.select_option("select[name=sort]", "lifetime_value")
-    expect(page.locator("[data-testid=customers-table] tbody tr").first).to_have_attribute("data-customer", "bob@example.com")
-    expect(page.locator("tr[data-customer='bob@example.com'] [data-testid=customer-value]")).to_have_text("1,234.50 EUR")
+    expect(page.locator("[data-testid=customers-table] tbody tr").first).to_have_attribute(
+        "data-customer", "bob@example.com"
+    )
+    expect(page.locator("tr[data-customer='bob@example.com'] [data-testid=customer-value]")).to_have_text(
+        "1,234.50 EUR"
+    )
     page.get_by_label("search customers").fill("ann lee")
     expect(page.get_by_test_id("customer-count")).to_have_text("1 customer")
     expect(page).to_have_url(re.compile(r"q=ann"))

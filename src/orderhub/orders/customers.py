@@ -125,7 +125,7 @@ def get_all(
             .group_by(orders.c.customer_email)
             .subquery("agg")
         )
-        where = []
+        where: list[Any] = []
         if q and q.strip():
             pattern = _like(q.strip())
             where.append(
@@ -136,12 +136,13 @@ def get_all(
                 )
             )
         total = int(conn.execute(sa.select(sa.func.count()).select_from(customers).where(*where)).scalar_one())
-        order_by = {
+        orderings: dict[str, list[Any]] = {
             "last_order": [agg.c.last_order_at.desc().nulls_last()],
             "lifetime_value": [sa.func.coalesce(agg.c.value_minor, 0).desc()],
             "orders": [sa.func.coalesce(agg.c.orders, 0).desc()],
             "name": [sa.func.lower(customers.c.name)],
-        }[sort]
+        }
+        order_by = orderings[sort]
         rows = (
             conn.execute(
                 sa.select(customers, agg.c.orders, agg.c.first_order_at, agg.c.last_order_at)
