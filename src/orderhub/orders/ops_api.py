@@ -40,7 +40,10 @@ def list_customers(
     sort: Annotated[Literal["last_order", "lifetime_value", "orders", "name"], Query()] = "last_order",
     currency: Annotated[
         str | None,
-        Query(pattern="^[A-Z]{3}$", description="lifetime value sorts in this currency (default: most paid orders')"),
+        Query(
+            pattern="^[A-Z]{3}$",
+            description="lifetime value sorts in this currency (default: that of most recent orders)",
+        ),
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,

@@ -1,6 +1,6 @@
 """orders.status_since: when the order entered its current status (the exceptions view ages
 orders by it); back-filled from the order's last ``order.status_changed`` event, else its
-creation time
+creation time. ix_orders_customer_value (covering) replaces ix_orders_customer_email.
 
 Revision ID: 0017
 Revises: 0014
@@ -17,6 +17,7 @@ down_revision = "0014"
 branch_labels = None
 depends_on = None
 
+CUSTOMER_VALUE = ["customer_email", "created_at", "currency", "payment_status", "status", "total_minor"]
 BACKFILL = """
 UPDATE orders SET status_since = COALESCE(
     (SELECT MAX(outbox.occurred_at) FROM outbox
@@ -27,15 +28,26 @@ UPDATE orders SET status_since = COALESCE(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("orders") as batch:
-        batch.add_column(sa.Column("status_since", sa.DateTime(timezone=True), nullable=True))
+    # ADD COLUMN with a placeholder default, then the back-fill: no rebuild of the orders table
+    # (SQLite would copy it whole, and its foreign keys refuse the drop of the old one).
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    epoch = "'1970-01-01 00:00:00.000000'" if sqlite else "'1970-01-01 00:00:00+00'"
+    op.add_column(
+        "orders",
+        sa.Column("status_since", sa.DateTime(timezone=True), nullable=False, server_default=sa.text(epoch)),
+    )
     op.execute(BACKFILL)
-    with op.batch_alter_table("orders") as batch:
-        batch.alter_column("status_since", existing_type=sa.DateTime(timezone=True), nullable=False)
-        batch.create_index("ix_orders_status_since", ["status", "status_since"])
+    if not sqlite:  # the placeholder goes; every write sets the column (SQLite keeps it: no rebuild)
+        op.alter_column("orders", "status_since", server_default=None)
+    op.create_index("ix_orders_status_since", "orders", ["status", "status_since"])
+    # the customer list's figures per customer from the index alone (it leads with the email, so
+    # it serves every lookup the email index did)
+    op.create_index("ix_orders_customer_value", "orders", CUSTOMER_VALUE)
+    op.drop_index("ix_orders_customer_email", table_name="orders")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders") as batch:
-        batch.drop_index("ix_orders_status_since")
-        batch.drop_column("status_since")
+    op.create_index("ix_orders_customer_email", "orders", ["customer_email"])
+    op.drop_index("ix_orders_customer_value", table_name="orders")
+    op.drop_index("ix_orders_status_since", table_name="orders")
+    op.drop_column("orders", "status_since")
