@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from orderhub.carbon import store as carbon_store
 from orderhub.core.clock import utcnow
@@ -194,3 +195,30 @@ def test_backorders_and_dead_letters_are_counted_and_listed(engine):
     summary = exceptions.get_summary(engine)
     assert (summary.backorders, summary.backordered_orders, summary.dead_letters) == (1, 1, 1)
     assert (summary.late, summary.ageing) == (0, 0)
+
+
+def test_migration_0017_back_fills_time_in_status_from_the_last_status_change(engine):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from orderhub.migrations import alembic_config, upgrade
+    from orderhub.orders.store import orders
+
+    put_stock(engine, {("DC-1", "A-1"): 100})
+    held = order(engine, "M1")
+    service.hold(engine, order_id=held, actor="t", reason="check")
+    plain = order(engine, "M2")
+    view = service.get(engine, order_id=held)
+    last_change = max(e["occurred_at"] for e in view.events if e["type"] == "order.status_changed")
+    config = alembic_config(engine)
+    before = ScriptDirectory.from_config(config).get_revision("0017").down_revision
+    command.downgrade(config, str(before))
+    with engine.connect() as conn:
+        assert "status_since" not in {c["name"] for c in sa.inspect(conn).get_columns("orders")}
+    upgrade(engine)
+    with engine.connect() as conn:
+        since = dict(conn.execute(sa.select(orders.c.id, orders.c.status_since)).all())
+    assert since[held] == last_change
+    plain_events = service.get(engine, order_id=plain).events
+    changes = [e["occurred_at"] for e in plain_events if e["type"] == "order.status_changed"]
+    assert since[plain] == (max(changes) if changes else service.get(engine, order_id=plain).order.created_at)
