@@ -86,7 +86,10 @@ def test_exceptions_counted_on_the_dashboard_and_listed_by_tab(page, live):
     expect(page.locator(f"[data-testid=late-table] tr[data-order='{late['id']}']")).to_contain_text("LATE-1")
     expect(page.locator(f"[data-testid=late-table] tr[data-order='{late['id']}']")).to_contain_text("2 d 0 h")
 
-    page.click("nav.tabs >> text=Ageing")
+    page.click("header nav >> text=Exceptions")
+    expect(page.locator("header nav a.active")).to_have_text("Exceptions")
+    expect(page.locator("nav.tabs a.active")).to_have_attribute("data-tab", "ageing")
+    expect(page.get_by_test_id("count-late")).to_have_text("1")
     cell = page.locator("[data-testid=ageing-table] tr[data-status=paid] td[data-bucket=gt_3d] a")
     expect(cell).to_have_text("1")
     expect(page.locator("[data-testid=ageing-table] tr[data-status=paid] td[data-bucket=lt_1h]")).to_have_text("1")
