@@ -82,3 +82,16 @@ def test_dead_letter_actions_only_for_operators_and_discard_asks_first(page, liv
     expect(page.get_by_role("button", name="Discard")).to_have_count(0)
     discarded = httpx.get(f"{live.url}/api/v1/dead-letters?status=discarded", headers=ADMIN).json()["items"]
     assert [d["status"] for d in discarded] == ["discarded"]
+
+
+def test_a_bad_query_value_gets_a_page_that_says_which_value_and_what_it_should_be(page, live):
+    login(page, live)
+    r = page.goto(f"{live.url}/console/sourcing?days=abc")
+    assert r is not None and r.status == 422
+    expect(page).to_have_title("Not valid · OrderHub")
+    expect(page.locator(".card p")).to_have_text("days should be a whole number")
+    page.goto(f"{live.url}/console/sourcing?days=99999999999999999999")
+    expect(page.locator(".card p")).to_have_text("days should be at most 730")
+    expect(page.get_by_role("link", name="Orders")).to_be_visible()  # the console around it, not a bare error
+    api = httpx.get(f"{live.url}/api/v1/orders?limit=abc", headers={"Authorization": "Bearer live-admin-key"})
+    assert api.status_code == 422 and api.headers["content-type"].startswith("application/problem+json")
