@@ -152,6 +152,18 @@ def validation_errors(raw: list[Any], *, strip: int = 0) -> list[dict[str, str]]
     return out
 
 
+def validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A request FastAPI could not validate, as a 422 (or 400 for malformed JSON) problem."""
+    errors = validation_errors(list(exc.errors()), strip=1)
+    if any(e["detail"].startswith("JSON decode error") for e in errors):
+        err: InvalidInput = MalformedPayload("The body is not valid JSON", errors=errors)
+    else:
+        first = errors[0] if errors else {}
+        where = first.get("pointer") or first.get("parameter") or ""
+        err = InvalidInput(f"{where}: {first.get('detail', 'invalid')}", errors=errors)
+    return problem_response(err, request)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into problem+json."""
 
@@ -161,14 +173,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = validation_errors(list(exc.errors()), strip=1)
-        if any(e["detail"].startswith("JSON decode error") for e in errors):
-            err: InvalidInput = MalformedPayload("The body is not valid JSON", errors=errors)
-        else:
-            first = errors[0] if errors else {}
-            where = first.get("pointer") or first.get("parameter") or ""
-            err = InvalidInput(f"{where}: {first.get('detail', 'invalid')}", errors=errors)
-        return problem_response(err, request)
+        return validation_problem(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

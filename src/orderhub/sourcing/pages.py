@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.clock import utcnow
@@ -20,7 +20,9 @@ User = Annotated[Principal, Depends(console_user)]
 
 
 @router.get("/sourcing", response_class=HTMLResponse)
-def sourcing_page(request: Request, user: User, days: int = 7, job: str = "") -> Response:
+def sourcing_page(
+    request: Request, user: User, days: Annotated[int, Query(ge=1, le=730)] = 7, job: str = ""
+) -> Response:
     engine = request.app.state.engine
     now = utcnow()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)

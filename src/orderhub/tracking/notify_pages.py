@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.errors import DomainError
@@ -19,7 +19,11 @@ User = Annotated[Principal, Depends(console_user)]
 
 @router.get("/notifications", response_class=HTMLResponse)
 def notifications(
-    request: Request, user: User, order_id: str = "", cursor: str | None = None, before: int | None = None
+    request: Request,
+    user: User,
+    order_id: str = "",
+    cursor: str | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Response:
     engine = request.app.state.engine
     order_id = order_id.strip()[:40]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -32,12 +33,55 @@ def mount(app: FastAPI) -> None:
             return problems.problem_response(exc, request)
         return render(request, "web/error.html", {"message": exc.detail}, status_code=403)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A console page given a bad query value says which value and what it should be, in words;
+        the API (and htmx fragments) keep their problem+json."""
+        if not request.url.path.startswith("/console") or request.headers.get("hx-request"):
+            return problems.validation_problem(request, exc)
+        try:
+            user: Principal | None = console_user(request)
+        except LoginRequired:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        message = "; ".join(plain_message(e) for e in exc.errors())
+        return render(request, "web/error.html", {"user": user, "message": message}, status_code=422)
+
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired) -> Response:
         target = request.url.path
         if request.headers.get("hx-request"):
             return HTMLResponse("", headers={"HX-Redirect": f"/login?next={target}"})
         return RedirectResponse(f"/login?next={target}", status_code=303)
+
+
+PLAIN = {
+    "int_parsing": "should be a whole number",
+    "float_parsing": "should be a number",
+    "bool_parsing": "should be yes or no",
+    "date_from_datetime_parsing": "should be a date like 2026-11-26",
+    "date_parsing": "should be a date like 2026-11-26",
+    "datetime_parsing": "should be a date and time like 2026-11-26T09:30",
+    "missing": "is required",
+}
+
+
+def plain_message(error: Any) -> str:
+    """One pydantic error as a sentence a person reads: ``days should be at most 730``."""
+    where = " ".join(str(part) for part in error.get("loc", ())[1:]) or "the input"
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind in PLAIN:
+        what = PLAIN[kind]
+    elif kind in ("greater_than_equal", "greater_than"):
+        what = f"should be at least {ctx.get('ge', ctx.get('gt'))}"
+    elif kind in ("less_than_equal", "less_than"):
+        what = f"should be at most {ctx.get('le', ctx.get('lt'))}"
+    elif kind == "string_too_long":
+        what = f"should be at most {ctx.get('max_length')} characters"
+    elif kind in ("enum", "literal_error"):
+        what = f"should be {ctx.get('expected', 'one of the listed values')}"
+    else:
+        what = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{where} {what}"
 
 
 DOCS_PAGE = """<!doctype html>
