@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,7 @@ from orderhub.carbon.model import (
     ShipmentFootprint,
     great_circle_km,
 )
-from orderhub.carbon.network import Origin, ParcelModel, ParcelNetwork
+from orderhub.carbon.network import Areas, Origin, ParcelModel, ParcelNetwork
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.inventory import service as inventory
@@ -122,6 +123,35 @@ def order_footprint(
 
 
 # -- carbon's projection of orders, and the footprints of orders ------------------------------
+#: How carbon reads the parcels shipped with tracking (order id → its parcels' ``carrier``,
+#: ``service`` and ``lines``) on a connection: tracking's reader, plugged in by ``wiring``
+#: (carbon does not import tracking). Unplugged: carriers unknown, the default rounds apply.
+ShippedReader = Callable[[Any, list[str]], dict[str, list[dict[str, Any]]]]
+_shipped: list[ShippedReader] = []
+
+
+def read_shipped_parcels_with(reader: ShippedReader | None) -> None:
+    """Plug in (or with None, unplug) the reader of shipped parcels: an order's parcel then
+    takes the round figure its carrier recorded for the service that carried it."""
+    _shipped.clear()
+    if reader is not None:
+        _shipped.append(reader)
+
+
+def shipped_parcels(conn: Any, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    return _shipped[0](conn, order_ids) if _shipped and order_ids else {}
+
+
+def areas_of(nodes: Any) -> Areas:
+    """Urban or rural for delivery addresses, from the network's nodes (``network.Areas``)."""
+    return Areas.of_nodes(nodes)
+
+
+def area_on(conn: Any, destination: tuple[float, float] | None) -> str:
+    """The round type (``urban`` / ``rural``) of a delivery address, on the caller's connection."""
+    return areas_of(inventory.nodes_by_id(conn).values())(destination)
+
+
 def record_order(conn: Connection, facts: dict[str, Any]) -> None:
     """Keep carbon's row of an order current, in the order change's own transaction (one
     statement; a second marks its day's roll-up out of date when the order is from a past
@@ -152,12 +182,15 @@ def get_order_footprint(engine: Engine, *, order_id: str) -> OrderFootprint:
     with unit_of_work(engine, write=False) as conn:
         order = store.get_order(conn, order_id)
         recorded = recorded_shares(conn, [order_id])
+        shipped = shipped_parcels(conn, [order_id])
     if order is None:
         raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
     items = inventory.get_items(engine, skus=[line.sku for line in order.lines])
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[order_id]).get(order_id, [])
-    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes, recorded.get(order_id))
+    return footprints.of_order(
+        get_factor_set(engine), order, holds, items, nodes, recorded.get(order_id), carried=shipped.get(order_id)
+    )
 
 
 def get_footprints(
@@ -168,16 +201,25 @@ def get_footprints(
     with unit_of_work(engine, write=False) as conn:
         batch = store.orders_between(conn, start=as_utc(start), end=as_utc(end), customer=customer, limit=limit)
         recorded = recorded_shares(conn, [o.order_id for o in batch])
+        shipped = shipped_parcels(conn, [o.order_id for o in batch])
     items = {i.sku: i for i in inventory.get_all_items(engine)}
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[o.order_id for o in batch])
     fs = get_factor_set(engine)
-    nearest = footprints.NearestShipping(nodes)
+    nearest, areas = footprints.NearestShipping(nodes), areas_of(nodes.values())
     return [
         (
             o,
             footprints.of_order(
-                fs, o, holds.get(o.order_id, []), items, nodes, recorded.get(o.order_id), nearest=nearest
+                fs,
+                o,
+                holds.get(o.order_id, []),
+                items,
+                nodes,
+                recorded.get(o.order_id),
+                nearest=nearest,
+                areas=areas,
+                carried=shipped.get(o.order_id),
             ),
         )
         for o in batch
@@ -292,7 +334,8 @@ def delivery_options(
     ATP (the channel's buffer applied). ``subtotal`` is the basket's value in that currency;
     without it the item master's prices count when the currency is the catalogue's."""
     items = inventory.get_items(engine, skus=[line.sku for line in lines])
-    nodes = {n.id: n for n in inventory.get_all_nodes(engine) if n.can(inventory.Capability.ships)}
+    every = inventory.get_all_nodes(engine)
+    nodes = {n.id: n for n in every if n.can(inventory.Capability.ships)}
     atp: dict[str, dict[str, int]] = {node_id: {} for node_id in nodes}
     for line in lines:
         for n in inventory.get_atp(engine, sku=line.sku, channel=channel)["nodes"]:
@@ -317,7 +360,7 @@ def delivery_options(
         )
     per_parcel = fs.get(FactorKind.packaging, PARCEL)
     result = options_mod.build_options(
-        fs.network(region_of(country)),
+        fs.network(region_of(country), area=areas_of(every)(destination)),
         stocked,
         basket,
         destination,
