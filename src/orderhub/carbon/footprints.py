@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orderhub.carbon.factors import DEFAULT_REGION, PARCEL, FactorSet, region_of
-from orderhub.carbon.network import URBAN, Areas
 from orderhub.carbon.model import (
     DataQuality,
     FactorKind,
@@ -23,6 +22,7 @@ from orderhub.carbon.model import (
     allocate_by_mass,
     great_circle_km,
 )
+from orderhub.carbon.network import URBAN, Areas
 from orderhub.inventory import service as inventory
 
 #: Weight assumed for a SKU missing from the item master (and said so in the footprint).

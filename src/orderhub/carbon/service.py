@@ -309,6 +309,19 @@ def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: 
 # -- delivery options, choices and points -----------------------------------------------------
 #: The currency of the item master's prices.
 CATALOGUE_CURRENCY = "EUR"
+#: The delivery fees in force per currency: the shipped table with ``ORDERHUB_DELIVERY_FEES``
+#: applied over it (``set_delivery_fees``, from wiring at start-up).
+_fees: dict[str, tuple[Decimal, Decimal]] = dict(options_mod.FEES)
+
+
+def set_delivery_fees(text: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """Apply ``CUR:fee/free-from`` entries over the shipped fee table (``""``: the shipped
+    table). Raises ``ValueError`` on a malformed entry, changing nothing."""
+    parsed = options_mod.parse_fees(text)
+    _fees.clear()
+    _fees.update(options_mod.FEES)
+    _fees.update(parsed)
+    return dict(_fees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +381,7 @@ def delivery_options(
         subtotal=subtotal,
         parcel_kg=per_parcel.value if per_parcel else 0.0,
         currency=currency,
+        fees=_fees,
     )
     for opt in result[1:]:
         opt.points = round(opt.savings_kg * points_per_kg)
