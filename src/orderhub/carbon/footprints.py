@@ -41,6 +41,7 @@ class ItemQty:
     category: str
     weight_g: int
     quantity: int
+    own_kg: float | None = None  # the item master's own figure per unit (the supplier's), if stated
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,11 @@ def calculate(
             parts.append(Part("packaging:parcel", per_parcel.value, per_parcel.quality, f"1 parcel ({per_parcel.key})"))
     for item in items:
         for kind in (FactorKind.product, FactorKind.packaging):
+            if kind == FactorKind.product and item.own_kg is not None and fs.get(kind, f"sku:{item.sku}") is None:
+                # the supplier's figure for this very product beats its category's average
+                detail = f"{item.quantity} × {item.own_kg} kg (item master: the supplier's figure)"
+                parts.append(Part(f"product:{item.sku}", item.own_kg * item.quantity, DataQuality.primary, detail))
+                continue
             f = fs.for_item(kind, item.sku, item.category)
             if f is None:
                 result.missing.append(f"{kind.value} factor for {item.sku} ({item.category})")
@@ -204,8 +210,8 @@ def of_order(
             return ItemQty(sku, "unknown", UNKNOWN_WEIGHT_G, qty)
         if item.weight_g is None:
             missing.append(f"weight of {sku} unknown (item awaiting review): {UNKNOWN_WEIGHT_G} g assumed")
-            return ItemQty(sku, item.category, UNKNOWN_WEIGHT_G, qty)
-        return ItemQty(sku, item.category, item.weight_g, qty)
+            return ItemQty(sku, item.category, UNKNOWN_WEIGHT_G, qty, item.co2e_kg_per_unit)
+        return ItemQty(sku, item.category, item.weight_g, qty, item.co2e_kg_per_unit)
 
     specs = []
     if destination is not None and not order.is_in_store:

@@ -3,6 +3,7 @@ of orders (kept current by a hook inside every order change), greener delivery o
 
 from __future__ import annotations
 
+import hashlib
 import time
 import weakref
 from collections.abc import Callable
@@ -271,11 +272,52 @@ MAX_DASHBOARD_DAYS = 730
 ROLLUP_CHUNK_DAYS = 31
 
 
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
+
+
+def footprint_inputs(items: list[Any], nodes: list[Any]) -> dict[str, str]:
+    """What footprints read besides orders and factors, a fingerprint per item (category,
+    weight, own figure) and per node (type, place, whether it ships)."""
+    out = {f"item:{i.sku}": _fingerprint(i.category, i.weight_g, i.co2e_kg_per_unit) for i in items}
+    out.update(
+        {f"node:{n.id}": _fingerprint(n.type.value, n.lat, n.lon, n.can(inventory.Capability.ships)) for n in nodes}
+    )
+    return out
+
+
+def mark_changed_inputs(engine: Engine) -> int:
+    """Mark out of date the past days whose footprints an item or node change touched: an
+    item's category, weight or own figure → the days with an order of that SKU; a node's type
+    or place (or a node added or gone: the urban areas and nearest nodes move) → every day;
+    nothing recorded yet → every day. Returns how many days were marked."""
+    now = footprint_inputs(inventory.get_all_items(engine), inventory.get_all_nodes(engine))
+    with unit_of_work(engine, write=False) as conn:
+        if store.input_fingerprints(conn) == now:
+            return 0
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    with unit_of_work(engine) as conn:
+        before = store.input_fingerprints(conn)
+        changed = {k: v for k, v in now.items() if before.get(k) != v}
+        gone = [k for k in before if k not in now]
+        moved = [k for k in [*changed, *gone] if not k.startswith("item:")]
+        if not before or moved:
+            touched = set(store.rolled_up_days(conn))
+        else:
+            skus = {k.removeprefix("item:") for k in [*changed, *gone]}
+            touched = store.days_with_skus(conn, skus, before=today) if skus else set()
+        store.touch_days(conn, sorted(touched))
+        store.save_input_fingerprints(conn, changed, gone)
+    return len(touched)
+
+
 def refresh_rollups(engine: Engine, *, days: list[str]) -> int:
     """Rebuild the roll-ups of the given past days that are out of date (an order of the day
-    changed since, or the factor set did), a month per transaction. Returns how many days."""
+    changed since, or the factor set did, or an item or node it read: ``mark_changed_inputs``),
+    a month per transaction. Returns how many days."""
     if not days:
         return 0
+    mark_changed_inputs(engine)
     fs = get_factor_set(engine)
     with unit_of_work(engine, write=False) as conn:
         states = store.day_states(conn, min(days), max(days))
