@@ -84,3 +84,29 @@ def test_a_rural_address_pays_the_rural_round_in_the_planners_terms_and_the_item
         "round.collection.urban.van.diesel",
         "round.delivery.rural.van.diesel",
     ]
+
+
+# -- checkout fee schedules per currency ----------------------------------------------------------
+def test_fee_entries_parse_per_currency_and_a_bad_one_is_named():
+    from decimal import Decimal
+
+    from orderhub.carbon.options import FEES, parse_fees
+
+    assert {"EUR", "GBP", "USD"} <= set(FEES)
+    assert parse_fees(" CHF:6.9/60, GBP:3.50/30.00 ,") == {
+        "CHF": (Decimal("6.90"), Decimal("60.00")),
+        "GBP": (Decimal("3.50"), Decimal("30.00")),
+    }
+    for bad in ("chf:1/2", "CHF:1", "CHF:x/2", "CHFX:1/2", "CHF:-1/2"):
+        with pytest.raises(ValueError, match=repr(bad).replace("-", r"\-")):
+            parse_fees(bad)
+
+
+def test_settings_refuse_a_malformed_fee_table_at_start():
+    from pydantic import ValidationError
+
+    from orderhub.platform.settings import Settings
+
+    assert Settings(delivery_fees="CHF:6.90/60.00,GBP:3.50/30").delivery_fees.startswith("CHF")
+    with pytest.raises(ValidationError, match="delivery_fees"):
+        Settings(delivery_fees="CHF:six/60")
