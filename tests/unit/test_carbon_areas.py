@@ -110,3 +110,19 @@ def test_settings_refuse_a_malformed_fee_table_at_start():
     assert Settings(delivery_fees="CHF:6.90/60.00,GBP:3.50/30").delivery_fees.startswith("CHF")
     with pytest.raises(ValidationError, match="delivery_fees"):
         Settings(delivery_fees="CHF:six/60")
+
+
+def test_the_grid_finds_the_same_areas_as_checking_every_store():
+    import random
+
+    from orderhub.carbon.model import great_circle_km
+
+    rng = random.Random(3)
+    stores = [(rng.uniform(47, 55), rng.uniform(6, 15)) for _ in range(300)]
+    stores += [(69.5, 19.0), (69.6, 25.0)]  # far north, where a degree of longitude is short
+    areas = Areas(stores)
+    addresses = [(rng.uniform(47, 55), rng.uniform(6, 15)) for _ in range(2000)] + [(69.55, 19.3), (69.55, 22.0)]
+    for a in addresses:
+        want = URBAN if any(great_circle_km(*s, *a) <= 15.0 for s in stores) else RURAL
+        assert areas(a) == want, a
+    assert areas((69.55, 19.3)) == URBAN and areas((69.55, 22.0)) == RURAL

@@ -162,11 +162,19 @@ class ParcelModel:
 class Areas:
     """Urban or rural, for delivery addresses: urban within ``radius_km`` (great circle) of a
     store or dark store of the network, rural beyond. A network without stores gives no sign of
-    where people live, so every address is urban (the published GLEC round). Answers are
-    remembered per address (a period's orders go to the same addresses again and again)."""
+    where people live, so every address is urban (the published GLEC round). The centres sit
+    in a grid of ``CELL``-degree cells, so an address is checked against the few nearby ones;
+    answers are remembered per address (a period's orders go to the same addresses again)."""
+
+    CELL = 0.25  # degrees
+    REMEMBERED = 100_000  # addresses
 
     def __init__(self, centres: Iterable[tuple[float, float]], *, radius_km: float = URBAN_KM) -> None:
-        self._centres = [(math.radians(lat), math.radians(lon), math.cos(math.radians(lat))) for lat, lon in centres]
+        self._grid: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
+        for lat, lon in centres:
+            cell = (math.floor(lat / self.CELL), math.floor(lon / self.CELL))
+            self._grid.setdefault(cell, []).append((math.radians(lat), math.radians(lon), math.cos(math.radians(lat))))
+        self._radius_deg = math.degrees(radius_km / EARTH_RADIUS_KM)
         # haversine's h for the radius: compare h, not distances (no asin per centre)
         self._h = math.sin(radius_km / (2 * EARTH_RADIUS_KM)) ** 2
         self._seen: dict[tuple[float, float], str] = {}
@@ -178,8 +186,18 @@ class Areas:
             ((n.lat, n.lon) for n in nodes if getattr(n.type, "value", n.type) in URBAN_MARKERS), radius_km=radius_km
         )
 
+    def _near(self, lat: float, lon: float) -> list[tuple[float, float, float]]:
+        """The centres in the cells a circle of the radius around the address touches."""
+        dlat = self._radius_deg
+        dlon = min(360.0, dlat / max(math.cos(math.radians(lat)), 1e-6))
+        rows = range(math.floor((lat - dlat) / self.CELL), math.floor((lat + dlat) / self.CELL) + 1)
+        cols = range(math.floor((lon - dlon) / self.CELL), math.floor((lon + dlon) / self.CELL) + 1)
+        if len(rows) * len(cols) > len(self._grid):  # near a pole or a tiny network: all of them
+            return [c for cell in self._grid.values() for c in cell]
+        return [c for r in rows for q in cols for c in self._grid.get((r, q), ())]
+
     def __call__(self, destination: tuple[float, float] | None) -> str:
-        if destination is None or not self._centres:
+        if destination is None or not self._grid:
             return URBAN
         hit = self._seen.get(destination)
         if hit is None:
@@ -187,7 +205,9 @@ class Areas:
             c2 = math.cos(p2)
             near = any(
                 math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2 <= self._h
-                for p1, l1, c1 in self._centres
+                for p1, l1, c1 in self._near(*destination)
             )
+            if len(self._seen) >= self.REMEMBERED:  # a long-lived set (capture) stays bounded
+                self._seen.clear()
             hit = self._seen[destination] = URBAN if near else RURAL
         return hit

@@ -143,9 +143,21 @@ def shipped_parcels(conn: Any, order_ids: list[str]) -> dict[str, list[dict[str,
     return _shipped[0](conn, order_ids) if _shipped and order_ids else {}
 
 
+#: The last node set's ``Areas``, by the identity of its node objects (held here, so no id is
+#: reused while cached): capture asks per order, on the node objects inventory keeps cached.
+_areas: list[tuple[tuple[int, ...], list[Any], Areas]] = []
+
+
 def areas_of(nodes: Any) -> Areas:
     """Urban or rural for delivery addresses, from the network's nodes (``network.Areas``)."""
-    return Areas.of_nodes(nodes)
+    nodes = list(nodes)
+    key = tuple(map(id, nodes))
+    cached = _areas[0] if _areas else None
+    if cached is not None and cached[0] == key:
+        return cached[2]
+    built = Areas.of_nodes(nodes)
+    _areas[:] = [(key, nodes, built)]
+    return built
 
 
 def area_on(conn: Any, destination: tuple[float, float] | None) -> str:
