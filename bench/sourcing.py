@@ -19,6 +19,7 @@ import time
 
 from bench.common import percentile
 from orderhub.carbon.factors import FactorSet, default_factors
+from orderhub.carbon.network import RURAL, URBAN, URBAN_MARKERS, Areas
 from orderhub.sourcing import synthetic
 from orderhub.sourcing.exact import plan_exact
 from orderhub.sourcing.model import STRATEGIES, Line, Offer, Plan, Request, plan_fast, plan_nearest
@@ -26,9 +27,18 @@ from orderhub.sourcing.model import STRATEGIES, Line, Offer, Plan, Request, plan
 HANDLING = {"distribution_centre": 1.2, "store": 2.8}  # as sourcing.service.HANDLING
 
 
-def carbon_per_kg():  # type: ignore[no-untyped-def]
-    """The parcel network of the shipped defaults (GLEC v3, EU), as the live planner uses it."""
-    return FactorSet(default_factors()).parcel_model("EU").offer_terms
+def carbon_per_kg(offers: list[Offer]):  # type: ignore[no-untyped-def]
+    """The parcel network of the shipped defaults (GLEC v3, EU) as the live planner uses it: per
+    order, the delivery round of its address's area (urban within 15 km of a store, else rural)."""
+    fs = FactorSet(default_factors())
+    areas = Areas((o.lat, o.lon) for o in offers if o.kind in URBAN_MARKERS)
+    models = {a: fs.parcel_model("EU", area=a).offer_terms for a in (URBAN, RURAL)}
+
+    def of(r: Request):  # type: ignore[no-untyped-def]
+        return models[areas((r.lat, r.lon))]
+
+    of.areas = areas  # type: ignore[attr-defined]
+    return of
 
 
 def demo_world(
@@ -75,7 +85,11 @@ def demo_world(
 
 def compare(name: str, offers: list[Offer], requests: list[list[Request]], co2) -> None:  # type: ignore[no-untyped-def]
     """Per strategy: the optimiser's plans against the nearest-node rule's on the same orders."""
-    print(f"\n{name}: {len(offers)} nodes, {len(requests[0])} orders — optimiser vs nearest-node rule (same orders)")
+    rural = sum(co2.areas((r.lat, r.lon)) == RURAL for r in requests[0])
+    print(
+        f"\n{name}: {len(offers)} nodes, {len(requests[0])} orders ({rural} to rural addresses) — "
+        "optimiser vs nearest-node rule (same orders)"
+    )
     print(
         f"{'strategy':>9} {'cost €':>10} {'rule €':>10} {'Δ cost':>7} {'parcels':>7} {'rule':>6} {'Δ':>7} "
         f"{'kg CO2e':>8} {'rule kg':>8} {'Δ kg':>7} {'g/parcel':>8} {'rule g/p':>8}"
@@ -83,7 +97,7 @@ def compare(name: str, offers: list[Offer], requests: list[list[Request]], co2) 
     for strategy, reqs in zip(STRATEGIES, requests, strict=True):
         pairs: list[tuple[Plan, Plan]] = []
         for r in reqs:
-            fast, near = plan_fast(r, offers, co2).plan, plan_nearest(r, offers, co2).plan
+            fast, near = plan_fast(r, offers, co2(r)).plan, plan_nearest(r, offers, co2(r)).plan
             if fast is not None and near is not None:
                 pairs.append((fast, near))
         cost = sum(f.cost for f, _ in pairs), sum(n.cost for _, n in pairs)
@@ -97,7 +111,7 @@ def compare(name: str, offers: list[Offer], requests: list[list[Request]], co2) 
         )
 
 
-def latency(a: argparse.Namespace, co2) -> None:  # type: ignore[no-untyped-def]
+def latency(a: argparse.Namespace) -> None:
     w = STRATEGIES[a.strategy]
     print(f"\nlatency and optimality: strategy {a.strategy}, {a.latency_orders} orders per size, exact on {a.exact}")
     print(
@@ -105,18 +119,19 @@ def latency(a: argparse.Namespace, co2) -> None:  # type: ignore[no-untyped-def]
     )
     for n in (int(x) for x in a.nodes.split(",")):
         net = synthetic.network(n)
+        co2 = carbon_per_kg(net)
         for k in (int(x) for x in a.lines.split(",")):
             reqs = synthetic.orders(a.latency_orders, lines=(k, k), weights=w, seed=n * 100 + k)
             lat, plans = [], []
             for r in reqs:
                 t0 = time.perf_counter()
-                d = plan_fast(r, net, co2)
+                d = plan_fast(r, net, co2(r))  # the address's area included, as at capture
                 lat.append(time.perf_counter() - t0)
                 plans.append(d.plan)
             gaps, exact_t = [], []
             for r, fast in list(zip(reqs, plans, strict=True))[: a.exact]:
                 t0 = time.perf_counter()
-                ex = plan_exact(r, net, co2, time_limit_s=2.0).plan
+                ex = plan_exact(r, net, co2(r), time_limit_s=2.0).plan
                 exact_t.append(time.perf_counter() - t0)
                 if ex is not None and fast is not None:
                     gaps.append(100 * (fast.objective - ex.objective) / ex.objective)
@@ -138,14 +153,13 @@ def main() -> None:
     p.add_argument("--strategy", default="balanced")
     p.add_argument("--skip-latency", action="store_true")
     a = p.parse_args()
-    co2 = carbon_per_kg()
     print("bench/sourcing: carbon through the GLEC v3 parcel network (shipped defaults, EU)")
     net = synthetic.network(200)
     compare(
         "synthetic network (Germany, 1 DC in 10)",
         net,
         [synthetic.orders(a.orders, lines=(1, 10), weights=w, seed=4242) for w in STRATEGIES.values()],
-        co2,
+        carbon_per_kg(net),
     )
     offers, baskets = demo_world(a.orders)
     compare(
@@ -163,10 +177,10 @@ def main() -> None:
             ]
             for w in STRATEGIES.values()
         ],
-        co2,
+        carbon_per_kg(offers),
     )
     if not a.skip_latency:
-        latency(a, co2)
+        latency(a)
 
 
 if __name__ == "__main__":

@@ -209,6 +209,9 @@ def wire(settings: Settings | None = None) -> None:
     hooks.on(hooks.CHANGED, guard_store_leases)  # may refuse the change: before the projections
     for point in (hooks.CAPTURED, hooks.CHANGED):
         hooks.on(point, project_order_for_carbon)
+    # an order's parcels take the round figure their carrier recorded for the service used
+    carbon.read_shipped_parcels_with(tracking.carriers_of)
+    carbon.set_delivery_fees(settings.delivery_fees)
     subscribers.register(webhooks.SUBSCRIBER)
     subscribers.register(tracking.TIMELINE)
     subscribers.register(tracking.FOLLOW)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from orderhub.carbon import service as carbon
@@ -296,12 +298,35 @@ def test_options_answer_in_the_baskets_currency(client, engine):
     body = {"lines": [{"sku": "A", "quantity": 1}], "destination": KASSEL}
     eur = client.post("/api/v1/carbon/options", json=body).json()["options"][0]
     assert (eur["currency"], eur["price"]) == ("EUR", "4.95")  # 15.00 < 50.00: the fee
-    gbp = client.post("/api/v1/carbon/options", json={**body, "currency": "GBP", "subtotal": "80.00"}).json()
+    gbp = client.post("/api/v1/carbon/options", json={**body, "currency": "GBP", "subtotal": "15.00"}).json()
     first = gbp["options"][0]
-    assert first["currency"] == "GBP" and first["price"] is None and "no delivery fee schedule in GBP" in first["note"]
+    assert (first["currency"], first["price"]) == ("GBP", "3.95")  # GBP's own schedule: 3.95 below 40.00
     assert first["kg_co2e"] == eur["kg_co2e"]  # the footprint does not depend on the money
+    usd = client.post("/api/v1/carbon/options", json={**body, "currency": "USD", "subtotal": "50.00"}).json()
+    assert (usd["options"][0]["currency"], usd["options"][0]["price"]) == ("USD", "0.00")  # free from 50.00
+    jpy = client.post("/api/v1/carbon/options", json={**body, "currency": "JPY", "subtotal": "8000"}).json()
+    first = jpy["options"][0]
+    assert first["price"] is None and "no delivery fee schedule in JPY" in first["note"]  # never a EUR price
     free = client.post("/api/v1/carbon/options", json={**body, "subtotal": "60.00"}).json()["options"][0]
     assert free["price"] == "0.00"
+
+
+def test_a_configured_fee_table_prices_a_currency_the_shipped_one_lacks(client, engine):
+    greener_world(engine)
+    body = {"lines": [{"sku": "A", "quantity": 1}], "destination": KASSEL, "currency": "CHF", "subtotal": "20.00"}
+    assert client.post("/api/v1/carbon/options", json=body).json()["options"][0]["price"] is None
+    try:
+        fees = carbon.set_delivery_fees("CHF:6.90/60.00, GBP:2.50/30.00")
+        assert fees["EUR"] == (Decimal("4.95"), Decimal("50.00"))  # the rest of the shipped table stays
+        first = client.post("/api/v1/carbon/options", json=body).json()["options"][0]
+        assert (first["currency"], first["price"]) == ("CHF", "6.90")
+        gbp = client.post("/api/v1/carbon/options", json={**body, "currency": "GBP"}).json()["options"][0]
+        assert gbp["price"] == "2.50"
+        with pytest.raises(ValueError, match="'CHF:free'"):
+            carbon.set_delivery_fees("CHF:free")
+        assert client.post("/api/v1/carbon/options", json=body).json()["options"][0]["price"] == "6.90"  # unchanged
+    finally:
+        carbon.set_delivery_fees("")
 
 
 def test_one_model_everywhere_one_parcel_fewer_saves_its_round_share(client, engine):

@@ -4,6 +4,7 @@ hook ``orderhub.wiring`` registers, in bulk for imported history; footprints rea
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -172,3 +173,69 @@ def test_a_changed_order_or_a_new_factor_table_rebuilds_only_what_it_touched(eng
     assert after["kg_total"] == pytest.approx(direct["kg_total"])
     assert sum(v[1] for _, v in before["per_day"]) == 0.0
     assert sum(v[1] for _, v in after["per_day"]) == pytest.approx(2 * 2.0)  # 1 unit left of each order
+
+
+def _history_of(engine, days_ago: int, sku: str):
+    from datetime import timedelta
+
+    placed = datetime.now(UTC) - timedelta(days=days_ago)
+    order = capture.build_order(
+        OrderCreate.model_validate(
+            {
+                "currency": "EUR",
+                "customer": {"email": f"{sku.lower()}@example.com"},
+                "shipping_address": {"country": "DE", "lat": 52.52, "lon": 13.40},
+                "lines": [{"sku": sku, "quantity": 1, "unit_price": "1.00"}],
+                "placed_at": placed.isoformat(),
+            }
+        )
+    )
+    capture.start_lifecycle(order)
+    service.import_history(engine, orders=[order], actor="test")
+    carbon.record_orders(engine, [order.as_facts()])
+
+
+def test_an_items_weight_category_or_own_figure_or_a_nodes_place_marks_the_days_it_touched(engine):
+    from orderhub.inventory import service as inventory
+    from tests.conftest import put_stock
+
+    put_stock(engine, {("DC-1", "A-1"): 1, ("DC-1", "B-2"): 1})
+    mug = inventory.Item("A-1", "Mug", "kitchen", 400, 100, 50)
+    pan = inventory.Item("B-2", "Pan", "kitchen", 2500, 100, 50)
+    inventory.save_items(engine, items=[mug, pan])
+    carbon.load_factors(
+        engine,
+        fmt="csv",
+        actor="test",
+        text="kind,key,value,source,edition,quality\nproduct,category:kitchen,3.0,Supplier LCA,2025,modelled\n"
+        "product,category:garden,5.0,Supplier LCA,2025,modelled\n",
+    )
+    _history_of(engine, 2, "A-1")
+    _history_of(engine, 4, "B-2")
+    _history_of(engine, 6, "A-1")
+    carbon.get_dashboard(engine, days=30)  # builds the roll-ups (and records what they read)
+    past = [d for d, _ in carbon.get_dashboard(engine, days=30)["per_day"][:-1]]
+    assert carbon.refresh_rollups(engine, days=past) == 0  # nothing changed
+
+    def same_as_direct() -> dict:
+        dash, direct = carbon.get_dashboard(engine, days=30), _direct(engine, 30)
+        assert dash["kg_total"] == pytest.approx(direct["kg_total"])
+        assert dash["per_day"] == [(d, pytest.approx(v)) for d, v in direct["per_day"]]
+        return dash
+
+    before = same_as_direct()["kg_total"]
+    inventory.save_items(engine, items=[replace(mug, weight_g=4000)])  # heavier: more linehaul and hubs
+    assert carbon.refresh_rollups(engine, days=past) == 2  # the two days with a mug, not the pan's
+    heavier = same_as_direct()["kg_total"]
+    assert heavier > before
+    inventory.save_items(engine, items=[replace(pan, category="garden")])  # 3.0 → 5.0 kg per unit
+    assert carbon.refresh_rollups(engine, days=past) == 1
+    assert same_as_direct()["kg_total"] == pytest.approx(heavier + 2.0)
+    inventory.save_items(engine, items=[replace(pan, category="garden", co2e_kg_per_unit=1.5)])  # its own figure
+    assert carbon.refresh_rollups(engine, days=past) == 1
+    assert same_as_direct()["kg_total"] == pytest.approx(heavier - 1.5)
+    [dc] = [n for n in inventory.get_all_nodes(engine) if n.id == "DC-1"]
+    inventory.save_nodes(engine, nodes=[replace(dc, lat=dc.lat + 2.0)])  # the DC moved 220 km north
+    assert carbon.refresh_rollups(engine, days=past) == 29  # every past day of the page
+    assert same_as_direct()["kg_total"] != pytest.approx(heavier - 1.5)
+    assert carbon.refresh_rollups(engine, days=past) == 0

@@ -147,3 +147,31 @@ def test_equal_objectives_break_toward_less_carbon_then_the_shorter_distance():
     dc = Offer("DC-Z", 52.52 + 0.2398, 13.40, {"A": 5}, handling=2.8, kind="distribution_centre")
     d = plan_fast(r, [near, dc], carbon)
     assert d.plan.nodes == ("DC-Z",) and d.plan.kg_co2e < d.alternatives[0].kg_co2e
+
+
+def test_the_exact_solver_breaks_ties_as_the_fast_path_does():
+    """Equal objective → less kg CO2e → shorter road distance, in HiGHS too, whatever order the
+    nodes come in (the solver alone returns whichever optimum it meets first)."""
+    from orderhub.carbon.factors import FactorSet, default_factors
+
+    model = FactorSet(default_factors()).parcel_model("EU")
+
+    def carbon(road_km, offer):
+        return model.terms(road_km, offer.node_id, offer.kind)
+
+    berlin = (52.52, 13.40)
+    far = Offer("ST-A", 52.52 + 0.2398, 13.40, {"A": 5, "B": 5}, handling=2.8, kind="store")  # 32 km by road
+    near = Offer("ST-B", 52.52 + 0.0105, 13.40, {"A": 5, "B": 5}, handling=2.8, kind="store")  # 1.4 km
+    dc = Offer("DC-Z", 52.52 + 0.2398, 13.40, {"A": 5, "B": 5}, handling=2.8, kind="distribution_centre")
+    lines = (Line("l1", "A", 1, 0.4), Line("l2", "B", 1, 0.3))
+    r = Request(lines=lines, lat=berlin[0], lon=berlin[1], weights=STRATEGIES["cheapest"])
+    for offers in ([far, near], [near, far]):
+        exact = plan_exact(r, offers, carbon).plan
+        assert exact.nodes == ("ST-B",) and exact.objective == pytest.approx(
+            plan_fast(r, offers, carbon).plan.objective
+        )
+        assert round(exact.shipments[0].road_km, 1) == 1.4
+    for offers in ([near, dc], [dc, near], [far, dc, near]):
+        exact = plan_exact(r, offers, carbon).plan
+        assert exact.nodes == ("DC-Z",)  # same price and days, no collection round: less kg CO2e
+        assert exact.kg_co2e == pytest.approx(plan_fast(r, offers, carbon).plan.kg_co2e)

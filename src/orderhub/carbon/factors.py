@@ -67,8 +67,8 @@ class FactorSet:
         ).hexdigest()[:16]
         self._picked: dict[tuple[FactorKind, str, str, str, str], Factor | None] = {}
         self._origins: dict[tuple[str, str], Origin] = {}
-        self._networks: dict[tuple[str, str, str, str], ParcelNetwork] = {}
-        self._models: dict[tuple[str, str], ParcelModel] = {}
+        self._networks: dict[tuple[str, str, str, str, str], ParcelNetwork] = {}
+        self._models: dict[tuple[str, str, str], ParcelModel] = {}
 
     def get(
         self, kind: FactorKind, key: str, *, carrier: str = "", region: str = "", edition: str = ""
@@ -87,42 +87,55 @@ class FactorSet:
         self, kind: str, *, area: str = "urban", vehicle: str = "van.diesel", carrier: str = "", service: str = ""
     ) -> Factor | None:
         """A round's kg per item: the carrier's own figure for its service, else for the round
-        type (urban or rural; diesel van, electric van, cargo bike), else the default."""
+        type (urban or rural; diesel van, electric van, cargo bike), else the area's diesel van
+        round, else the urban diesel van round (the published default)."""
         if service:
             own = self.get(FactorKind.round, round_key(kind, service=service), carrier=carrier)
             if own is not None:
                 return own
-        return self.get(FactorKind.round, round_key(kind, area, vehicle), carrier=carrier) or self.get(
-            FactorKind.round, round_key(kind), carrier=carrier
-        )
+        for a, v in ((area, vehicle), (area, "van.diesel"), ("urban", vehicle), ("urban", "van.diesel")):
+            hit = self.get(FactorKind.round, round_key(kind, a, v), carrier=carrier)
+            if hit is not None:
+                return hit
+        return None
 
     def network(
-        self, region: str = DEFAULT_REGION, carrier: str = "", *, area: str = "urban", vehicle: str = "van.diesel"
+        self,
+        region: str = DEFAULT_REGION,
+        carrier: str = "",
+        *,
+        area: str = "urban",
+        vehicle: str = "van.diesel",
+        service: str = "",
     ) -> ParcelNetwork:
-        """The parcel network for routes in ``region`` (cached: the planner asks per order)."""
-        cache_key = (region, carrier, area, vehicle)
+        """The parcel network for routes in ``region`` ending in an ``area`` (urban or rural)
+        delivered by ``carrier``'s ``service`` when known (cached: the planner asks per order)."""
+        cache_key = (region, carrier, area, vehicle, service)
         hit = self._networks.get(cache_key)
         if hit is not None:
             return hit
         linehaul = self.get(FactorKind.transport, LINEHAUL.get(region, LINEHAUL[DEFAULT_REGION]), carrier=carrier)
         linehaul = linehaul or self.get(FactorKind.transport, LINEHAUL[DEFAULT_REGION], carrier=carrier)
-        delivery = self.round("delivery", area=area, vehicle=vehicle, carrier=carrier)
+        delivery = self.round("delivery", area=area, vehicle=vehicle, carrier=carrier, service=service)
         assert linehaul is not None and delivery is not None, "the default table defines linehaul and rounds"
         net = ParcelNetwork(
             linehaul=linehaul,
             delivery=delivery,
             sort=self.get(FactorKind.hub, SORT, carrier=carrier),
-            collection=self.round("collection", area=area, carrier=carrier),
+            # the collection round is where the node stands, not the customer: urban (stores)
+            collection=self.round("collection", carrier=carrier),
         )
         self._networks[cache_key] = net
         return net
 
-    def parcel_model(self, region: str = DEFAULT_REGION, carrier: str = "") -> ParcelModel:
-        """The network for ``region`` with node origins resolved on first use (cached with the
-        set: a loaded table makes a new set)."""
-        hit = self._models.get((region, carrier))
+    def parcel_model(self, region: str = DEFAULT_REGION, carrier: str = "", *, area: str = "urban") -> ParcelModel:
+        """The network for ``region`` and delivery ``area`` with node origins resolved on first
+        use (cached with the set: a loaded table makes a new set)."""
+        hit = self._models.get((region, carrier, area))
         if hit is None:
-            hit = self._models[(region, carrier)] = ParcelModel(self.network(region, carrier), self.origin)
+            hit = self._models[(region, carrier, area)] = ParcelModel(
+                self.network(region, carrier, area=area), self.origin
+            )
         return hit
 
     def origin(self, node_id: str, node_type: str) -> Origin:

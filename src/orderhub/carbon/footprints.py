@@ -22,6 +22,7 @@ from orderhub.carbon.model import (
     allocate_by_mass,
     great_circle_km,
 )
+from orderhub.carbon.network import URBAN, Areas
 from orderhub.inventory import service as inventory
 
 #: Weight assumed for a SKU missing from the item master (and said so in the footprint).
@@ -40,6 +41,7 @@ class ItemQty:
     category: str
     weight_g: int
     quantity: int
+    own_kg: float | None = None  # the item master's own figure per unit (the supplier's), if stated
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ class ShipmentSpec:
     shared_mass_kg: float = 0.0  # other orders' goods in the same parcel (allocation by mass)
     origin_type: str = "distribution_centre"  # the node's type: its hub default, collected or not
     region: str = DEFAULT_REGION  # the factor region of the route (EU, GB)
+    area: str = URBAN  # the delivery address's round type: urban or rural
+    service: str = ""  # the carrier's service that took the parcel, when known (its own round figure)
     #: what recorded rounds allocated to this parcel, by round kind (``delivery``, ``collection``):
     #: they replace the network's default share for that kind
     recorded: dict[str, tuple[RoundShare, ...]] = field(default_factory=dict)
@@ -123,7 +127,7 @@ def calculate(
     per_parcel = fs.get(FactorKind.packaging, PARCEL)
     for spec in shipments:
         mass = sum(i.weight_g * i.quantity for i in spec.items) / 1000.0
-        network = fs.network(spec.region, spec.carrier)
+        network = fs.network(spec.region, spec.carrier, area=spec.area, service=spec.service)
         if road_factor is not None:
             network = replace(network, road_factor=road_factor)
         road = great_circle_km(*spec.origin_at, *spec.destination) * network.road_factor
@@ -141,6 +145,11 @@ def calculate(
             parts.append(Part("packaging:parcel", per_parcel.value, per_parcel.quality, f"1 parcel ({per_parcel.key})"))
     for item in items:
         for kind in (FactorKind.product, FactorKind.packaging):
+            if kind == FactorKind.product and item.own_kg is not None and fs.get(kind, f"sku:{item.sku}") is None:
+                # the supplier's figure for this very product beats its category's average
+                detail = f"{item.quantity} × {item.own_kg} kg (item master: the supplier's figure)"
+                parts.append(Part(f"product:{item.sku}", item.own_kg * item.quantity, DataQuality.primary, detail))
+                continue
             f = fs.for_item(kind, item.sku, item.category)
             if f is None:
                 result.missing.append(f"{kind.value} factor for {item.sku} ({item.category})")
@@ -167,11 +176,17 @@ def of_order(
     recorded: dict[str, list[RoundShare]] | None = None,
     *,
     nearest: NearestShipping | None = None,
+    areas: Areas | None = None,
+    carried: list[dict[str, Any]] | None = None,
 ) -> OrderFootprint:
     """The order's footprint: one parcel per node that holds or ships its lines (the nearest
     shipping node when none does yet), products and packaging by SKU or category. ``recorded``
     are the shares real rounds allocated to the order's items, by round kind: they replace the
-    default share of the order's parcels one for one (the last parcel takes any extra)."""
+    default share of the order's parcels one for one (the last parcel takes any extra). The
+    delivery round is the address's area's (``areas``: urban or rural); ``carried`` are the
+    parcels shipped with tracking (``carrier``, ``service``, ``lines``): a node's parcel takes
+    the carrier and service of the shipped parcel holding its lines, so a carrier's own figure
+    for that service applies."""
     line_of = {line.line_id: line for line in order.lines}
     by_node: dict[str, dict[str, int]] = {}
     for h in holds:
@@ -195,17 +210,19 @@ def of_order(
             return ItemQty(sku, "unknown", UNKNOWN_WEIGHT_G, qty)
         if item.weight_g is None:
             missing.append(f"weight of {sku} unknown (item awaiting review): {UNKNOWN_WEIGHT_G} g assumed")
-            return ItemQty(sku, item.category, UNKNOWN_WEIGHT_G, qty)
-        return ItemQty(sku, item.category, item.weight_g, qty)
+            return ItemQty(sku, item.category, UNKNOWN_WEIGHT_G, qty, item.co2e_kg_per_unit)
+        return ItemQty(sku, item.category, item.weight_g, qty, item.co2e_kg_per_unit)
 
     specs = []
     if destination is not None and not order.is_in_store:
         region = region_of(order.country)
+        area = (areas or Areas.of_nodes(nodes.values()))(destination)
         parcels = sorted(by_node.items())
         for i, (node_id, lines) in enumerate(parcels):
             node = nodes[node_id]
             parcel = [item_qty(line_of[lid].sku, qty) for lid, qty in lines.items() if lid in line_of]
             mine = {kind: _spread(shares, i, len(parcels)) for kind, shares in (recorded or {}).items()}
+            carrier, service = _carrier_of(carried or [], lines)
             specs.append(
                 ShipmentSpec(
                     origin=node_id,
@@ -214,6 +231,9 @@ def of_order(
                     items=parcel,
                     origin_type=node.type.value,
                     region=region,
+                    area=area,
+                    carrier=carrier,
+                    service=service,
                     recorded={kind: shares for kind, shares in mine.items() if shares},
                 )
             )
@@ -252,6 +272,17 @@ class NearestShipping:
                 best, best_h = node, h
         self._seen[destination] = best
         return best
+
+
+def _carrier_of(carried: list[dict[str, Any]], lines: dict[str, int]) -> tuple[str, str]:
+    """The carrier and service of the shipped parcel that holds most of a node's lines (ties:
+    the first shipped); none shipped yet: unknown."""
+    best, best_n = ("", ""), 0
+    for parcel in carried:
+        n = sum(1 for line_id in parcel.get("lines") or {} if line_id in lines)
+        if n > best_n:
+            best, best_n = (str(parcel.get("carrier") or ""), str(parcel.get("service") or "")), n
+    return best
 
 
 def _spread(shares: list[RoundShare], i: int, parcels: int) -> tuple[RoundShare, ...]:

@@ -22,15 +22,30 @@ needs (``terms``). Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from orderhub.carbon.model import DEFAULT_ROAD_FACTOR, Factor, Hub, Leg, RoundShare, ShipmentFootprint
+from orderhub.carbon.model import (
+    DEFAULT_ROAD_FACTOR,
+    EARTH_RADIUS_KM,
+    Factor,
+    Hub,
+    Leg,
+    RoundShare,
+    ShipmentFootprint,
+)
 
 #: A collected parcel whose road distance is within this stays in one depot's area: one sort
 #: centre, no linehaul (the collection and delivery rounds carry it).
 LOCAL_KM = 50.0
+#: A delivery address within this great-circle distance of a store is on an urban round; beyond
+#: it, a rural one (stores stand where people live densely: a proxy for stop density).
+URBAN_KM = 15.0
+#: Node types whose places mark built-up areas.
+URBAN_MARKERS = frozenset({"store", "dark_store"})
+URBAN, RURAL = "urban", "rural"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +157,57 @@ class ParcelModel:
         if road_km <= self.network.local_km:
             return c[0], c[1] + road_km * c[2]
         return c[0], c[3] + road_km * c[4]
+
+
+class Areas:
+    """Urban or rural, for delivery addresses: urban within ``radius_km`` (great circle) of a
+    store or dark store of the network, rural beyond. A network without stores gives no sign of
+    where people live, so every address is urban (the published GLEC round). The centres sit
+    in a grid of ``CELL``-degree cells, so an address is checked against the few nearby ones;
+    answers are remembered per address (a period's orders go to the same addresses again)."""
+
+    CELL = 0.25  # degrees
+    REMEMBERED = 100_000  # addresses
+
+    def __init__(self, centres: Iterable[tuple[float, float]], *, radius_km: float = URBAN_KM) -> None:
+        self._grid: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
+        for lat, lon in centres:
+            cell = (math.floor(lat / self.CELL), math.floor(lon / self.CELL))
+            self._grid.setdefault(cell, []).append((math.radians(lat), math.radians(lon), math.cos(math.radians(lat))))
+        self._radius_deg = math.degrees(radius_km / EARTH_RADIUS_KM)
+        # haversine's h for the radius: compare h, not distances (no asin per centre)
+        self._h = math.sin(radius_km / (2 * EARTH_RADIUS_KM)) ** 2
+        self._seen: dict[tuple[float, float], str] = {}
+
+    @classmethod
+    def of_nodes(cls, nodes: Iterable[Any], *, radius_km: float = URBAN_KM) -> Areas:
+        """From nodes with ``type`` (an enum or its value), ``lat`` and ``lon``."""
+        return cls(
+            ((n.lat, n.lon) for n in nodes if getattr(n.type, "value", n.type) in URBAN_MARKERS), radius_km=radius_km
+        )
+
+    def _near(self, lat: float, lon: float) -> list[tuple[float, float, float]]:
+        """The centres in the cells a circle of the radius around the address touches."""
+        dlat = self._radius_deg
+        dlon = min(360.0, dlat / max(math.cos(math.radians(lat)), 1e-6))
+        rows = range(math.floor((lat - dlat) / self.CELL), math.floor((lat + dlat) / self.CELL) + 1)
+        cols = range(math.floor((lon - dlon) / self.CELL), math.floor((lon + dlon) / self.CELL) + 1)
+        if len(rows) * len(cols) > len(self._grid):  # near a pole or a tiny network: all of them
+            return [c for cell in self._grid.values() for c in cell]
+        return [c for r in rows for q in cols for c in self._grid.get((r, q), ())]
+
+    def __call__(self, destination: tuple[float, float] | None) -> str:
+        if destination is None or not self._grid:
+            return URBAN
+        hit = self._seen.get(destination)
+        if hit is None:
+            p2, l2 = math.radians(destination[0]), math.radians(destination[1])
+            c2 = math.cos(p2)
+            near = any(
+                math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2 <= self._h
+                for p1, l1, c1 in self._near(*destination)
+            )
+            if len(self._seen) >= self.REMEMBERED:  # a long-lived set (capture) stays bounded
+                self._seen.clear()
+            hit = self._seen[destination] = URBAN if near else RURAL
+        return hit

@@ -32,9 +32,33 @@ WAIT_ROUND_SHARE = 0.6
 WAIT_EXTRA_DAYS = 2
 POINTS_PER_KG = 20
 #: The delivery fee and the basket value from which delivery is free, per currency: options
-#: answer in the basket's currency. A currency without a schedule here gets no price (None)
-#: and a note saying so, never a price in another currency.
-FEES = {"EUR": (Decimal("4.95"), Decimal("50.00"))}
+#: answer in the basket's currency. A currency without a schedule gets no price (None) and a
+#: note saying so, never a price in another currency. The merchant's own price list, not a
+#: market figure: each amount is set in its currency (not converted), and
+#: ``ORDERHUB_DELIVERY_FEES`` replaces or adds entries (``parse_fees``).
+FEES: dict[str, tuple[Decimal, Decimal]] = {
+    "EUR": (Decimal("4.95"), Decimal("50.00")),
+    "GBP": (Decimal("3.95"), Decimal("40.00")),
+    "USD": (Decimal("5.95"), Decimal("50.00")),
+}
+
+
+def parse_fees(text: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """``"GBP:3.95/40.00, CHF:6.90/60.00"`` → fee and free-from per currency. Raises
+    ``ValueError`` naming the entry that is not ``CUR:fee/free-from``."""
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            code, amounts = entry.split(":")
+            fee, free_from = (Decimal(a) for a in amounts.split("/"))
+        except (ValueError, ArithmeticError):
+            raise ValueError(f"delivery fee entry {entry!r} is not CUR:fee/free-from") from None
+        if len(code) != 3 or not code.isalpha() or not code.isupper() or fee < 0 or free_from < 0:
+            raise ValueError(f"delivery fee entry {entry!r} is not CUR:fee/free-from")
+        out[code] = (fee.quantize(Decimal("0.01")), free_from.quantize(Decimal("0.01")))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +144,14 @@ def build_options(
     subtotal: Decimal,
     parcel_kg: float = 0.0,
     currency: str = "EUR",
+    fees: dict[str, tuple[Decimal, Decimal]] | None = None,
 ) -> list[Option]:
-    """The options a checkout can offer for this basket, standard first, priced in its currency."""
+    """The options a checkout can offer for this basket, standard first, priced in its currency
+    by ``fees`` (default ``FEES``)."""
+    fees = FEES if fees is None else fees
     weight = {line.sku: line.weight_g for line in lines}
     by_id = {n.node_id: n for n in nodes}
-    schedule = FEES.get(currency)
+    schedule = fees.get(currency)
     fee = None if schedule is None else Decimal("0.00") if subtotal >= schedule[1] else schedule[0]
 
     def make(name: str, plan: dict[str, list[tuple[str, int]]], extra_days: int = 0, share: float = 1.0) -> Option:
@@ -162,7 +189,7 @@ def build_options(
             if len(opt.parcels) < len(base.parcels)
             else "shared run"
         )
-    if currency not in FEES:
+    if schedule is None:
         for opt in options:
             opt.note = (opt.note + "; " if opt.note else "") + f"no delivery fee schedule in {currency}"
     return options

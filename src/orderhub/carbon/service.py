@@ -3,8 +3,10 @@ of orders (kept current by a hook inside every order change), greener delivery o
 
 from __future__ import annotations
 
+import hashlib
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +31,7 @@ from orderhub.carbon.model import (
     ShipmentFootprint,
     great_circle_km,
 )
-from orderhub.carbon.network import Origin, ParcelModel, ParcelNetwork
+from orderhub.carbon.network import Areas, Origin, ParcelModel, ParcelNetwork
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.inventory import service as inventory
@@ -122,6 +124,47 @@ def order_footprint(
 
 
 # -- carbon's projection of orders, and the footprints of orders ------------------------------
+#: How carbon reads the parcels shipped with tracking (order id → its parcels' ``carrier``,
+#: ``service`` and ``lines``) on a connection: tracking's reader, plugged in by ``wiring``
+#: (carbon does not import tracking). Unplugged: carriers unknown, the default rounds apply.
+ShippedReader = Callable[[Any, list[str]], dict[str, list[dict[str, Any]]]]
+_shipped: list[ShippedReader] = []
+
+
+def read_shipped_parcels_with(reader: ShippedReader | None) -> None:
+    """Plug in (or with None, unplug) the reader of shipped parcels: an order's parcel then
+    takes the round figure its carrier recorded for the service that carried it."""
+    _shipped.clear()
+    if reader is not None:
+        _shipped.append(reader)
+
+
+def shipped_parcels(conn: Any, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    return _shipped[0](conn, order_ids) if _shipped and order_ids else {}
+
+
+#: The last node set's ``Areas``, by the identity of its node objects (held here, so no id is
+#: reused while cached): capture asks per order, on the node objects inventory keeps cached.
+_areas: list[tuple[tuple[int, ...], list[Any], Areas]] = []
+
+
+def areas_of(nodes: Any) -> Areas:
+    """Urban or rural for delivery addresses, from the network's nodes (``network.Areas``)."""
+    nodes = list(nodes)
+    key = tuple(map(id, nodes))
+    cached = _areas[0] if _areas else None
+    if cached is not None and cached[0] == key:
+        return cached[2]
+    built = Areas.of_nodes(nodes)
+    _areas[:] = [(key, nodes, built)]
+    return built
+
+
+def area_on(conn: Any, destination: tuple[float, float] | None) -> str:
+    """The round type (``urban`` / ``rural``) of a delivery address, on the caller's connection."""
+    return areas_of(inventory.nodes_by_id(conn).values())(destination)
+
+
 def record_order(conn: Connection, facts: dict[str, Any]) -> None:
     """Keep carbon's row of an order current, in the order change's own transaction (one
     statement; a second marks its day's roll-up out of date when the order is from a past
@@ -152,12 +195,15 @@ def get_order_footprint(engine: Engine, *, order_id: str) -> OrderFootprint:
     with unit_of_work(engine, write=False) as conn:
         order = store.get_order(conn, order_id)
         recorded = recorded_shares(conn, [order_id])
+        shipped = shipped_parcels(conn, [order_id])
     if order is None:
         raise NotFound(f"no order {order_id}", code="order_not_found", order_id=order_id)
     items = inventory.get_items(engine, skus=[line.sku for line in order.lines])
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[order_id]).get(order_id, [])
-    return footprints.of_order(get_factor_set(engine), order, holds, items, nodes, recorded.get(order_id))
+    return footprints.of_order(
+        get_factor_set(engine), order, holds, items, nodes, recorded.get(order_id), carried=shipped.get(order_id)
+    )
 
 
 def get_footprints(
@@ -168,16 +214,25 @@ def get_footprints(
     with unit_of_work(engine, write=False) as conn:
         batch = store.orders_between(conn, start=as_utc(start), end=as_utc(end), customer=customer, limit=limit)
         recorded = recorded_shares(conn, [o.order_id for o in batch])
+        shipped = shipped_parcels(conn, [o.order_id for o in batch])
     items = {i.sku: i for i in inventory.get_all_items(engine)}
     nodes = {n.id: n for n in inventory.get_all_nodes(engine)}
     holds = inventory.get_holds(engine, order_ids=[o.order_id for o in batch])
     fs = get_factor_set(engine)
-    nearest = footprints.NearestShipping(nodes)
+    nearest, areas = footprints.NearestShipping(nodes), areas_of(nodes.values())
     return [
         (
             o,
             footprints.of_order(
-                fs, o, holds.get(o.order_id, []), items, nodes, recorded.get(o.order_id), nearest=nearest
+                fs,
+                o,
+                holds.get(o.order_id, []),
+                items,
+                nodes,
+                recorded.get(o.order_id),
+                nearest=nearest,
+                areas=areas,
+                carried=shipped.get(o.order_id),
             ),
         )
         for o in batch
@@ -229,11 +284,52 @@ MAX_DASHBOARD_DAYS = 730
 ROLLUP_CHUNK_DAYS = 31
 
 
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
+
+
+def footprint_inputs(items: list[Any], nodes: list[Any]) -> dict[str, str]:
+    """What footprints read besides orders and factors, a fingerprint per item (category,
+    weight, own figure) and per node (type, place, whether it ships)."""
+    out = {f"item:{i.sku}": _fingerprint(i.category, i.weight_g, i.co2e_kg_per_unit) for i in items}
+    out.update(
+        {f"node:{n.id}": _fingerprint(n.type.value, n.lat, n.lon, n.can(inventory.Capability.ships)) for n in nodes}
+    )
+    return out
+
+
+def mark_changed_inputs(engine: Engine) -> int:
+    """Mark out of date the past days whose footprints an item or node change touched: an
+    item's category, weight or own figure → the days with an order of that SKU; a node's type
+    or place (or a node added or gone: the urban areas and nearest nodes move) → every day;
+    nothing recorded yet → every day. Returns how many days were marked."""
+    now = footprint_inputs(inventory.get_all_items(engine), inventory.get_all_nodes(engine))
+    with unit_of_work(engine, write=False) as conn:
+        if store.input_fingerprints(conn) == now:
+            return 0
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    with unit_of_work(engine) as conn:
+        before = store.input_fingerprints(conn)
+        changed = {k: v for k, v in now.items() if before.get(k) != v}
+        gone = [k for k in before if k not in now]
+        moved = [k for k in [*changed, *gone] if not k.startswith("item:")]
+        if not before or moved:
+            touched = set(store.rolled_up_days(conn))
+        else:
+            skus = {k.removeprefix("item:") for k in [*changed, *gone]}
+            touched = store.days_with_skus(conn, skus, before=today) if skus else set()
+        store.touch_days(conn, sorted(touched))
+        store.save_input_fingerprints(conn, changed, gone)
+    return len(touched)
+
+
 def refresh_rollups(engine: Engine, *, days: list[str]) -> int:
     """Rebuild the roll-ups of the given past days that are out of date (an order of the day
-    changed since, or the factor set did), a month per transaction. Returns how many days."""
+    changed since, or the factor set did, or an item or node it read: ``mark_changed_inputs``),
+    a month per transaction. Returns how many days."""
     if not days:
         return 0
+    mark_changed_inputs(engine)
     fs = get_factor_set(engine)
     with unit_of_work(engine, write=False) as conn:
         states = store.day_states(conn, min(days), max(days))
@@ -267,6 +363,19 @@ def get_disclosure(engine: Engine, *, start: datetime, end: datetime, customer: 
 # -- delivery options, choices and points -----------------------------------------------------
 #: The currency of the item master's prices.
 CATALOGUE_CURRENCY = "EUR"
+#: The delivery fees in force per currency: the shipped table with ``ORDERHUB_DELIVERY_FEES``
+#: applied over it (``set_delivery_fees``, from wiring at start-up).
+_fees: dict[str, tuple[Decimal, Decimal]] = dict(options_mod.FEES)
+
+
+def set_delivery_fees(text: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """Apply ``CUR:fee/free-from`` entries over the shipped fee table (``""``: the shipped
+    table). Raises ``ValueError`` on a malformed entry, changing nothing."""
+    parsed = options_mod.parse_fees(text)
+    _fees.clear()
+    _fees.update(options_mod.FEES)
+    _fees.update(parsed)
+    return dict(_fees)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +401,8 @@ def delivery_options(
     ATP (the channel's buffer applied). ``subtotal`` is the basket's value in that currency;
     without it the item master's prices count when the currency is the catalogue's."""
     items = inventory.get_items(engine, skus=[line.sku for line in lines])
-    nodes = {n.id: n for n in inventory.get_all_nodes(engine) if n.can(inventory.Capability.ships)}
+    every = inventory.get_all_nodes(engine)
+    nodes = {n.id: n for n in every if n.can(inventory.Capability.ships)}
     atp: dict[str, dict[str, int]] = {node_id: {} for node_id in nodes}
     for line in lines:
         for n in inventory.get_atp(engine, sku=line.sku, channel=channel)["nodes"]:
@@ -317,7 +427,7 @@ def delivery_options(
         )
     per_parcel = fs.get(FactorKind.packaging, PARCEL)
     result = options_mod.build_options(
-        fs.network(region_of(country)),
+        fs.network(region_of(country), area=areas_of(every)(destination)),
         stocked,
         basket,
         destination,
@@ -325,6 +435,7 @@ def delivery_options(
         subtotal=subtotal,
         parcel_kg=per_parcel.value if per_parcel else 0.0,
         currency=currency,
+        fees=_fees,
     )
     for opt in result[1:]:
         opt.points = round(opt.savings_kg * points_per_kg)

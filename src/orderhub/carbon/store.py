@@ -3,12 +3,14 @@ orders (``carbon_orders``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from orderhub.carbon.model import DataQuality, Factor, FactorKind, OrderFacts, OrderLineFacts
+from orderhub.core.clock import as_utc
 from orderhub.platform.db import UtcDateTime, metadata, per_dialect
 
 factors = sa.Table(
@@ -300,6 +302,43 @@ day_totals = sa.Table(
     sa.Column("kg", sa.Float, nullable=False),
     sa.Column("n", sa.Integer, nullable=False),
 )
+
+
+#: What the roll-ups were built from besides orders and factors: a fingerprint per item
+#: (``item:<sku>``: category, weight, own figure) and per node (``node:<id>``: type, place).
+inputs = sa.Table(
+    "carbon_inputs",
+    metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("fingerprint", sa.String(40), nullable=False),
+)
+
+
+def input_fingerprints(conn: Connection) -> dict[str, str]:
+    return {r.key: r.fingerprint for r in conn.execute(sa.select(inputs.c.key, inputs.c.fingerprint))}
+
+
+def save_input_fingerprints(conn: Connection, changed: dict[str, str], gone: list[str]) -> None:
+    """Replace the fingerprints of ``changed`` keys and drop ``gone`` ones (in key order)."""
+    wanted = sorted(set(changed) | set(gone))
+    for i in range(0, len(wanted), 500):
+        conn.execute(inputs.delete().where(inputs.c.key.in_(wanted[i : i + 500])))
+    if changed:
+        conn.execute(inputs.insert(), [{"key": k, "fingerprint": changed[k]} for k in sorted(changed)])
+
+
+def days_with_skus(conn: Connection, skus: set[str], before: datetime) -> set[str]:
+    """The days (UTC) before ``before`` with an order holding any of ``skus``."""
+    out: set[str] = set()
+    stmt = sa.select(orders.c.created_at, orders.c.lines).where(orders.c.created_at < before)
+    for r in conn.execute(stmt):
+        if any(line.get("sku") in skus for line in r.lines or []):
+            out.add(as_utc(r.created_at).date().isoformat())
+    return out
+
+
+def rolled_up_days(conn: Connection) -> list[str]:
+    return [r.day for r in conn.execute(sa.select(days.c.day))]
 
 
 def _build_touch(insert: Any) -> Any:

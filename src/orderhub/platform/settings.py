@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     store_protection_days: int = Field(default=2, ge=1, le=28)
     store_protection_weight: float = Field(default=5.0, ge=0)
     points_per_kg: int = 20  # reward points per kg CO2e a greener delivery saves
+    # checkout delivery fees per currency (docs/carbon.md): "CUR:fee/free-from", comma-separated;
+    # each entry replaces or adds to the shipped table (EUR 4.95/50.00, GBP 3.95/40.00, USD 5.95/50.00)
+    delivery_fees: str = Field(default="", pattern=r"^\s*([A-Z]{3}:\d+(\.\d{1,2})?/\d+(\.\d{1,2})?\s*(,\s*|$))*$")
     edge_hub_key: str = Field(default="", repr=False)  # `orderhub edge`: an operator's API key at the hub
     # request body limits in bytes (docs/limits.md): larger bodies are answered 413
     max_body_bytes: int = Field(default=1 << 20, ge=1024)  # every route not named below

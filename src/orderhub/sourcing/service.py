@@ -327,10 +327,12 @@ def live_planner_for(
 ) -> LivePlanner:
     """The planner for an order being captured on ``conn`` (factors and pilot scope cached).
     ``strategy``, when given (a rule chose it: ``strategy_by``), wins over the configured one.
-    ``country`` chooses the carbon factors' region (DESNZ for GB, GLEC EU defaults elsewhere)."""
+    ``country`` chooses the carbon factors' region (DESNZ for GB, GLEC EU defaults elsewhere),
+    the destination its delivery round (urban or rural, ``carbon.area_on``)."""
     asked = strategy
     strategy, weights = strategy_for(tier=tier, channel=channel, override=asked, chosen=chosen_strategies(conn))
-    network = carbon.factor_set_on(conn).parcel_model(carbon.region_of(country))
+    area = carbon.area_on(conn, destination)
+    network = carbon.factor_set_on(conn).parcel_model(carbon.region_of(country), area=area)
     live = pilot_scope(conn).covers(channel=channel, region=region, skus=[ln.sku for ln in lines])
     planner = LivePlanner(
         network,

@@ -111,6 +111,12 @@ def ship(engine: Engine, *, order_id: str, parcels: list[ParcelIn], actor: str) 
     return rows
 
 
+def carriers_of(conn: Connection, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each order's parcels shipped with tracking — ``carrier``, ``service`` and ``lines``
+    (line id → units) — read on the caller's connection (carbon's footprints, through wiring)."""
+    return store.carriers_of_orders(conn, order_ids)
+
+
 def _fo_of(fos: dict[str, Any], lines: dict[str, int]) -> str:
     for fo in fos.values():
         if set(lines) <= set(fo.lines):

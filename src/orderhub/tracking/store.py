@@ -209,6 +209,26 @@ def parcels_of_order(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+def carriers_of_orders(conn: Connection, order_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Carrier, service and lines of each order's parcels, in the order they were shipped."""
+    wanted = sorted(set(order_ids))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i in range(0, len(wanted), 500):  # bound the IN list
+        rows = conn.execute(
+            sa.select(
+                tracking_parcels.c.order_id,
+                tracking_parcels.c.carrier,
+                tracking_parcels.c.service,
+                tracking_parcels.c.lines,
+            )
+            .where(tracking_parcels.c.order_id.in_(wanted[i : i + 500]))
+            .order_by(tracking_parcels.c.created_at, tracking_parcels.c.id)
+        )
+        for r in rows:
+            out.setdefault(r.order_id, []).append({"carrier": r.carrier, "service": r.service, "lines": r.lines})
+    return out
+
+
 def parcels_by_number(conn: Connection, numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
     wanted = sorted(set(numbers))
     if not wanted:
