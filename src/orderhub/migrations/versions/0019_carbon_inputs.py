@@ -2,7 +2,7 @@
 changed category, weight, own figure, node type or place marks the days it touched
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0017
 Create Date: 2026-11-26 19:20:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
