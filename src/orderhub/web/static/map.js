@@ -8,7 +8,7 @@
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
-  var LAND = "#dfe5ee", BORDER = "#ffffff", SEA = "#f2f6fb";
+  var LAND = "#f3f0e8", BORDER = "#c8c2b4", SEA = "#dbe8f4";
 
   function el(tag, attrs, text) {
     var e = document.createElementNS(NS, tag);
@@ -62,15 +62,19 @@
   }
 
   // Greedy placement, most important point first: right, left, above, below the point; a label
-  // that fits nowhere is left out (the point keeps it as its hover title).
+  // that fits nowhere is left out (the point keeps it as its hover title). Labels keep off each
+  // other and off the nodes' circles (the small destination dots may be covered).
   function placeLabels(group, placed, width, height) {
-    var taken = [];
+    var taken = placed.filter(function (p) { return (p.r || 4) >= 4; }).map(function (p) {
+      var r = p.r || 4;
+      return { x: p.x - r, y: p.y - r, width: 2 * r, height: 2 * r, owner: p };
+    });
     placed.filter(function (p) { return p.label; })
       .sort(function (a, b) { return (b.r || 0) - (a.r || 0) || (a.label < b.label ? -1 : 1); })
       .forEach(function (p) {
         var r = (p.r || 4) + 3, gap = 4;
         var tries = [[r, 4, "start"], [-r, 4, "end"], [0, -r - gap, "middle"], [0, r + 11, "middle"]];
-        var text = el("text", { "font-size": 12, fill: "#1d2433", "paint-order": "stroke", stroke: "#ffffff", "stroke-width": 3, "data-label": p.label }, p.label);
+        var text = el("text", { "font-size": 12, fill: "#1d2433", "paint-order": "stroke", stroke: "#ffffff", "stroke-width": 3, "stroke-linejoin": "round", "data-label": p.label }, p.label);
         group.appendChild(text);
         for (var i = 0; i < tries.length; i++) {
           text.setAttribute("x", p.x + tries[i][0]);
@@ -78,7 +82,7 @@
           text.setAttribute("text-anchor", tries[i][2]);
           var box = text.getBBox();
           var inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height;
-          if (inside && !taken.some(function (t) { return overlaps(t, box); })) {
+          if (inside && !taken.some(function (t) { return t.owner !== p && overlaps(t, box); })) {
             taken.push(box);
             return;
           }
