@@ -4,6 +4,8 @@ sorting and paging, and the maps drawn over the country outlines with labels tha
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from playwright.sync_api import expect
@@ -218,4 +220,31 @@ def test_maps_draw_country_outlines_node_load_destinations_and_labels_that_do_no
     assert _overlapping(_boxes(page, "[data-testid=sourcing-map] text[data-label]")) == []
     page.goto(f"{live.url}/console/inventory")
     page.screenshot(path=str(live_artifact("inventory-products.png")), full_page=True)
+    assert errors == []
+
+
+def test_tracking_page_draws_the_outlines_behind_the_destination_and_the_parcel(page, live):
+    from tests.e2e.test_tracking_pages import released, tracking
+
+    order = released(live, "MAP-1")
+    line = order["lines"][0]["id"]
+    httpx.post(
+        f"{live.url}/api/v1/orders/{order['id']}/parcels",
+        json={"parcels": [{"carrier": "dhl", "tracking_number": "JJD77", "lines": {line: 2}}]},
+        headers=ADMIN,
+    ).raise_for_status()
+    token = tracking(live, order["id"])["token"]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live.url}/track/{token}?lang=en")
+    expect(page.locator("#map circle[data-kind=dest]")).to_have_count(1)
+    assert page.locator("#map path[data-country]").count() >= 1
+    at = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    event = {"id": "m1", "tracking_number": "JJD77", "milestone": "out_for_delivery", "occurred_at": at,
+             "position": {"lat": 51.0, "lon": 10.0}}  # fmt: skip
+    httpx.post(f"{live.url}/api/v1/tracking/events", json={"events": [event]}, headers=ADMIN).raise_for_status()
+    expect(page.locator("#map circle[data-kind=pos]")).to_have_count(1, timeout=5000)
+    expect(page.locator("#map path[data-country=Germany]")).to_have_count(1)  # refitted to both points
+    expect(page.locator("#map line")).to_have_count(1)
+    page.locator("#map").screenshot(path=str(live_artifact("track-map.png")))
     assert errors == []
