@@ -19,7 +19,7 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
 from orderhub.core.ids import new_id
 from orderhub.inventory import service, stock, store
-from orderhub.inventory.model import LedgerReason
+from orderhub.inventory.model import LedgerReason, low_threshold, stock_state
 from orderhub.platform.db import unit_of_work
 
 MAX_UNITS = 1_000_000_000  # an INTEGER column
@@ -50,6 +50,7 @@ class Moved:
             "allocated": self.allocated,
             "safety_stock": self.safety_stock,
             "atp": self.atp,
+            "state": stock_state(self.atp, low_threshold(self.safety_stock)),
             "reason": self.reason,
         }
 
