@@ -61,18 +61,31 @@ class Listing:
 def _page(
     conn: Any, inner: Any, *, filters: list[Any], state: str, sort: str, desc: bool, page: int, per_page: int
 ) -> Listing:
-    """Counts by state under ``filters``, then the page of rows in ``state`` (all when empty)."""
-    counted = sa.select(inner.c.state, sa.func.count()).where(*filters).group_by(inner.c.state)
-    counts = {s: 0 for s in STATES} | {str(s): int(n) for s, n in conn.execute(counted)}
-    if state:
-        filters = [*filters, inner.c.state == state]
-    key = inner.c[sort]
-    order = [key.desc() if desc else key.asc(), inner.c.sku.asc()]
-    rows = conn.execute(
-        sa.select(inner).where(*filters).order_by(*order).limit(per_page).offset((page - 1) * per_page)
-    ).mappings()
-    total = counts[state] if state else sum(counts.values())
-    return Listing([dict(r) for r in rows], total, page, per_page, counts)
+    """Counts by state under ``filters``, and the page of rows in ``state`` (all when empty):
+    one statement, so the aggregation under ``inner`` runs once (a CTE read twice)."""
+    matching = sa.select(inner).where(*filters).cte("matching")
+    counts = sa.select(
+        *[
+            sa.func.coalesce(sa.func.sum(sa.case((matching.c.state == s, 1), else_=0)), 0).label(f"n_{s}")
+            for s in STATES
+        ]
+    ).subquery("counts")
+    key = matching.c[sort]
+    shown = (
+        sa.select(matching)
+        .where(matching.c.state == state if state else sa.true())
+        .order_by(key.desc() if desc else key.asc(), matching.c.sku.asc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery("shown")
+    )
+    order = shown.c[sort].desc() if desc else shown.c[sort].asc()
+    stmt = sa.select(counts, shown).select_from(counts.outerjoin(shown, sa.true())).order_by(order, shown.c.sku.asc())
+    result = list(conn.execute(stmt).mappings())
+    tally = {s: int(result[0][f"n_{s}"]) for s in STATES}
+    rows = [{c.name: r[c.name] for c in shown.c} for r in result if r["sku"] is not None]
+    total = tally[state] if state else sum(tally.values())
+    return Listing(rows, total, page, per_page, tally)
 
 
 def _search(inner: Any, search: str) -> list[Any]:
