@@ -125,8 +125,10 @@ def product_list(
     ).group_by(P.c.sku)
     if node_id:
         per_node = per_node.where(P.c.node_id == node_id)
-    agg = per_node.subquery("agg")
-    skus = sa.select(agg.c.sku) if node_id else sa.union(sa.select(ITEMS.c.sku), sa.select(P.c.sku))
+    # the SKUs: those stocked (one row each after the grouping, read from the CTE) and the item
+    # master's; a UNION over the raw positions would sort every position (600 ms of 960 at 200,000)
+    agg = per_node.cte("agg")
+    skus = sa.select(agg.c.sku) if node_id else sa.union(sa.select(ITEMS.c.sku), sa.select(agg.c.sku))
     base = skus.subquery("base")
     atp = sa.func.coalesce(agg.c.atp, 0)
     inner = (
