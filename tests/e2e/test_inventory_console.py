@@ -4,6 +4,7 @@ sorting and paging, and the maps drawn over the country outlines with labels tha
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -134,7 +135,22 @@ def test_viewer_sees_the_lists_but_no_stock_work(page, live):
     login(other, live)
     other.goto(f"{live.url}/console/inventory?sku=P001")
     expect(other.get_by_test_id("stock-work")).to_have_count(0)
+    token = json.loads(other.locator("body").get_attribute("hx-headers"))["X-CSRF-Token"]
+    sent = other.request.post(
+        f"{live.url}/console/inventory/adjust",
+        headers={"X-CSRF-Token": token},
+        form={
+            "node_id": "DC-K",
+            "sku": "P001",
+            "mode": "set",
+            "amount": "0",
+            "reason": "sneaky",
+            "back": "/console/inventory",
+        },
+    )  # the form is not shown, and the server refuses it too
+    assert sent.ok and "this needs the editor role; you have operator" in sent.text  # the flash, after the redirect
     login_as_operator.close()
+    assert api(live, "GET", "/inventory/P001")["ledger"][0]["reason"] == "snapshot"
     assert api(live, "GET", "/inventory-ledger-check") == {"differences": []}
 
 
