@@ -148,7 +148,7 @@ def test_viewer_sees_the_lists_but_no_stock_work(page, live):
             "back": "/console/inventory",
         },
     )  # the form is not shown, and the server refuses it too
-    assert sent.ok and "this needs the editor role; you have operator" in sent.text  # the flash, after the redirect
+    assert sent.ok and "this needs the editor role; you have operator" in sent.text()  # the flash, after the redirect
     login_as_operator.close()
     assert api(live, "GET", "/inventory/P001")["ledger"][0]["reason"] == "snapshot"
     assert api(live, "GET", "/inventory-ledger-check") == {"differences": []}
