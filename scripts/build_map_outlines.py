@@ -10,10 +10,10 @@ detail):
 
 ``world-atlas`` (ISC licence, Mike Bostock) is Natural Earth's 1:50m cultural vectors
 (public domain) as TopoJSON. The script decodes the topology into one ring list per country,
-simplifies each ring (Douglas-Peucker, ``TOLERANCE`` degrees in Europe: about 2 px on a map 10
-degrees wide; coarser elsewhere), drops islands smaller than ``MIN_AREA`` square degrees, and writes every ring as
-integers of 1/100 degree, the first point absolute and each next one as the difference from the
-one before (a compact JavaScript file, cached by the browser like any static file).
+simplifies each ring (Douglas-Peucker, ``TOLERANCE`` degrees in Europe: about 1.5 px on a
+map 10 degrees wide; coarser elsewhere), drops islands smaller than ``MIN_AREA`` square
+degrees, and writes every ring as integers of 1/100 degree, the first point absolute and each
+next one as the difference from the one before (a compact JavaScript file, cached by the browser like any static file).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-TOLERANCE = 0.03  # degrees, in and around Europe, where the nodes are
+TOLERANCE = 0.015  # degrees, in and around Europe, where the nodes are
 TOLERANCE_ELSEWHERE = 0.08  # degrees
 EUROPE = (-25.0, 34.0, 45.0, 72.0)  # lon/lat box drawn at the finer tolerance
 MIN_AREA = 0.002  # square degrees (about 20 km², small islands)

@@ -114,6 +114,7 @@ def test_editor_browses_products_and_adjusts_transfers_and_receives_stock(page, 
     receive.get_by_role("button", name="Receive").click()
     expect(page.get_by_role("status")).to_have_text("Received 5 × P040 at ST-F: 5 on hand")
     expect(page.get_by_test_id("ledger")).to_contain_text("transfer_out")
+    page.screenshot(path=str(live_artifact("inventory-sku-work.png")), full_page=True)
     ledger = api(live, "GET", "/inventory/P040")["ledger"]
     assert [(x["node_id"], x["reason"], x["d_on_hand"]) for x in ledger[:4]] == [
         ("ST-F", "received", 5), ("ST-M", "transfer_in", 8), ("DC-K", "transfer_out", -8), ("DC-K", "adjusted", -2),
@@ -170,6 +171,7 @@ def test_node_page_lists_names_sorts_pages_and_filters_low_and_out_of_stock(page
     page.get_by_test_id("positions-pager").get_by_role("link", name="2", exact=True).click()
     expect(positions.locator("tbody tr")).to_have_count(10)
     expect(positions.locator("tbody tr").last).to_have_attribute("data-sku", "P000")
+    page.screenshot(path=str(live_artifact("node-positions.png")), full_page=True)
     page.get_by_test_id("states").locator("[data-state=out]").click()
     expect(positions.locator("tbody tr")).to_have_count(1)
     expect(positions.locator("tbody tr").first).to_contain_text("out of stock")

@@ -36,3 +36,25 @@ def test_destinations_are_thinned_to_the_limit_evenly():
 def test_stock_state_out_low_at_or_below_the_threshold_else_ok():
     assert [stock_state(a, 5) for a in (0, 1, 5, 6)] == ["out", "low", "low", "ok"]
     assert (low_threshold(0), low_threshold(8)) == (LOW_STOCK_UNITS, 8)
+
+
+def test_vendored_outlines_hold_germany_around_berlin_with_their_licence():
+    import json
+    from pathlib import Path
+
+    static = Path(maps.__file__).parent / "static"
+    text = (static / "map-outlines.js").read_text()
+    data = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    countries = {c["n"]: c for c in data["countries"]}
+    assert len(countries) > 200 and data["scale"] == 100
+    germany = countries["Germany"]
+    west, south, east, north = germany["b"]
+    assert (5.8 < west < 6.0, 47.2 < south < 47.4, 15.0 < east < 15.1, 54.9 < north < 55.1) == (True,) * 4
+    ring = max(germany["r"], key=len)  # the mainland, decoded from its deltas
+    xs, ys, x, y = [], [], 0, 0
+    for i in range(0, len(ring), 2):
+        x, y = x + ring[i], y + ring[i + 1]
+        xs.append(x / 100)
+        ys.append(y / 100)
+    assert len(xs) > 250 and (xs[0], ys[0]) == (xs[-1], ys[-1])  # detailed, and closed
+    assert "Natural Earth" in (static / "map-outlines.LICENSE").read_text()
