@@ -13,7 +13,8 @@ detail):
 simplifies each ring (Douglas-Peucker, ``TOLERANCE`` degrees in Europe: about 1.5 px on a
 map 10 degrees wide; coarser elsewhere), drops islands smaller than ``MIN_AREA`` square
 degrees, and writes every ring as integers of 1/100 degree, the first point absolute and each
-next one as the difference from the one before (a compact JavaScript file, cached by the browser like any static file).
+next one as the difference from the one before (a compact JavaScript file, cached by the
+browser like any static file).
 """
 
 from __future__ import annotations
@@ -71,10 +72,8 @@ def simplify(points: list[Point], tolerance: float) -> list[Point]:
         best, far = 0.0, -1
         for i in range(a + 1, b):
             px, py = points[i]
-            if norm:
-                d = abs(dy * (px - ax) - dx * (py - ay)) / norm
-            else:
-                d = ((px - ax) ** 2 + (py - ay) ** 2) ** 0.5
+            # distance from the chord (from its start when the chord is a point)
+            d = abs(dy * (px - ax) - dx * (py - ay)) / norm if norm else ((px - ax) ** 2 + (py - ay) ** 2) ** 0.5
             if d > best:
                 best, far = d, i
         if far > 0 and best > tolerance:
@@ -89,7 +88,8 @@ def is_european(points: list[Point]) -> bool:
 
 
 def area(points: list[Point]) -> float:
-    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1]))) / 2
+    pairs = zip(points, points[1:] + points[:1], strict=True)
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in pairs)) / 2
 
 
 def encode(points: list[Point]) -> list[int]:
