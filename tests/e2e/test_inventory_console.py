@@ -24,6 +24,7 @@ NODES = [  # several stores close together around Frankfurt: their names would c
     ("ST-WI", "Store Wiesbaden", "store", 50.08, 8.24, "Wiesbaden", 10),
     ("ST-DA", "Store Darmstadt", "store", 49.87, 8.65, "Darmstadt", 10),
     ("ST-M", "Store Munich", "store", 48.14, 11.58, "Munich", 10),
+    ("ST-K", "Store Kassel", "store", 51.10, 9.20, "Kassel", 10),  # the DC's city: named once
 ]
 
 
@@ -219,6 +220,7 @@ def test_maps_draw_country_outlines_node_load_destinations_and_labels_that_do_no
     expect(kassel.locator("title")).to_have_text("DC Kassel: 3 open orders, 3 of 100 today")
     labels = _boxes(page, "[data-testid=node-map] text[data-label]")
     assert len(labels) >= 5 and _overlapping(labels) == []
+    expect(node_map.locator("text[data-label=Kassel]")).to_have_count(1)
     svg = node_map.bounding_box()
     for left, top, right, bottom in labels + _boxes(page, "[data-testid=node-map] circle[data-kind=node]"):
         assert (

@@ -53,6 +53,7 @@ def node_marker(
         "label": label or name,
         "title": f"{name}: {size} {what}{used}",
         "kind": "node",
+        "rank": 1 if is_hub else 0,  # a hub's label first when sizes tie
     }
 
 

@@ -61,7 +61,8 @@
     return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
   }
 
-  // Greedy placement, most important point first: right, left, above, below the point; a label
+  // Greedy placement, most important point first (larger, then higher rank): right, left, above,
+  // below the point; a label
   // that fits nowhere is left out (the point keeps it as its hover title). Labels keep off each
   // other and off the nodes' circles (the small destination dots may be covered).
   function placeLabels(group, placed, width, height) {
@@ -69,9 +70,11 @@
       var r = p.r || 4;
       return { x: p.x - r, y: p.y - r, width: 2 * r, height: 2 * r, owner: p };
     });
+    var named = {};  // a place named once is enough (a DC and a store in one city)
     placed.filter(function (p) { return p.label; })
-      .sort(function (a, b) { return (b.r || 0) - (a.r || 0) || (a.label < b.label ? -1 : 1); })
+      .sort(function (a, b) { return (b.r || 0) - (a.r || 0) || (b.rank || 0) - (a.rank || 0) || (a.label < b.label ? -1 : 1); })
       .forEach(function (p) {
+        if (named[p.label]) return;
         var r = (p.r || 4) + 3, gap = 4;
         var tries = [[r, 4, "start"], [-r, 4, "end"], [0, -r - gap, "middle"], [0, r + 11, "middle"]];
         var text = el("text", { "font-size": 12, fill: "#1d2433", "paint-order": "stroke", stroke: "#ffffff", "stroke-width": 3, "stroke-linejoin": "round", "data-label": p.label }, p.label);
@@ -84,6 +87,7 @@
           var inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= width && box.y + box.height <= height;
           if (inside && !taken.some(function (t) { return t.owner !== p && overlaps(t, box); })) {
             taken.push(box);
+            named[p.label] = true;
             return;
           }
         }
