@@ -33,7 +33,7 @@ from orderhub.edge import pages as edge_pages
 from orderhub.forecast import api as forecast_api
 from orderhub.forecast import pages as forecast_pages
 from orderhub.inventory import api as inventory_api
-from orderhub.inventory import items_api
+from orderhub.inventory import items_api, work_api, work_pages
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(ops_api.router)
     app.include_router(inventory_api.router)
     app.include_router(items_api.router)
+    app.include_router(work_api.router)
     app.include_router(carbon_api.router)
     app.include_router(carbon_chains_api.router)
     app.include_router(carbon_api.orders_router)
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_pages.router)
     app.include_router(ops_pages.router)
     app.include_router(inventory_pages.router)
+    app.include_router(work_pages.router)
     app.include_router(sourcing_pages.router)
     app.include_router(web_events.router)
     app.include_router(webhooks_pages.router)

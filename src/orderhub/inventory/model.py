@@ -108,6 +108,22 @@ class Position:
         return max(0, self.on_hand - self.reserved - self.allocated - self.safety_stock)
 
 
+#: A position with no safety stock counts as low at or below this many units of ATP.
+LOW_STOCK_UNITS = 5
+
+
+def stock_state(atp: int, threshold: int) -> str:
+    """``out`` (nothing to promise), ``low`` (ATP at or below the threshold: the position's
+    safety stock, else ``LOW_STOCK_UNITS``) or ``ok``."""
+    if atp <= 0:
+        return "out"
+    return "low" if atp <= threshold else "ok"
+
+
+def low_threshold(safety_stock: int) -> int:
+    return safety_stock if safety_stock > 0 else LOW_STOCK_UNITS
+
+
 def channel_atp(atp: int, buffer_pct: float) -> int:
     """ATP a channel may promise when ``buffer_pct`` of stock is held back from it (rounded
     down: a buffer never promises a unit that is not there)."""
@@ -168,6 +184,9 @@ class LedgerReason(StrEnum):
     escrow_granted = "escrow_granted"  # units a store gateway may now sell without asking (docs/edge.md)
     escrow_released = "escrow_released"  # a gateway gave units of its escrow back
     escrow_sold = "escrow_sold"  # a gateway's till sold units of its escrow
+    adjusted = "adjusted"  # on hand corrected by hand in the console or API, with a reason
+    transfer_out = "transfer_out"  # units sent to another node
+    transfer_in = "transfer_in"  # units received from another node
 
 
 # -- what an order asks of stock and what it got (reservations and carts share these) ----------

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.errors import DomainError
+from orderhub.inventory import catalogue, listing
 from orderhub.inventory import service as inventory
 from orderhub.inventory.items_api import item_json
 from orderhub.platform.auth.model import Principal, Role
@@ -21,38 +22,40 @@ ITEM_FIELDS = ("name", "category", "weight_g", "length_mm", "width_mm", "height_
 
 @router.get("/inventory", response_class=HTMLResponse)
 def stock_page(request: Request, user: User, sku: str = "") -> Response:
-    """Search a SKU: per-node positions and ATP, holds with countdowns, supply, the ledger."""
+    """A SKU's positions and ATP, holds with countdowns, supply and ledger; without a SKU, the
+    product list (search, filters, sorting, paging) and the low / out-of-stock counts per node."""
     engine = request.app.state.engine
     view = inventory.get_stock_view(engine, sku=sku.strip()) if sku.strip() else None
     peak = max((n.on_hand for n in view["atp"]["nodes"]), default=0) if view else 0
-    return render(
-        request,
-        "inventory/stock.html",
-        {"user": user, "nav": "inventory", "sku": sku.strip(), "view": view, "peak": peak or 1},
-        fragment="inventory/_stock.html",
-    )
+    context = {"user": user, "nav": "inventory", "sku": sku.strip(), "view": view, "peak": peak or 1}
+    if view is None and not sku.strip():
+        context |= listing.products_context(request, engine)
+    context |= listing.work_context(request, user, engine, sku=sku.strip())
+    return render(request, "inventory/stock.html", context, fragment="inventory/_stock.html")
 
 
 @router.get("/nodes", response_class=HTMLResponse)
 def nodes_page(request: Request, user: User) -> Response:
-    nodes = inventory.get_all_nodes(request.app.state.engine)
-    return render(request, "inventory/nodes.html", {"user": user, "nav": "nodes", "nodes": nodes})
+    """The nodes on a map (size: open orders; colour: today's load against capacity) with
+    today's delivery addresses, and a table with their open work and stock alerts."""
+    engine = request.app.state.engine
+    nodes = inventory.get_all_nodes(engine)
+    context = {"user": user, "nav": "nodes", "nodes": nodes} | listing.nodes_context(engine, nodes)
+    return render(request, "inventory/nodes.html", context)
 
 
 @router.get("/nodes/{node_id}", response_class=HTMLResponse)
 def node_page(request: Request, node_id: str, user: User) -> Response:
+    """A node's positions with product names: sortable, paged, filtered to low or out of stock."""
+    engine = request.app.state.engine
     try:
-        view = inventory.get_node_view(request.app.state.engine, node_id=node_id)
+        node = inventory.get_node(engine, node_id=node_id)
     except DomainError as exc:
         return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
-    totals = {
-        "skus": len(view["positions"]),
-        "on_hand": sum(p.on_hand for p in view["positions"]),
-        "reserved": sum(p.reserved for p in view["positions"]),
-        "allocated": sum(p.allocated for p in view["positions"]),
-        "atp": sum(p.atp for p in view["positions"]),
-    }
-    return render(request, "inventory/node.html", {"user": user, "nav": "nodes", "v": view, "totals": totals})
+    context = {"user": user, "nav": "nodes", "node": node, "totals": catalogue.node_totals(engine, node_id=node_id)}
+    context |= listing.positions_context(request, engine, node_id=node_id)
+    context |= listing.work_context(request, user, engine, node_id=node_id)
+    return render(request, "inventory/node.html", context, fragment="inventory/_positions.html")
 
 
 @router.get("/items", response_class=HTMLResponse)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,6 +13,7 @@ from orderhub.inventory import service as inventory
 from orderhub.platform.auth.model import Principal, Role
 from orderhub.sourcing import conditions
 from orderhub.sourcing import service as sourcing
+from orderhub.web import maps
 from orderhub.web.templating import act, check_csrf, console_user, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -49,12 +50,28 @@ def sourcing_page(
             "strategies": sourcing.all_strategies(chosen),
             "board": board,
             "nodes": nodes,
-            "destinations": sourcing.destinations_since(engine, since=today),
+            "points": _map_points(nodes, load, sourcing.destinations_since(engine, since=today)),
             "chosen": {k: v for k, v in chosen.items() if not k.startswith("custom:")},
             "conditions": conditions.active(engine),
             "job_id": job,
         },
     )
+
+
+def _map_points(
+    nodes: list[inventory.Node], load: dict[str, int], destinations: list[tuple[float, float]]
+) -> list[dict[str, Any]]:
+    """The map's markers: today's delivery addresses under the nodes, sized by today's orders."""
+    largest = max(load.values(), default=0)
+    markers = [
+        maps.node_marker(
+            node_id=n.id, name=n.name, label=n.city or n.name, lat=n.lat, lon=n.lon, size=load.get(n.id, 0),
+            largest=largest, today=load.get(n.id, 0), capacity=n.daily_capacity,
+            is_hub=n.type == inventory.NodeType.distribution_centre, what="orders today",
+        )
+        for n in nodes
+    ]  # fmt: skip
+    return maps.destination_markers(destinations) + markers
 
 
 @router.post("/sourcing/strategies", dependencies=[Depends(check_csrf)])

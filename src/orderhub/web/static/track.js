@@ -23,36 +23,13 @@
     }
   }
 
+  // the destination and the parcel's last position over the country outlines (map.js)
   function drawMap(v) {
     var svg = document.getElementById("map");
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
     var pts = [];
-    if (v.destination && v.destination.lat != null) pts.push({ lat: v.destination.lat, lon: v.destination.lon, kind: "dest" });
-    if (v.position) pts.push({ lat: v.position.lat, lon: v.position.lon, kind: "pos" });
-    var ns = "http://www.w3.org/2000/svg";
-    function svgEl(tag, attrs) { var e = document.createElementNS(ns, tag); Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); }); return e; }
-    if (!pts.length) return;
-    var lats = pts.map(function (p) { return p.lat; }), lons = pts.map(function (p) { return p.lon; });
-    var pad = 0.05;
-    var minLat = Math.min.apply(null, lats) - pad, maxLat = Math.max.apply(null, lats) + pad;
-    var minLon = Math.min.apply(null, lons) - pad, maxLon = Math.max.apply(null, lons) + pad;
-    var k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);  // equirectangular: keep shapes
-    var w = (maxLon - minLon) * k, h = maxLat - minLat, s = Math.min(280 / w, 140 / h);
-    function xy(p) { return [160 + ((p.lon - (minLon + maxLon) / 2) * k) * s, 90 - (p.lat - (minLat + maxLat) / 2) * s]; }
-    for (var g = 1; g < 8; g++) svg.appendChild(svgEl("line", { x1: g * 40, y1: 0, x2: g * 40, y2: 180, stroke: "#dbe3ec" }));
-    for (g = 1; g < 5; g++) svg.appendChild(svgEl("line", { x1: 0, y1: g * 36, x2: 320, y2: g * 36, stroke: "#dbe3ec" }));
-    if (pts.length === 2) {
-      var a = xy(pts[0]), b = xy(pts[1]);
-      svg.appendChild(svgEl("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: "#175cd3", "stroke-dasharray": "4 4" }));
-    }
-    pts.forEach(function (p) {
-      var c = xy(p);
-      var dot = svgEl("circle", { cx: c[0], cy: c[1], r: p.kind === "pos" ? 7 : 5, fill: p.kind === "pos" ? "#175cd3" : "#1a7f4b", "data-kind": p.kind });
-      var title = document.createElementNS(ns, "title");
-      title.textContent = p.kind === "pos" ? words.position : words.destination;
-      dot.appendChild(title);
-      svg.appendChild(dot);
-    });
+    if (v.destination && v.destination.lat != null) pts.push({ lat: v.destination.lat, lon: v.destination.lon, kind: "dest", r: 5, fill: "#1a7f4b", title: words.destination });
+    if (v.position) pts.push({ lat: v.position.lat, lon: v.position.lon, kind: "pos", r: 7, fill: "#175cd3", title: words.position });
+    if (window.OrderHubMap) window.OrderHubMap.draw(svg, { points: pts, line: pts.length === 2, minSpan: 0.1 });
   }
 
   function render(v) {
