@@ -583,3 +583,11 @@ def check_ledger(engine: Engine) -> list[dict[str, Any]]:
                 {"node_id": r.node_id, "sku": r.sku, "position": (r.on_hand, r.reserved, r.allocated), "ledger": want}
             )
     return out
+
+
+def is_backordered(order_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """A SQL condition for another context's query: true for an order (``order_id``, its id
+    column) with units waiting on a backorder. A correlated EXISTS on the backorders' order
+    index, so a list can filter and count by it in one statement."""
+    B = store.backorders
+    return sa.exists().where(B.c.order_id == order_id, B.c.status == "waiting")

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from orderhub.bus import service as bus
-from orderhub.core.clock import as_utc, utcnow
+from orderhub.core.clock import utcnow
 from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
-from orderhub.orders import capture, changes, dead_letters, holds, picking, store
+from orderhub.orders import capture, changes, dead_letters, holds, listing, picking, store
 from orderhub.orders.events import HoldExtended
 from orderhub.orders.model import Order, OrderLine
 from orderhub.orders.model import OrderStatus as OrderStatus  # other contexts name statuses by it
@@ -320,42 +320,42 @@ def get_all(
     customer: str | None = None,
     tag: str | None = None,
     text: str | None = None,
+    number: str | None = None,
+    view: str | None = None,
+    sort: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> OrderPage:
-    """Search orders, newest first, one page at a time (opaque ``next_cursor``)."""
-    bad_status = [s for s in status or [] if s not in OrderStatus.__members__]
-    if bad_status:
-        raise InvalidInput(
-            f"unknown status {bad_status[0]!r}",
-            errors=[{"parameter": "status", "detail": f"one of {', '.join(OrderStatus)}"}],
-        )
+    """Search orders one page at a time (opaque ``next_cursor``, made for this ``sort``;
+    default newest first). ``number``: an order number or id, exact, or ``1001*`` for order
+    numbers starting 1001; ``view``: a built-in view (``listing.VIEWS``). Unknown statuses,
+    views, sorts and foreign cursors are problems naming the parameter."""
+    found = listing.make_filter(
+        status=status,
+        channel=channel,
+        created_from=created_from,
+        created_to=created_to,
+        customer=customer,
+        tag=tag,
+        text=text,
+        number=number,
+        view=view,
+    )
+    order = listing.parse_sort(sort)
     after = None
     if cursor:
         try:
-            after = store.decode_cursor(cursor)
-        except Exception as exc:
+            after = listing.decode_cursor(cursor, order)
+        except ValueError:
             raise InvalidInput(
-                "the cursor is not one this API handed out",
+                "the cursor is not one this API handed out for this sort",
                 errors=[{"parameter": "cursor", "detail": "invalid cursor"}],
-            ) from exc
+            ) from None
     with unit_of_work(engine, write=False) as conn:
-        rows = store.search_orders(
-            conn,
-            status=status,
-            channel=channel,
-            created_from=as_utc(created_from) if created_from else None,
-            created_to=as_utc(created_to) if created_to else None,
-            customer=customer,
-            tag=tag,
-            text=text,
-            after=after,
-            limit=limit,
-        )
+        rows = listing.page_after(conn, found, order, after=after, limit=limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = store.encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if has_more else None
-    return OrderPage(rows, next_cursor)
+    return OrderPage(rows, listing.encode_cursor(order, rows[-1]) if has_more else None)
 
 
 @dataclass(frozen=True, slots=True)

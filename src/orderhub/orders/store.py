@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -88,6 +87,8 @@ orders = sa.Table(
         "total_minor",
     ),
     sa.Index("ix_orders_status_since", "status", "status_since"),
+    # order-number lookups, exact and by prefix (LIKE 'x%' needs pattern ops on PostgreSQL)
+    sa.Index("ix_orders_external_ref", "external_ref", postgresql_ops={"external_ref": "varchar_pattern_ops"}),
 )
 
 order_lines = sa.Table(
@@ -464,59 +465,6 @@ def waiting_for_run(conn: Connection) -> list[dict[str, Any]]:
         area = (a.get("postal_code") or "")[:2] or a.get("region") or a.get("city") or "?"
         out.append({"id": r.id, "created_at": r.created_at, "area": area, "customer_email": r.customer_email})
     return out
-
-
-def encode_cursor(created_at: datetime, order_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{as_utc(created_at).isoformat()}|{order_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    created, _, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-    return datetime.fromisoformat(created), order_id
-
-
-def search_orders(
-    conn: Connection,
-    *,
-    status: list[str] | None = None,
-    channel: list[str] | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    customer: str | None = None,
-    tag: str | None = None,
-    text: str | None = None,
-    after: tuple[datetime, str] | None = None,
-    limit: int = 50,
-) -> list[dict[str, Any]]:
-    """Newest first, keyset-paginated on (created_at, id); returns up to ``limit + 1`` rows so
-    the caller knows whether there is a next page."""
-    cols = [c for c in orders.c if c.name not in ("search_text", "shipping_address", "billing_address")]
-    stmt = sa.select(*cols)
-    if status:
-        stmt = stmt.where(orders.c.status.in_(status))
-    if channel:
-        stmt = stmt.where(orders.c.channel.in_(channel))
-    if created_from:
-        stmt = stmt.where(orders.c.created_at >= created_from)
-    if created_to:
-        stmt = stmt.where(orders.c.created_at < created_to)
-    if customer:
-        stmt = stmt.where(sa.or_(orders.c.customer_email == customer.lower(), orders.c.customer_id == customer))
-    if tag:
-        stmt = stmt.where(sa.exists().where(order_tags.c.order_id == orders.c.id, order_tags.c.tag == tag))
-    if text:
-        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(orders.c.search_text.like(pattern, escape="\\"))
-    if after:
-        created, last_id = after
-        stmt = stmt.where(
-            sa.or_(
-                orders.c.created_at < created,
-                sa.and_(orders.c.created_at == created, orders.c.id < last_id),
-            )
-        )
-    stmt = stmt.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit + 1)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def count_by(conn: Connection, column: str, *, since: datetime | None = None) -> dict[str, int]:
