@@ -38,6 +38,7 @@ from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
 from orderhub.orders import ops_api, ops_pages
+from orderhub.orders import list_api as orders_list_api
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
 from orderhub.platform import jobs, jobs_api, leases, problems
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_api.router)
     app.include_router(orders_api.router)
     app.include_router(ops_api.router)
+    app.include_router(orders_list_api.router)
     app.include_router(inventory_api.router)
     app.include_router(items_api.router)
     app.include_router(work_api.router)

@@ -203,36 +203,6 @@ def _receive_channel(request: Request, engine: Any, settings: Any, adapter: str,
 
 
 # -- reading ------------------------------------------------------------------------------
-@router.get("/orders", summary="Search orders")
-def list_orders(
-    engine: EngineDep,
-    _: Viewer,
-    status: Annotated[list[OrderStatus] | None, Query()] = None,
-    channel: Annotated[list[str] | None, Query()] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    customer: Annotated[str | None, Query(description="customer email or id")] = None,
-    tag: str | None = None,
-    q: Annotated[str | None, Query(description="free text: id, reference, name, email, city, SKU")] = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
-    """Orders newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
-    page = service.get_all(
-        engine,
-        status=[s.value for s in status] if status else None,
-        channel=channel,
-        created_from=created_from,
-        created_to=created_to,
-        customer=customer,
-        tag=tag,
-        text=q,
-        cursor=cursor,
-        limit=limit,
-    )
-    return {"items": [summary_json(r) for r in page.items], "next_cursor": page.next_cursor}
-
-
 @router.get(
     "/orders/{order_id}", responses=problems.FOUND, summary="One order with lines, fulfilment orders and events"
 )
