@@ -39,6 +39,7 @@ from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
 from orderhub.orders import ops_api, ops_pages
 from orderhub.orders import list_api as orders_list_api
+from orderhub.orders import list_pages as orders_list_pages
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
 from orderhub.platform import jobs, jobs_api, leases, problems
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(edge_api.router)
     web_pages.mount(app)
     app.include_router(web_pages.router)
+    app.include_router(orders_list_pages.router)  # before the order page's /console/orders/{order_id}
     app.include_router(orders_pages.router)
     app.include_router(ops_pages.router)
     app.include_router(inventory_pages.router)

@@ -73,7 +73,8 @@ def test_orders_list_filters_and_opens_detail(page, live):
     page.select_option("select[name=status]", "")
     page.fill("input[name=q]", "w-100")
     expect(table.locator("tbody tr")).to_have_count(1)
-    table.get_by_role("link", name=first["id"]).click()
+    table.get_by_role("link", name="W-100").click()  # the order number leads; it opens the order
+    expect(page).to_have_url(f"{live.url}/console/orders/{first['id']}")
     expect(page.get_by_test_id("order-status")).to_have_text("paid")
     expect(page.get_by_test_id("order-total")).to_contain_text("21.00 EUR")
     expect(page.get_by_test_id("timeline")).to_contain_text("order.captured")

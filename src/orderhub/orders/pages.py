@@ -15,7 +15,7 @@ from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, exceptions, service
-from orderhub.orders.api import order_json, summary_json
+from orderhub.orders.api import order_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform import jobs
 from orderhub.platform.auth.model import Principal, Role
@@ -25,70 +25,6 @@ from orderhub.web.templating import act, check_csrf, console_user, error_message
 router = APIRouter(prefix="/console", include_in_schema=False)
 User = Annotated[Principal, Depends(console_user)]
 Csrf = Depends(check_csrf)
-CHANNELS = ["web", "shopify", "woocommerce", "pos", "social"]
-
-
-def _parse_day(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-@router.get("/orders", response_class=HTMLResponse)
-def orders_list(
-    request: Request,
-    user: User,
-    status: str = "",
-    channel: str = "",
-    q: str = "",
-    tag: str = "",
-    customer: str = "",
-    created_from: str = "",
-    created_to: str = "",
-    cursor: str | None = None,
-) -> Response:
-    """Filterable order list; rows come as an htmx fragment when filters change."""
-    filters = {
-        "status": status,
-        "channel": channel,
-        "q": q,
-        "tag": tag,
-        "customer": customer,
-        "created_from": created_from,
-        "created_to": created_to,
-    }
-    error = None
-    try:
-        page = service.get_all(
-            request.app.state.engine,
-            status=[status] if status else None,
-            channel=[channel] if channel else None,
-            text=q or None,
-            tag=tag or None,
-            customer=customer or None,
-            created_from=_parse_day(created_from),
-            created_to=_parse_day(created_to),
-            cursor=cursor,
-            limit=50,
-        )
-        rows, next_cursor = [summary_json(r) for r in page.items], page.next_cursor
-    except (DomainError, ValueError) as exc:
-        rows, next_cursor, error = [], None, str(exc)
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
-    return render(
-        request,
-        "orders/list.html",
-        {
-            "user": user,
-            "nav": "orders",
-            "rows": rows,
-            "next_cursor": next_cursor,
-            "filters": filters,
-            "query": query,
-            "statuses": list(OrderStatus),
-            "channels": CHANNELS,
-            "error": error,
-        },
-        fragment="orders/_rows.html",
-    )
 
 
 def _stock_held_until(status: OrderStatus, events: list[dict[str, Any]]) -> dict[str, Any] | None:
