@@ -585,9 +585,9 @@ def check_ledger(engine: Engine) -> list[dict[str, Any]]:
     return out
 
 
-def is_backordered(order_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
-    """A SQL condition for another context's query: true for an order (``order_id``, its id
-    column) with units waiting on a backorder. A correlated EXISTS on the backorders' order
-    index, so a list can filter and count by it in one statement."""
+def backordered_orders() -> sa.Select[tuple[str]]:
+    """A SQL subquery for another context's query: the ids of orders with units waiting on a
+    backorder (``… WHERE id IN (backordered_orders())``), read from the index of waiting
+    backorders, so a list can filter and count by it in one statement."""
     B = store.backorders
-    return sa.exists().where(B.c.order_id == order_id, B.c.status == "waiting")
+    return sa.select(B.c.order_id).where(B.c.status == "waiting")

@@ -66,17 +66,6 @@ class _Filters:
             number=number,
             view=view,
         )
-        self.raw = {
-            "status": [s.value for s in status] if status else None,
-            "channel": channel,
-            "created_from": created_from,
-            "created_to": created_to,
-            "customer": customer,
-            "tag": tag,
-            "text": q,
-            "number": number,
-            "view": view,
-        }
 
 
 @router.get("/orders", summary="Search orders")
@@ -93,7 +82,7 @@ def list_orders(
     ``next_cursor`` back as ``cursor`` with the same filters and sort for the next page. Ties
     break on the order id, so pages never repeat or skip an order. ``total=true`` adds the
     number of matching orders."""
-    page = service.get_all(engine, **filters.raw, sort=sort, cursor=cursor, limit=limit)
+    page = service.get_page_after(engine, where=filters.where, sort=sort, cursor=cursor, limit=limit)
     body: dict[str, Any] = {"items": [summary_json(r) for r in page.items], "next_cursor": page.next_cursor}
     if total:
         body["total"] = browsing.count(engine, where=filters.where)

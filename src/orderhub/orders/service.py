@@ -330,7 +330,7 @@ def get_all(
     default newest first). ``number``: an order number or id, exact, or ``1001*`` for order
     numbers starting 1001; ``view``: a built-in view (``listing.VIEWS``). Unknown statuses,
     views, sorts and foreign cursors are problems naming the parameter."""
-    found = listing.make_filter(
+    where = listing.make_filter(
         status=status,
         channel=channel,
         created_from=created_from,
@@ -341,6 +341,13 @@ def get_all(
         number=number,
         view=view,
     )
+    return get_page_after(engine, where=where, sort=sort, cursor=cursor, limit=limit)
+
+
+def get_page_after(
+    engine: Engine, *, where: listing.OrderFilter, sort: str | None, cursor: str | None, limit: int
+) -> OrderPage:
+    """``get_all`` for a filter already checked (``listing.make_filter``)."""
     order = listing.parse_sort(sort)
     after = None
     if cursor:
@@ -352,7 +359,7 @@ def get_all(
                 errors=[{"parameter": "cursor", "detail": "invalid cursor"}],
             ) from None
     with unit_of_work(engine, write=False) as conn:
-        rows = listing.page_after(conn, found, order, after=after, limit=limit + 1)
+        rows = listing.page_after(conn, where, order, after=after, limit=limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
     return OrderPage(rows, listing.encode_cursor(order, rows[-1]) if has_more else None)

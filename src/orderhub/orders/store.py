@@ -87,6 +87,7 @@ orders = sa.Table(
         "total_minor",
     ),
     sa.Index("ix_orders_status_since", "status", "status_since"),
+    sa.Index("ix_orders_total", "total_minor", "id"),  # the list sorted by total
     # order-number lookups, exact and by prefix (LIKE 'x%' needs pattern ops on PostgreSQL)
     sa.Index("ix_orders_external_ref", "external_ref", postgresql_ops={"external_ref": "varchar_pattern_ops"}),
 )

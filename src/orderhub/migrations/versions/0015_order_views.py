@@ -1,4 +1,4 @@
-"""orders list: saved views per user; order numbers looked up exactly and by prefix
+"""orders list: saved views per user; order numbers looked up exactly and by prefix; sorted by total
 
 Revision ID: 0015
 Revises: 0014
@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_views")),
         sa.UniqueConstraint("user_id", "name", name="uq_order_views_user_name"),
     )
+    op.create_index("ix_orders_total", "orders", ["total_minor", "id"], unique=False)
     op.create_index(
         "ix_orders_external_ref",
         "orders",
@@ -38,4 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_orders_external_ref", table_name="orders")
+    op.drop_index("ix_orders_total", table_name="orders")
     op.drop_table("order_views")
