@@ -178,3 +178,26 @@ def test_a_viewer_reads_and_exports_but_has_no_actions(page, live):  # type: ign
     assert [(r["order_number"], r["channel"], r["total"]) for r in exported] == [("V-1", "web", "12.50")]
     refused = page.request.post(f"{live.url}/console/orders/bulk", form={"action": "cancel", "order_id": "x"})
     assert refused.status == 403  # no CSRF token from a page: refused before the role is even read
+
+
+def test_a_replayed_dead_letter_names_its_order_by_number(page, live):  # type: ignore[no-untyped-def]
+    from orderhub.orders import capture as captured
+    from tests.conftest import FIXTURES
+
+    refused = page.request.post(
+        f"{live.url}/api/v1/channels/shopify/orders",
+        data='{"id": 1}',
+        headers={"Authorization": "Bearer live-admin-key"},
+    )
+    assert refused.status == 422
+    [letter], _ = captured.get_dead_letters(live.engine, status="pending", limit=5)
+    fixed = (FIXTURES / "shopify_order.json").read_text()
+    order_id = captured.replay_dead_letter(live.engine, letter_id=letter["id"], actor="t", payload=fixed).order_id
+    number = service.get(live.engine, order_id=order_id).order.external_ref
+    login(page, live, email="viewer@shop.test")
+    page.goto(f"{live.url}/console/dead-letters?status=replayed")
+    table = page.get_by_test_id("dead-letters")
+    expect(table.get_by_test_id("order-number")).to_have_text(number)
+    expect(table.get_by_test_id("order-id")).to_have_text(f"shopify · {order_id}")
+    page.goto(f"{live.url}/console/dead-letters/{letter['id']}")
+    expect(page.get_by_test_id("became-order")).to_have_text(f"Became order {number} (shopify · {order_id}).")

@@ -90,4 +90,7 @@ def test_the_tracking_page_shows_the_kpis(page, live):  # type: ignore[no-untype
         page.wait_for_timeout(250)
     expect(page.get_by_test_id("channel-kpis").locator("tr[data-channel=web]")).to_contain_text("2")
     expect(page.get_by_test_id("late")).to_contain_text("KP-2")
+    late_row = page.get_by_test_id("late").locator(f"tr[data-order='{r.json()['id']}']")
+    expect(late_row.get_by_test_id("order-number")).to_have_text("KP-2")  # the order number leads
+    expect(late_row.get_by_test_id("order-id")).to_have_text(r.json()["id"])  # the id follows, small
     expect(page.locator(".bar[data-step='placed → paid']")).to_have_count(1)

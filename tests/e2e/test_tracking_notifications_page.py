@@ -38,6 +38,8 @@ def test_the_console_lists_the_outbox_and_what_was_sent(page, live):  # type: ig
     sent = page.get_by_test_id("notifications")
     expect(sent).to_contain_text("handed_to_carrier")
     expect(sent.locator(".badge")).to_have_text("sent")
+    expect(sent.get_by_test_id("order-number")).to_have_text("NOTE-1")  # the order number leads
+    expect(outbox.get_by_test_id("order-number")).to_have_text("NOTE-1")
 
     page.fill("input[name=order_id]", "ord_nobody")
     page.locator("button", has_text="Filter").click()

@@ -320,10 +320,11 @@ def reoptimise_status(request: Request, job_id: str, user: User) -> Response:
 # -- dead letters -------------------------------------------------------------------------
 @router.get("/dead-letters", response_class=HTMLResponse)
 def dead_letters(request: Request, user: User, status: str = "pending") -> Response:
-    letters, _ = capture.get_dead_letters(request.app.state.engine, status=status or None, limit=200)
-    return render(
-        request, "orders/dead_letters.html", {"user": user, "nav": "dead_letters", "letters": letters, "status": status}
-    )
+    engine = request.app.state.engine
+    letters, _ = capture.get_dead_letters(engine, status=status or None, limit=200)
+    refs = service.get_refs(engine, [d["order_id"] for d in letters if d["order_id"]])
+    context = {"user": user, "nav": "dead_letters", "letters": letters, "status": status, "refs": refs}
+    return render(request, "orders/dead_letters.html", context)
 
 
 @router.get("/dead-letters/{letter_id}", response_class=HTMLResponse)
@@ -332,7 +333,8 @@ def dead_letter(request: Request, letter_id: str, user: User) -> Response:
         letter = capture.get_dead_letter(request.app.state.engine, letter_id=letter_id)
     except DomainError as exc:
         return render(request, "web/error.html", {"user": user, "message": exc.detail}, status_code=404)
-    return render(request, "orders/dead_letter.html", {"user": user, "nav": "dead_letters", "d": letter})
+    refs = service.get_refs(request.app.state.engine, [letter["order_id"]] if letter["order_id"] else [])
+    return render(request, "orders/dead_letter.html", {"user": user, "nav": "dead_letters", "d": letter, "refs": refs})
 
 
 @router.post("/dead-letters/{letter_id}/replay", dependencies=[Csrf])

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderhub.core.errors import DomainError
+from orderhub.orders import service as orders
 from orderhub.platform.auth.model import Principal
 from orderhub.tracking import notify_service
 from orderhub.web.templating import console_user, render
@@ -42,5 +43,7 @@ def notifications(
             "page": page,
             "mails": mails,
             "next_before": next_before,
+            # the order numbers the lists lead with
+            "refs": orders.get_refs(engine, [n["order_id"] for n in page.items] + [m["order_id"] for m in mails]),
         },
     )
