@@ -78,6 +78,10 @@ def test_an_order_number_opens_its_order_and_leads_its_page(page, live):  # type
     page.goto(f"{live.url}/console/orders")
     page.fill("input[name=q]", "100")  # typing filters the rows, it does not jump
     expect(rows(page)).to_have_count(3)
+    page.fill("input[name=q]", "1001*")  # a number prefix, exactly as the API's number=1001*
+    expect(rows(page)).to_have_count(2)
+    page.fill("input[name=q]", "T-1/*")
+    expect(page.get_by_test_id("order-count")).to_have_text("0 orders")  # ST-1/77 does not start with T-1/
     page.fill("input[name=q]", "1002")
     page.press("input[name=q]", "Enter")  # exactly one order has that number: it opens
     expect(page.get_by_test_id("order-number")).to_have_text("1002")

@@ -69,10 +69,13 @@ def _page_numbers(page: int, pages: int) -> list[int | None]:
 def _selection(values: dict[str, str]) -> tuple[listing.OrderFilter, listing.Sort]:
     """The filter and sort the list's parameters ask for; ``DomainError`` or ``ValueError``
     (with a message for people) when one is not valid."""
+    q = values["q"].strip()
+    is_prefix = q.endswith("*")  # "1001*": order numbers starting 1001, as the API's number=
     where = listing.make_filter(
         status=[values["status"]] if values["status"] else None,
         channel=[values["channel"]] if values["channel"] else None,
-        text=values["q"],
+        text="" if is_prefix else q,
+        number=q if is_prefix else "",
         tag=values["tag"],
         customer=values["customer"],
         created_from=_day(values["created_from"], "from"),
