@@ -20,6 +20,7 @@ from orderhub.platform.auth.model import Principal
 from orderhub.rules import approvals, logs, templates
 from orderhub.rules import service as rules
 from orderhub.rules.model import HIT_POLICIES, HOOKS, SCOPE_KEYS
+from orderhub.rules.pages_approvals import order_refs
 from orderhub.web.templating import check_csrf, console_user, error_message, flash, redirect, render
 
 router = APIRouter(prefix="/console/rules", include_in_schema=False)
@@ -132,6 +133,7 @@ def audit(
             "entries": entries,
             "decisions": decisions,
             "reads": _version_inputs(engine, decisions),
+            "refs": order_refs(engine, [d["order_id"] for d in decisions if d["order_id"]]),
             "sets": sets,
             "names": {s["id"]: s["name"] for s in sets},
             "actions": [*ACTIONS, "fallback"],
@@ -160,6 +162,7 @@ def decisions_for(request: Request, order_id: str, user: User) -> Response:
             "order_id": order_id,
             "decisions": decisions,
             "reads": _version_inputs(engine, decisions),
+            "refs": order_refs(engine, [d["order_id"] for d in decisions if d["order_id"]]),
             "approvals": approvals.get_for_order(engine, order_id=order_id),
         },
     )

@@ -36,7 +36,8 @@ def register_order_refs(lookup: OrderRefs) -> None:
     _order_refs[:] = [lookup]
 
 
-def _refs(engine: Engine, order_ids: list[str]) -> dict[str, dict[str, str]]:
+def order_refs(engine: Engine, order_ids: list[str]) -> dict[str, dict[str, str]]:
+    """Channel, order number and status of these orders (the rules pages name orders by number)."""
     return _order_refs[0](engine, sorted(set(order_ids))) if _order_refs and order_ids else {}
 
 
@@ -58,7 +59,7 @@ def inbox(request: Request, user: User, status: str = "pending", order_id: str =
             "nav": "approvals",
             "status": status,
             "rows": rows if status == "pending" else rows[::-1],
-            "refs": _refs(engine, [r["order_id"] for r in rows]),
+            "refs": order_refs(engine, [r["order_id"] for r in rows]),
             "names": names,
             "order_id": order_id,
         },
