@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from orderhub.orders import capture, service
+from orderhub.orders import browsing, capture, service
+from orderhub.platform.auth import service as auth
 from tests.e2e.test_console import login
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,10 @@ def order(live, ref, *, channel="web", price="10.00", paid=False):  # type: igno
         "payment_status": "paid" if paid else "pending",
     }
     return capture.receive(live.engine, adapter="canonical", body=json.dumps(doc).encode(), actor="test").order_id
+
+
+def viewer_id(live) -> str:  # type: ignore[no-untyped-def]
+    return auth.authenticate_password(live.engine, email="viewer@shop.test", password="secret-pw").user_id
 
 
 def rows(page):  # type: ignore[no-untyped-def]
@@ -167,7 +172,7 @@ def test_bulk_actions_report_each_order_and_cancel_asks_first(page, live):  # ty
 
 
 def test_a_viewer_reads_and_exports_but_has_no_actions(page, live):  # type: ignore[no-untyped-def]
-    order(live, "V-1", price="12.50")
+    first = order(live, "V-1", price="12.50")
     order(live, "V-2", channel="shopify")
     login(page, live, email="viewer@shop.test")
     page.goto(f"{live.url}/console/orders?channel=web")
@@ -182,6 +187,18 @@ def test_a_viewer_reads_and_exports_but_has_no_actions(page, live):  # type: ign
     assert [(r["order_number"], r["channel"], r["total"]) for r in exported] == [("V-1", "web", "12.50")]
     refused = page.request.post(f"{live.url}/console/orders/bulk", form={"action": "cancel", "order_id": "x"})
     assert refused.status == 403  # no CSRF token from a page: refused before the role is even read
+    token = json.loads(page.locator("body").get_attribute("hx-headers") or "{}")["X-CSRF-Token"]
+    forged = page.request.post(
+        f"{live.url}/console/orders/bulk",
+        form={"action": "cancel", "order_id": first},
+        headers={"X-CSRF-Token": token, "HX-Request": "true"},
+    )
+    assert forged.status == 200 and "this needs the operator role; you have viewer" in forged.text()
+    assert service.get(live.engine, order_id=first).order.status.value == "awaiting_payment"  # untouched
+    saved = page.request.post(
+        f"{live.url}/console/orders/views", form={"name": "mine", "query": "view=late"}, headers={"X-CSRF-Token": token}
+    )
+    assert saved.ok and browsing.get_views(live.engine, user_id=viewer_id(live)) == []
 
 
 def test_a_replayed_dead_letter_names_its_order_by_number(page, live):  # type: ignore[no-untyped-def]
