@@ -95,3 +95,32 @@ def test_csv_export_of_a_view_in_its_sort(client, placed, key_for):
     viewer = {"Authorization": f"Bearer {key_for('viewer')}"}
     assert client.get("/api/v1/orders.csv", headers=viewer).status_code == 200
     assert client.get("/api/v1/orders.csv", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_bulk_actions_answer_each_orders_outcome_and_need_an_operator(client, placed, key_for):
+    ids = [placed["1001"], placed["1002"], "ord_nope"]
+    r = client.post("/api/v1/orders/bulk", json={"action": "hold", "order_ids": ids, "reason": "stock count"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["action"], body["done"], body["refused"]) == ("hold", 2, 1)
+    assert [(x["order_number"], x["outcome"], x["status"]) for x in body["results"]] == [
+        ("1001", "done", "on_hold"),
+        ("1002", "done", "on_hold"),
+        ("", "refused", ""),
+    ]
+    assert body["results"][2]["detail"] == "no order ord_nope"
+    cancelled = client.post("/api/v1/orders/bulk", json={"action": "cancel", "order_ids": [placed["1001"]]}).json()
+    assert cancelled["results"][0]["status"] == "cancelled"
+    again = client.post("/api/v1/orders/bulk", json={"action": "release", "order_ids": [placed["1001"]]}).json()
+    assert again["refused"] == 1 and "allowed next: refunded" in again["results"][0]["detail"]
+    assert client.get(f"/api/v1/orders/{placed['1002']}").json()["status"] == "on_hold"
+
+    viewer = {"Authorization": f"Bearer {key_for('viewer')}"}
+    denied = client.post(
+        "/api/v1/orders/bulk", json={"action": "cancel", "order_ids": [placed["1002"]]}, headers=viewer
+    )
+    assert denied.status_code == 403 and denied.headers["content-type"] == "application/problem+json"
+    assert client.get(f"/api/v1/orders/{placed['1002']}").json()["status"] == "on_hold"  # nothing changed
+    bad = client.post("/api/v1/orders/bulk", json={"action": "ship", "order_ids": [placed["1002"]]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/action"
+    assert client.post("/api/v1/orders/bulk", json={"action": "hold", "order_ids": []}).status_code == 422

@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from orderhub.core.clock import utcnow
 from orderhub.orders import browsing, listing, service
 from orderhub.orders.api import summary_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform import problems
-from orderhub.platform.web import EngineDep, Viewer
+from orderhub.platform.web import EngineDep, Operator, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problems.READ)
 
@@ -111,3 +112,38 @@ def export_orders(
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     headers = {"Content-Disposition": f'attachment; filename="orders-{stamp}.csv"'}
     return CsvResponse(chunks, headers=headers, media_type="text/csv; charset=utf-8")
+
+
+class BulkIn(BaseModel):
+    action: Literal["hold", "release", "cancel"]
+    order_ids: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        min_length=1, max_length=browsing.MAX_BULK
+    )
+    reason: str = Field(default="", max_length=500)
+
+
+@router.post("/orders/bulk", responses=problems.WRITE, summary="Hold, release or cancel many orders")
+def post_bulk(body: BulkIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
+    """Runs the single-order operation (``/hold``, ``/release-hold``, ``/cancel``) on each
+    order, each in its own transaction: one refusal neither undoes nor stops the others. The
+    answer has every order's outcome, in the order given (an id named twice counts once):
+    ``done`` with its status now, or ``refused`` with the reason the operation gave."""
+    outcomes = browsing.act_on_many(
+        engine, action=body.action, order_ids=body.order_ids, actor=who.actor, reason=body.reason
+    )
+    done = sum(1 for o in outcomes if o.done)
+    return {
+        "action": body.action,
+        "done": done,
+        "refused": len(outcomes) - done,
+        "results": [
+            {
+                "order_id": o.order_id,
+                "order_number": o.order_number,
+                "outcome": "done" if o.done else "refused",
+                "detail": o.detail,
+                "status": o.status,
+            }
+            for o in outcomes
+        ],
+    }
