@@ -37,9 +37,9 @@ from orderhub.inventory import items_api, work_api, work_pages
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
 from orderhub.orders import api as orders_api
-from orderhub.orders import ops_api, ops_pages
 from orderhub.orders import list_api as orders_list_api
 from orderhub.orders import list_pages as orders_list_pages
+from orderhub.orders import ops_api, ops_pages
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
 from orderhub.platform import jobs, jobs_api, leases, problems
