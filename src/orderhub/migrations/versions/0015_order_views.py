@@ -1,7 +1,7 @@
 """orders list: saved views per user; order numbers looked up exactly and by prefix; sorted by total
 
 Revision ID: 0015
-Revises: 0017
+Revises: 0019
 Create Date: 2026-11-26 19:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
