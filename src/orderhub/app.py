@@ -36,6 +36,8 @@ from orderhub.inventory import api as inventory_api
 from orderhub.inventory import items_api
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
+from orderhub.orders import aftersales_api as orders_aftersales_api
+from orderhub.orders import aftersales_pages as orders_aftersales_pages
 from orderhub.orders import api as orders_api
 from orderhub.orders import pages as orders_pages
 from orderhub.orders import service as orders_service
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(auth_api.router)
     app.include_router(orders_api.router)
+    app.include_router(orders_aftersales_api.router)
     app.include_router(inventory_api.router)
     app.include_router(items_api.router)
     app.include_router(carbon_api.router)
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     web_pages.mount(app)
     app.include_router(web_pages.router)
     app.include_router(orders_pages.router)
+    app.include_router(orders_aftersales_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(sourcing_pages.router)
     app.include_router(web_events.router)
