@@ -104,11 +104,8 @@ def test_an_rma_is_authorised_received_anywhere_and_refunded(client, engine):
 def test_comments_over_http_operators_write_viewers_read(client, engine, key_for):
     oid, _ = delivered(client, engine)
     r = client.post(f"/api/v1/orders/{oid}/comments", json={"text": "Called the customer"})
-    assert (
-        r.status_code == 201
-        and r.json()["author"] == "user:admin@orderhub.local"
-        or r.json()["author"].startswith("user:")
-    )
+    assert r.status_code == 201 and r.json()["text"] == "Called the customer"
+    assert r.json()["author"].startswith("user:")
     viewer = {"Authorization": f"Bearer {key_for('viewer')}"}
     assert client.post(f"/api/v1/orders/{oid}/comments", json={"text": "hi"}, headers=viewer).status_code == 403
     items = client.get(f"/api/v1/orders/{oid}/comments", headers=viewer).json()["items"]
