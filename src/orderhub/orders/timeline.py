@@ -56,7 +56,7 @@ def _why(data: Data, sep: str = ": ") -> str:
 def _captured(d: Data, n: Naming) -> str:
     ref = f" as {d['external_ref']}" if d.get("external_ref") else ""
     count = d.get("lines", 0)
-    paid = f", to be paid by {n.method}" if n.method else ""
+    paid = f", payment by {n.method}" if n.method else ""
     return f"Captured from {d.get('channel', '?')}{ref}: {count} line{'s' if count != 1 else ''}, {n.money(d.get('total'))}{paid}"
 
 
