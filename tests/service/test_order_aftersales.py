@@ -8,11 +8,14 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from orderhub.bus import embedded, relay
 from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, comments, payments, returns, service, timeline
 from orderhub.orders.aftersales_pages import allocate_as_sourced
+from orderhub.webhooks import service as webhooks
 from tests.conftest import position, put_stock
+from tests.service.test_webhooks import Receiver
 
 
 def new_order(engine, *, ref="W-1", paid=True, method="card", lat=None):
@@ -320,3 +323,40 @@ def test_the_timeline_speaks_in_sentences_with_node_names_and_skus(engine):
     assert "Moved from shipped to delivered" in texts
     assert not any("order." in t or "\\u" in t or "{" in t for t in texts)
     assert all(e["raw"].startswith("{") for e in got if e["kind"] == "event")
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+    r.thread.join(timeout=5)
+
+
+def drain_to_webhooks(engine):
+    """What the bus worker does: relay the committed events, hand them to the webhooks subscriber."""
+    while relay.relay_once(engine) or embedded.consume_once(engine, webhooks.SUBSCRIBER):
+        pass
+
+
+def test_a_refund_reaches_a_webhook_subscriber_through_the_bus(engine, receiver):
+    oid = new_order(engine)
+    drain_to_webhooks(engine)  # the subscriber starts from now, as a worker started before the refund
+    sub = webhooks.create(
+        engine, url=receiver.url, event_types=["order.refund_recorded"], description="refunds", actor="user:a@x"
+    )
+    receiver.secrets.append(sub.secret)
+    payments.refund(engine, order_id=oid, actor="t", amount="2.50", reason="goodwill")
+    drain_to_webhooks(engine)
+    assert webhooks.send_due(engine) == 1
+    [got] = receiver.received
+    body = json.loads(got["body"])
+    assert (body["type"], body["subject"], body["data"]["amount"], body["data"]["reason"]) == (
+        "order.refund_recorded",
+        oid,
+        "2.50",
+        "goodwill",
+    )
+    assert got["verified"] == [sub.secret]
