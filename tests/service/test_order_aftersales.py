@@ -4,6 +4,7 @@ on real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -360,3 +361,27 @@ def test_a_refund_reaches_a_webhook_subscriber_through_the_bus(engine, receiver)
         "goodwill",
     )
     assert got["verified"] == [sub.secret]
+
+
+def test_racing_refunds_never_exceed_what_was_captured(engine):
+    oid = new_order(engine)  # 25.00 captured
+    barrier = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def refund_ten() -> None:
+        barrier.wait()
+        try:
+            payments.refund(engine, order_id=oid, actor="t", amount="10.00")
+            outcomes.append("ok")
+        except InvalidInput as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=refund_ten) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["ok", "ok", *["refund_exceeds_captured"] * 3]  # the row lock serialises them
+    summary = payments.get(engine, order_id=oid)
+    assert (summary.refunded.minor, len(summary.refunds)) == (2000, 2)
+    assert event_types(engine, oid).count("order.refund_recorded") == 2
