@@ -89,11 +89,13 @@ def test_operator_allocates_via_sourcing_takes_a_return_anywhere_refunds_and_com
     expect(fos).to_contain_text("2 × MUG-1 Coffee mug")
     expect(fos).to_contain_text("1 × TEA-9 Green tea")
     expect(timeline).to_contain_text("Allocated to Berlin DC")
+    expect(page.locator("tr[data-line=MUG-1]")).to_contain_text("Coffee mug")  # the item master's name
 
     move(live, oid, "released", "shipped", "delivered")
     page.reload()
     expect(page.get_by_test_id("order-status")).to_have_text("delivered")
     expect(page.get_by_label("next status")).to_have_count(0)  # returns go through the RMA forms
+    expect(page.get_by_role("heading", name="Actions")).to_have_count(0)  # nothing left to move, hold or cancel
 
     returns = page.get_by_test_id("returns")
     returns.get_by_label("return units MUG-1").fill("1")

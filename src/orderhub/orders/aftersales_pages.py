@@ -58,6 +58,7 @@ def detail_context(engine: Engine, view: service.OrderView) -> dict[str, Any]:
         "return_nodes": [{"id": n.id, "name": n.name or n.id} for n in nodes if n.can(inventory.Capability.returns)],
         "allocate_nodes": [{"id": n.id, "name": n.name or n.id} for n in nodes if n.can(inventory.Capability.ships)],
         "node_names": names,
+        "item_names": {sku: item.name for sku, item in items.items()},
         "fo_lines": {
             f.id: [
                 {
