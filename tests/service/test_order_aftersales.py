@@ -385,3 +385,16 @@ def test_racing_refunds_never_exceed_what_was_captured(engine):
     summary = payments.get(engine, order_id=oid)
     assert (summary.refunded.minor, len(summary.refunds)) == (2000, 2)
     assert event_types(engine, oid).count("order.refund_recorded") == 2
+
+
+def test_an_over_long_reason_is_refused_at_reason_not_cut_by_the_database(engine):
+    oid, line = delivered_order(engine)
+    with pytest.raises(InvalidInput) as err:
+        payments.refund(engine, order_id=oid, actor="t", amount="1.00", reason="x" * 501)
+    assert err.value.errors[0]["pointer"] == "/reason"
+    with pytest.raises(InvalidInput) as err:
+        returns.create(
+            engine, order_id=oid, actor="t", lines=[{"line_id": line["A-1"], "quantity": 1}], reason="x" * 501
+        )
+    assert err.value.errors[0]["pointer"] == "/reason"
+    assert payments.get(engine, order_id=oid).refunds == [] and returns.get_all(engine, order_id=oid)[1] == []

@@ -157,6 +157,16 @@ def get(engine: Engine, *, order_id: str) -> PaymentSummary:
         return summarise_in(conn, order)
 
 
+#: The longest reason a refund or a return keeps.
+MAX_REASON = 500
+
+
+def check_reason(reason: str, pointer: str = "/reason") -> None:
+    if len(reason) > MAX_REASON:
+        detail = f"at most {MAX_REASON} characters"
+        raise InvalidInput(detail, errors=[{"pointer": pointer, "detail": detail}])
+
+
 def _check_lines(order: Order, lines: list[dict[str, Any]], refunds: list[dict[str, Any]]) -> dict[str, int]:
     """Refunded units per line: each line on the order, each quantity at most the units of the
     line not refunded already. Errors point at ``/lines/{i}/…``."""
@@ -199,6 +209,7 @@ def record_in(
     line), written, and recorded as ``order.refund_recorded`` with the payment status it
     leaves; a returned or cancelled order whose money is all back moves to ``refunded``.
     Returns the refund row."""
+    check_reason(reason)
     summary = summarise_in(conn, order)
     money = _parse(amount, order.currency)
     if money is None or money.minor <= 0:

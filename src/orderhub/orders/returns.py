@@ -123,6 +123,9 @@ def create_in(
     now: datetime,
 ) -> dict[str, Any]:
     """Authorise the return of delivered units not yet returned nor on another open RMA."""
+    payments.check_reason(reason)
+    if len(condition) > 40:
+        raise bad_input("/condition", "at most 40 characters")
     if order.status not in RETURNABLE:
         raise Conflict(
             f"an order in status {order.status.value} has nothing delivered to return",
@@ -194,6 +197,7 @@ def receive_in(
 
 def cancel_in(conn: Connection, order: Order, rma_id: str, *, reason: str, now: datetime) -> dict[str, Any]:
     """The units of an open RMA are not coming (any more): it is closed as cancelled."""
+    payments.check_reason(reason)
     rma, all_rmas = _load(conn, order, rma_id)
     if rma["status"] not in OPEN:
         raise Conflict(f"return {rma_id} is {rma['status']}", code="return_closed", rma_status=rma["status"])
