@@ -13,7 +13,7 @@ from orderhub.bus import embedded, relay
 from orderhub.core.errors import Conflict, InvalidInput, NotFound
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, comments, payments, returns, service, timeline
-from orderhub.orders.aftersales_pages import allocate_as_sourced
+from orderhub.orders.allocation import allocate_as_sourced
 from orderhub.webhooks import service as webhooks
 from tests.conftest import position, put_stock
 from tests.service.test_webhooks import Receiver

@@ -10,13 +10,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from orderhub.core.errors import Conflict
-from orderhub.core.ids import new_id
 from orderhub.inventory import service as inventory
-from orderhub.orders import changes, comments, payments, returns, service, timeline
+from orderhub.orders import allocation, comments, payments, returns, service, timeline
 from orderhub.orders.model import Order, OrderStatus
 from orderhub.platform.auth.model import Principal, Role
-from orderhub.platform.db import unit_of_work
 from orderhub.web.templating import act, check_csrf, console_user
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -52,7 +49,7 @@ def detail_context(engine: Engine, view: service.OrderView) -> dict[str, Any]:
         if summary.balance.minor == 0
         else ("owed by the customer" if summary.balance.minor > 0 else "owed to the customer"),
         "skus": naming.skus,
-        "held_nodes": held_nodes(engine, order.id) if order.status == OrderStatus.paid else [],
+        "held_nodes": allocation.held_nodes(engine, order_id=order.id) if order.status == OrderStatus.paid else [],
         "rmas": [returns.rma_json(r, order) for r in rmas],
         "returnable": _returnable(order, rmas),
         "return_nodes": [{"id": n.id, "name": n.name or n.id} for n in nodes if n.can(inventory.Capability.returns)],
@@ -224,49 +221,12 @@ def return_refund(
 
 
 # -- allocation through a real operation --------------------------------------------------------
-def allocate_as_sourced(engine: Engine, *, order_id: str, actor: str) -> Order:
-    """Allocate a paid order where sourcing put its stock: one fulfilment order per node that
-    holds its units (``service.allocate``'s model rule: every open unit exactly once). 409
-    ``not_all_held`` when units wait for stock (backordered): allocate them to a node instead."""
-
-    def action(conn: Any, order: Order) -> None:
-        if order.status != OrderStatus.paid:
-            raise Conflict(
-                f"only a paid order is allocated; this one is {order.status.value}",
-                code="illegal_transition",
-                current_status=order.status.value,
-            )
-        assignments: dict[str, dict[str, int]] = {}
-        for h in inventory.holds_of(conn, order_id=order.id):
-            if h["status"] == "active":
-                node = assignments.setdefault(h["node_id"], {})
-                node[h["line_id"]] = node.get(h["line_id"], 0) + int(h["quantity"])
-        held = {lid: sum(n.get(lid, 0) for n in assignments.values()) for lid in {x.id for x in order.lines}}
-        short = [x.sku for x in order.lines if x.open_quantity and held.get(x.id, 0) != x.open_quantity]
-        if short:
-            raise Conflict(
-                f"no stock is held for all of {', '.join(short)} (backordered): allocate to a node instead",
-                code="not_all_held",
-                skus=short,
-            )
-        order.allocate(assignments, new_id=new_id, reason="allocated where sourcing holds the stock")
-
-    order, _ = changes.change(engine, order_id, actor=actor, action=action)
-    return order
-
-
 @router.post("/orders/{order_id}/allocate-as-sourced", dependencies=[Csrf])
 def allocate_sourced(request: Request, order_id: str, user: User) -> Response:
     engine = request.app.state.engine
 
     def run() -> str:
-        order = allocate_as_sourced(engine, order_id=order_id, actor=user.actor)
+        order = allocation.allocate_as_sourced(engine, order_id=order_id, actor=user.actor)
         return "Allocated to " + ", ".join(f.node_id for f in order.fulfilment_orders)
 
     return act(request, user, Role.operator, _back(order_id), run)
-
-
-def held_nodes(engine: Engine, order_id: str) -> list[str]:
-    """The nodes holding an order's stock now (what "allocate via sourcing" would choose)."""
-    with unit_of_work(engine, write=False) as conn:
-        return sorted({h["node_id"] for h in inventory.holds_of(conn, order_id=order_id) if h["status"] == "active"})
