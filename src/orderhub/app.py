@@ -36,6 +36,8 @@ from orderhub.inventory import api as inventory_api
 from orderhub.inventory import items_api, work_api, work_pages
 from orderhub.inventory import pages as inventory_pages
 from orderhub.inventory import service as inventory_service
+from orderhub.orders import aftersales_api as orders_aftersales_api
+from orderhub.orders import aftersales_pages as orders_aftersales_pages
 from orderhub.orders import api as orders_api
 from orderhub.orders import list_api as orders_list_api
 from orderhub.orders import list_pages as orders_list_pages
@@ -141,6 +143,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_api.router)
     app.include_router(ops_api.router)
     app.include_router(orders_list_api.router)
+    app.include_router(orders_aftersales_api.router)
     app.include_router(inventory_api.router)
     app.include_router(items_api.router)
     app.include_router(work_api.router)
@@ -162,6 +165,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(orders_list_pages.router)  # before the order page's /console/orders/{order_id}
     app.include_router(orders_pages.router)
     app.include_router(ops_pages.router)
+    app.include_router(orders_aftersales_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(work_pages.router)
     app.include_router(sourcing_pages.router)

@@ -77,7 +77,7 @@ def test_orders_list_filters_and_opens_detail(page, live):
     expect(page).to_have_url(f"{live.url}/console/orders/{first['id']}")
     expect(page.get_by_test_id("order-status")).to_have_text("paid")
     expect(page.get_by_test_id("order-total")).to_contain_text("21.00 EUR")
-    expect(page.get_by_test_id("timeline")).to_contain_text("order.captured")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Captured from web as W-100: 2 lines, 21.00 EUR")
 
 
 def test_operator_edits_and_cancels_an_order(page, live):

@@ -94,3 +94,10 @@ def test_bad_native_payload_points_at_the_field(adapter, fixture, mutate, pointe
     with pytest.raises(InvalidInput) as err:
         adapter.normalize(payload)
     assert pointer in [e["pointer"] for e in err.value.errors]
+
+
+def test_each_channel_says_how_the_customer_paid():
+    assert shopify.normalize(load("shopify_order.json")).order.payment_method == "shopify_payments"
+    assert woocommerce.normalize(load("woocommerce_order.json")).order.payment_method == "Credit Card (Stripe)"
+    assert pos.normalize(load("pos_sale.json")).order.payment_method == "card"
+    assert social.normalize(load("social_order.json")).order.payment_method == ""  # it does not say

@@ -13,6 +13,7 @@ import orderhub.edge.store
 import orderhub.forecast.guard_store
 import orderhub.forecast.store
 import orderhub.inventory.store
+import orderhub.orders.aftersales_store
 import orderhub.orders.listing
 import orderhub.platform.jobs_store
 import orderhub.platform.leases

@@ -333,25 +333,6 @@ def post_delivery(order_id: str, body: LinesIn, engine: EngineDep, who: Operator
     return _view(engine, service.record_delivery(engine, order_id=order_id, actor=who.actor, lines=_lines(body)))
 
 
-class ReturnIn(LinesIn):
-    node_id: str = Field(
-        min_length=1, max_length=40, description="the node that received the parcel (any node that takes returns)"
-    )
-    reason: str = Field(default="", max_length=500)
-
-
-@router.post(
-    "/orders/{order_id}/returns",
-    responses=problems.WRITE,
-    summary="Returned units received at a node (return anywhere)",
-)
-def post_return(order_id: str, body: ReturnIn, engine: EngineDep, who: Operator) -> dict[str, Any]:
-    order = service.receive_return(
-        engine, order_id=order_id, actor=who.actor, node_id=body.node_id, lines=_lines(body), reason=body.reason
-    )
-    return _view(engine, order)
-
-
 @router.patch("/orders/{order_id}", responses=problems.WRITE, summary="Edit address or tags (before release)")
 def patch_order(order_id: str, body: OrderPatch, engine: EngineDep, who: Operator) -> dict[str, Any]:
     order = None

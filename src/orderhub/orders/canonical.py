@@ -85,6 +85,9 @@ class OrderCreate(_Strict):
     discount_total: DecimalString = "0"
     tax_total: DecimalString = "0"
     payment_status: PaymentStatus = PaymentStatus.pending
+    payment_method: str = Field(
+        default="", max_length=40, description="How the customer paid (card, paypal, cash, invoice …), as shown"
+    )
     delivery_method: DeliveryMethod = DeliveryMethod.ship
     pickup_node_id: str = Field(default="", max_length=40)
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)

@@ -148,6 +148,7 @@ def build_order(data: OrderCreate) -> Order:
             ],
             promise_days=order.promise_days,
             pickup_node_id=order.pickup_node_id,
+            payment_method=data.payment_method,
         )
     )
     return order

@@ -41,6 +41,7 @@ class OrderCaptured(OrderEvent):
     items: list[dict[str, Any]] = field(default_factory=list)  # line_id, sku, quantity, unit_price
     promise_days: int | None = None  # delivery promised within this many days of placed_at
     pickup_node_id: str = ""  # the store of an in-store sale or the pickup point ("" for a delivery)
+    payment_method: str = ""  # how the customer paid, as the channel said (card, paypal, cash …; "" if not said)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class PaymentChanged(OrderEvent):
 
     TYPE = "order.payment_changed"
     payment_status: str
+    amount: str | None = None  # decimal string in the order's currency: what was captured (when ``paid``)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,44 @@ class ReturnReceived(OrderEvent):
     node_id: str
     lines: dict[str, int]
     reason: str = ""
+    condition: str = "resellable"  # resellable: back into the node's stock; damaged: kept out of it
+    rma_id: str = ""  # the return authorisation the units arrived under ("" for a walk-in return)
+
+
+@dataclass(frozen=True)
+class ReturnRequested(OrderEvent):
+    """A return was authorised (an RMA): ``lines`` (line id → units) are expected back."""
+
+    TYPE = "order.return_requested"
+    rma_id: str
+    lines: dict[str, int]
+    reason: str = ""
+    condition: str = ""  # the condition the customer stated (unopened, opened, faulty …)
+
+
+@dataclass(frozen=True)
+class ReturnClosed(OrderEvent):
+    """A return authorisation was closed: every unit arrived (``received``) or it was
+    ``cancelled`` (the units are not coming back)."""
+
+    TYPE = "order.return_closed"
+    rma_id: str
+    outcome: str  # received | cancelled
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundRecorded(OrderEvent):
+    """Money was paid back to the customer: ``amount`` (decimal string in ``currency``) for
+    ``lines`` (line id → units; empty for a refund not tied to goods)."""
+
+    TYPE = "order.refund_recorded"
+    refund_id: str
+    amount: str
+    currency: str
+    lines: dict[str, int] = field(default_factory=dict)
+    reason: str = ""
+    rma_id: str = ""
 
 
 @dataclass(frozen=True)

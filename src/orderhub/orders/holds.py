@@ -161,7 +161,7 @@ def follow(
     if shipped:
         inventory.ship(conn, order_id=order.id, lines=shipped, now=now)
     for change in changes:
-        if change.type == "order.return_received":
+        if change.type == "order.return_received" and change.data.get("condition") != "damaged":
             skus = {line.id: line.sku for line in order.lines}
             inventory.receive_return(
                 conn,

@@ -60,6 +60,8 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.cancelled: frozenset({S.refunded}),
     S.refunded: frozenset(),
 }
+#: Reached only through returns (RMAs) and refunds (``orders.returns``, ``orders.payments``).
+AFTER_SALES = frozenset({S.return_requested, S.returned, S.refunded})
 HOLDABLE = frozenset({S.created, S.awaiting_payment, S.paid, S.allocated, S.released})
 #: Orders can be edited until they are released to fulfilment.
 EDITABLE = frozenset({S.created, S.awaiting_payment, S.paid, S.allocated, S.on_hold})
@@ -322,13 +324,29 @@ class Order:
     def allowed_moves(self) -> list[OrderStatus]:
         """The states a person may move the order to directly: ``allowed_next`` without
         ``allocated``, which only an allocation reaches (it creates the fulfilment orders) —
-        except leaving a hold back to an allocation that still exists."""
+        except leaving a hold back to an allocation that still exists — and without the
+        after-sales states, which only returns (RMAs) and refunds reach (``AFTER_SALES``)."""
         returning = self.status == S.on_hold and self.held_from == S.allocated
-        return [s for s in self.allowed_next() if s != S.allocated or returning]
+        return [
+            s
+            for s in self.allowed_next()
+            if (s != S.allocated or returning) and s not in AFTER_SALES and self.status != S.return_requested
+        ]
 
     def move_to(self, target: OrderStatus, *, reason: str = "") -> None:
         """A person's status move: ``transition_to`` limited to ``allowed_moves``; moving to
-        ``allocated`` by hand is a Conflict naming the allocation route, and nothing changes."""
+        ``allocated`` by hand is a Conflict naming the allocation route, a move into or out
+        of the after-sales states one naming the returns and refunds routes; nothing changes."""
+        if target in self.allowed_next() and target not in self.allowed_moves() and target != S.allocated:
+            raise Conflict(
+                f"an order reaches {target.value} through its returns and refunds, not by a status move: "
+                f"POST /api/v1/orders/{self.id}/returns or /refunds",
+                code="return_or_refund_required",
+                current_status=self.status.value,
+                returns_route=f"/api/v1/orders/{self.id}/returns",
+                refunds_route=f"/api/v1/orders/{self.id}/refunds",
+                allowed_next=[s.value for s in self.allowed_moves()],
+            )
         if target == S.allocated and target not in self.allowed_moves():
             raise Conflict(
                 "an order is allocated by choosing nodes, not by a status move: "
@@ -372,7 +390,7 @@ class Order:
     def mark_paid(self) -> None:
         """Payment captured: record it and, if the order was waiting for it, move on."""
         self.payment_status = PaymentStatus.paid
-        self.changes.append(ev.PaymentChanged(payment_status="paid"))
+        self.changes.append(ev.PaymentChanged(payment_status="paid", amount=self.total.to_decimal_string()))
         if self.status in (S.created, S.awaiting_payment):
             self.transition_to(S.paid)
             self.wait_for_run()
@@ -508,9 +526,18 @@ class Order:
             previous, self.status = self.status, target
             self._status_changed(previous, reason)
 
-    def receive_return(self, quantities: dict[str, int], *, node_id: str, reason: str = "") -> None:
+    def receive_return(
+        self,
+        quantities: dict[str, int],
+        *,
+        node_id: str,
+        reason: str = "",
+        condition: str = "resellable",
+        rma_id: str = "",
+    ) -> None:
         """Returned units arrived at ``node_id`` (any node that takes returns): the order is
-        return_requested until every delivered unit is back, then returned."""
+        return_requested until every delivered unit is back, then returned. ``condition``
+        ``damaged`` units are recorded but kept out of the node's stock."""
         if self.status not in (S.delivered, S.partially_delivered, S.return_requested):
             raise self._illegal(S.returned.value)
         for line_id, qty in quantities.items():
@@ -521,7 +548,9 @@ class Order:
                     code="over_return",
                 )
             line.quantity_returned += qty
-        self.changes.append(ev.ReturnReceived(node_id=node_id, lines=quantities, reason=reason))
+        self.changes.append(
+            ev.ReturnReceived(node_id=node_id, lines=quantities, reason=reason, condition=condition, rma_id=rma_id)
+        )
         if self.status != S.return_requested:
             previous, self.status = self.status, S.return_requested
             self._status_changed(previous, reason or "return received")

@@ -14,7 +14,7 @@ from orderhub.carbon import service as carbon
 from orderhub.core.clock import as_utc, utcnow
 from orderhub.core.errors import DomainError, Forbidden
 from orderhub.inventory import service as inventory
-from orderhub.orders import capture, exceptions, service
+from orderhub.orders import aftersales_pages, capture, exceptions, service
 from orderhub.orders.api import order_json
 from orderhub.orders.model import OrderStatus
 from orderhub.platform import jobs
@@ -64,6 +64,7 @@ def order_detail(request: Request, order_id: str, user: User) -> Response:
                 n.id for n in inventory.get_all_nodes(request.app.state.engine) if n.can(inventory.Capability.ships)
             ],
             "can_operate": user.role >= Role.operator,
+            **aftersales_pages.detail_context(request.app.state.engine, view),
         },
     )
 

@@ -112,6 +112,7 @@ def normalize(payload: Any) -> ChannelOrder:
             for li in src.lines
         ],
         "payment_status": "paid" if src.payment.status == "captured" else "pending",
+        "payment_method": src.payment.method[:40],
         "delivery_method": _METHOD[src.handover],
         "pickup_node_id": src.store_id if src.handover != "deliver" else "",
         "tags": [f"store:{src.store_id}"],

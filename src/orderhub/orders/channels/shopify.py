@@ -88,6 +88,7 @@ class ShopifyOrder(_Model):
     email: str | None = None
     currency: str
     financial_status: str | None = "pending"
+    payment_gateway_names: list[str] = Field(default_factory=list)
     created_at: str | None = None
     cancelled_at: str | None = None
     cancel_reason: str | None = None
@@ -164,6 +165,7 @@ def normalize(payload: Any) -> ChannelOrder:
         "discount_total": str(src.total_discounts),
         "tax_total": str(tax),
         "payment_status": _PAYMENT.get(src.financial_status or "pending", "pending"),
+        "payment_method": ", ".join(src.payment_gateway_names)[:40],
         "tags": tags,
         "notes": src.note or "",
         "placed_at": src.created_at,

@@ -62,6 +62,7 @@ class WooOrder(_Model):
     id: int | str
     number: str | None = None
     status: str = "pending"
+    payment_method_title: str | None = None
     currency: str
     date_created_gmt: str | None = None
     prices_include_tax: bool = False
@@ -130,6 +131,7 @@ def normalize(payload: Any) -> ChannelOrder:
         "discount_total": str(src.discount_total),
         "tax_total": str(tax),
         "payment_status": _PAYMENT.get(src.status, "pending"),
+        "payment_method": (src.payment_method_title or "")[:40],
         "tags": tags,
         "notes": src.customer_note,
         "placed_at": f"{src.date_created_gmt}Z" if src.date_created_gmt else None,
