@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from orderhub.carbon import store as carbon_store
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
-from orderhub.orders import capture, customers, exceptions, service
+from orderhub.orders import capture, customers, exceptions, payments, service
 from orderhub.platform.db import unit_of_work
 from tests.conftest import put_stock
 
@@ -132,6 +132,11 @@ def test_customer_page_has_orders_returns_value_points_and_first_and_last_order(
     assert by_email["lifetime_value"] == {"EUR": "55.00"}
     assert by_email["points"]["balance"] == 40 and by_email["points"]["entries"][0]["order_id"] == kept
     assert by_email["tier"] == "standard"
+
+    payments.refund(engine, order_id=first, actor="t", amount="12.50", reason="one unit came back")
+    assert customers.get(engine, customer="ann@example.com")["lifetime_value"] == {"EUR": "42.50"}
+    listed = customers.get_all(engine, q="ann", sort="lifetime_value")
+    assert [c["lifetime_value"] for c in listed.items] == [{"EUR": "42.50"}]
     with pytest.raises(NotFound):
         customers.get(engine, customer="cus_nobody")
 

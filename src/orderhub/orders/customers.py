@@ -4,8 +4,9 @@ are worth, their tier and their reward points.
 Read-only use cases for ``/console/customers`` and ``/api/v1/customers``. A customer's orders
 are the orders carrying its email (channels and imported history do not always carry our id).
 Lifetime value is per currency: the totals of orders whose payment was captured (``paid``,
-``partially_refunded``), less refunds — the hub records a refund today only as a whole
-(payment ``refunded`` or status ``refunded``), so such an order counts nothing. Reward points
+``partially_refunded``), less the refunds recorded against them (``order_refunds``); an order
+refunded as a whole (payment ``refunded`` or status ``refunded``, as imported history records
+it) counts nothing. Reward points
 are carbon's ledger (green delivery choices), read through its service.
 """
 
@@ -22,6 +23,7 @@ from orderhub.core.clock import as_utc
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.money import Money
 from orderhub.orders import store
+from orderhub.orders.aftersales_store import order_refunds
 from orderhub.orders.model import OrderStatus as S
 from orderhub.orders.model import PaymentStatus as P
 from orderhub.platform.db import unit_of_work
@@ -78,12 +80,22 @@ def _main_currency(conn: Connection) -> str:
     return str(row.currency) if row else "EUR"
 
 
+def _kept_minor() -> Any:
+    """What an order's customer kept paying: its total less the refunds recorded against it."""
+    refunded = (
+        sa.select(sa.func.coalesce(sa.func.sum(order_refunds.c.amount_minor), 0))
+        .where(order_refunds.c.order_id == orders.c.id)
+        .scalar_subquery()
+    )
+    return orders.c.total_minor - refunded
+
+
 def _values(conn: Connection, emails: list[str]) -> dict[str, dict[str, str]]:
     """Lifetime value per currency (decimal strings) of each of these customers."""
     if not emails:
         return {}
     stmt = (
-        sa.select(orders.c.customer_email, orders.c.currency, sa.func.sum(orders.c.total_minor))
+        sa.select(orders.c.customer_email, orders.c.currency, sa.func.sum(_kept_minor()))
         .where(orders.c.customer_email.in_(emails), _counted_paid())
         .group_by(orders.c.customer_email, orders.c.currency)
         .order_by(orders.c.customer_email, orders.c.currency)
@@ -130,7 +142,7 @@ def get_all(
                 sa.func.min(orders.c.created_at).label("first_order_at"),
                 sa.func.max(orders.c.created_at).label("last_order_at"),
                 sa.func.sum(
-                    sa.case((sa.and_(_counted_paid(), orders.c.currency == cur), orders.c.total_minor), else_=0)
+                    sa.case((sa.and_(_counted_paid(), orders.c.currency == cur), _kept_minor()), else_=0)
                 ).label("value_minor"),
             )
             .where(*([orders.c.customer_email.in_(sa.select(customers.c.email).where(*where))] if where else []))
