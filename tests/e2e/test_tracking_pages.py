@@ -17,8 +17,8 @@ pytestmark = pytest.mark.browser
 ADMIN = {"Authorization": "Bearer live-admin-key"}
 
 
-def released(live, ref: str, *, country: str = "DE"):  # type: ignore[no-untyped-def]
-    put_stock(live.engine, {("DC-1", "MUG-1"): 20})
+def released(live, ref: str, *, country: str = "DE", skus: tuple[str, ...] = ("MUG-1",)):  # type: ignore[no-untyped-def]
+    put_stock(live.engine, {("DC-1", sku): 20 for sku in skus})
     body = {
         "currency": "EUR",
         "external_ref": ref,
@@ -31,7 +31,7 @@ def released(live, ref: str, *, country: str = "DE"):  # type: ignore[no-untyped
             "lat": 52.52,
             "lon": 13.43,
         },
-        "lines": [{"sku": "MUG-1", "quantity": 2, "unit_price": "8.50"}],
+        "lines": [{"sku": sku, "quantity": 2, "unit_price": "8.50"} for sku in skus],
         "payment_status": "paid",
         "promise_days": 2,
     }
@@ -120,3 +120,21 @@ def test_an_operator_ships_with_tracking_from_the_order_page(page, live):  # typ
     expect(page.get_by_test_id("tracking-timeline")).to_contain_text("Handed to the carrier")
     page.get_by_text("Internal detail").click()
     expect(page.get_by_test_id("tracking-internal")).to_contain_text("oms")
+
+
+def test_a_two_line_order_page_loads_its_tracking_card_and_ships_both_lines(page, live):  # type: ignore[no-untyped-def]
+    order = released(live, "LIVE-3", skus=("MUG-1", "TEA-9"))
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    login(page, live)
+    page.goto(f"{live.url}/console/orders/{order['id']}")
+    card = page.get_by_test_id("tracking")
+    expect(card).to_contain_text("Order placed")
+    card.locator("summary", has_text="Ship with tracking").click()
+    ids = [line["id"] for line in order["lines"]]
+    assert card.get_by_label("parcel lines").input_value().splitlines() == [f"{i}=2" for i in ids]
+    card.get_by_label("carrier").select_option("dhl")
+    card.get_by_label("tracking number").fill("DHL-777")
+    card.locator("button", has_text="Ship parcel").click()
+    expect(page.get_by_test_id("order-status")).to_have_text("shipped")
+    assert refused == []

@@ -110,7 +110,7 @@ def order_tracking(request: Request, order_id: str, user: User, status: str = ""
             "can_ship": status in SHIPPABLE,
             "carriers": sorted(c for c in CARRIER_PAGES if c != "cargo-bike"),
             "page": f"/track/{internal['token']}",
-            "ship_lines": lines[:20_000],
+            "ship_lines": "\n".join(p.strip() for p in lines[:20_000].split(",") if p.strip()),
         },
     )
 
