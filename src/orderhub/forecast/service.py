@@ -141,7 +141,7 @@ def _panel(
 
 
 def run(
-    engine: Engine, *, horizon: int = 28, folds: int = 3, jobs: int | None = None, as_of: date | None = None
+    engine: Engine, *, horizon: int = 28, folds: int = 2, jobs: int | None = None, as_of: date | None = None
 ) -> dict[str, Any]:
     """Choose a model for every series by its backtest and forecast the next ``horizon`` days
     after ``as_of`` (default: the history's last day), replacing every earlier forecast. The

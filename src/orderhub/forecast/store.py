@@ -134,17 +134,27 @@ def add_demand(conn: Connection, deltas: Sequence[Delta | DemandRow], *, now: da
         )
 
 
+#: A day as its proleptic Gregorian ordinal (``date.toordinal``), computed by the database: a
+#: history of a million rows is read as integers, not parsed into a million ``date`` objects.
+_ORDINAL = {
+    "sqlite": "CAST(julianday(forecast_demand.day) - 1721424.5 AS INTEGER)",
+    "postgresql": "(forecast_demand.day - DATE '0001-01-01' + 1)",
+}
+
+
 def demand_rows(
     conn: Connection,
     *,
     keys: Iterable[tuple[str, str]] | None = None,
     since: date | None = None,
     changed_since: datetime | None = None,
-) -> list[tuple[str, str, date, float]]:
-    """(sku, location, day, quantity) rows from ``since``, ordered by series and day: only
-    ``keys`` when given, only the series changed at or after ``changed_since`` when given (one
-    statement: the changed series joined to their rows)."""
-    stmt = sa.select(demand.c.sku, demand.c.location, demand.c.day, demand.c.quantity)
+) -> list[tuple[str, str, int, float]]:
+    """(sku, location, day ordinal, quantity) rows from ``since``, ordered by series and day:
+    only ``keys`` when given, only the series changed at or after ``changed_since`` when given
+    (one statement: the changed series joined to their rows). The day is an integer
+    (``date.fromordinal`` gives it back), so a large history reads without parsing dates."""
+    day = sa.literal_column(_ORDINAL[conn.dialect.name], sa.Integer)
+    stmt = sa.select(demand.c.sku, demand.c.location, day, demand.c.quantity)
     if since is not None:
         stmt = stmt.where(demand.c.day >= since)
     if changed_since is not None:
@@ -157,15 +167,21 @@ def demand_rows(
         wanted = sorted(set(keys))
         if not wanted:
             return []
-        out: list[tuple[str, str, date, float]] = []
+        out: list[tuple[str, str, int, float]] = []
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            out += [
-                tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk))).all()
-            ]
+            out += _raw(conn, stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk)))
         return sorted(out)
-    stmt = stmt.order_by(demand.c.sku, demand.c.location, demand.c.day)
-    return [tuple(r) for r in conn.execute(stmt).all()]
+    return _raw(conn, stmt.order_by(demand.c.sku, demand.c.location, demand.c.day))
+
+
+def _raw(conn: Connection, stmt: Any) -> list[Any]:
+    """Rows as the driver's tuples: no SQLAlchemy row objects for a million rows."""
+    result = conn.execute(stmt)
+    try:
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
 
 
 def _changed(since: datetime) -> Any:
