@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import currency_exponent, is_known_currency
 from orderhub.forecast import store, watch
@@ -37,7 +38,7 @@ from orderhub.forecast.reads import (
     get_series,
     list_series,
 )
-from orderhub.forecast.subscribers import DEMAND
+from orderhub.forecast.subscribers import DEMAND, record_demand_batch
 from orderhub.platform.db import unit_of_work
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ __all__ = [
     "list_series",
     "node_location",
     "read_history",
+    "record_orders",
     "run",
     "update",
 ]
@@ -100,6 +102,15 @@ def add_demand(engine: Engine, rows: Sequence[DemandRow]) -> None:
     """Add demand rows to the history (tests, benchmarks, feeds)."""
     with unit_of_work(engine) as conn:
         store.add_demand(conn, list(total_by_key(rows).values()), now=utcnow())
+
+
+def record_orders(engine: Engine, events: Sequence[DomainEvent]) -> None:
+    """Demand of orders loaded without publishing their events (a bulk import of past orders,
+    the demo's history): their ``order.captured`` and later events (cancellations, edits), in
+    order, counted exactly as the ``forecast.demand`` subscriber counts them from the bus, in
+    one transaction. Other event types are ignored; an order counted before counts nothing."""
+    with unit_of_work(engine) as conn:
+        record_demand_batch(conn, list(events))
 
 
 # -- backtest ------------------------------------------------------------------------------------
