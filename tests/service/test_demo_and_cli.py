@@ -110,7 +110,7 @@ def test_the_demo_history_is_in_the_forecast_history(tmp_path, sqlite_template):
         open_units = conn.execute(
             sa.text(
                 "SELECT l.order_id, sum(l.quantity - l.quantity_cancelled) FROM order_lines l JOIN orders o "
-                f"ON o.id = l.order_id WHERE o.status != 'cancelled' GROUP BY l.order_id"
+                "ON o.id = l.order_id WHERE o.status != 'cancelled' GROUP BY l.order_id"
             )
         ).all()
         cancelled = conn.execute(

@@ -404,7 +404,7 @@ def import_history(engine: Engine, batch: list[Any]) -> int:
                 aggregate_id=order.id,
                 data=change.data,
                 occurred_at=order.created_at,
-            )  # fmt: skip
+            )
             for order in batch
             for change in order.changes
             if forecast.DEMAND.handles(change.type)
