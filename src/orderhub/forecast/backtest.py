@@ -41,7 +41,7 @@ def run(
     if len(ok) == 0:
         report.update(models={}, selection=None, seconds=round(time.perf_counter() - started, 2))
         return report
-    win = engine.cross_validate(panel, ok, h, n, jobs=jobs, all_models=all_models)
+    win = engine.cross_validate(panel, ok, h, n, jobs=jobs, all_models=all_models, refit_last=True)
     chosen, _ = engine.choose(win, slice(0, folds))
     actual = win.actual[:, -1]
     forecasts = {m: win.forecast[m][:, -1] for m in engine.MODELS if m in win.forecast}

@@ -201,10 +201,12 @@ class Windows:
     candidates: list[tuple[str, ...]] = field(default_factory=list)  # per series
 
 
-def _cv(panel: Panel, idx: np.ndarray, names: Sequence[str], h: int, n: int, *, jobs: int, refit: bool) -> pd.DataFrame:
+def _cv(
+    panel: Panel, idx: np.ndarray, names: Sequence[str], h: int, n: int, *, jobs: int, refit: bool, drop_last: int = 0
+) -> pd.DataFrame:
     from statsforecast import StatsForecast
 
-    frame = panel.frame(idx, keep_last=None if refit else n * h + FIT_DAYS)
+    frame = panel.frame(idx, drop_last=drop_last, keep_last=None if refit else n * h + FIT_DAYS)
     sf = StatsForecast(
         models=[make_model(x) for x in names],
         freq=1,
@@ -220,13 +222,22 @@ def _cv(panel: Panel, idx: np.ndarray, names: Sequence[str], h: int, n: int, *, 
 
 
 def cross_validate(
-    panel: Panel, idx: np.ndarray, h: int, n: int, *, jobs: int = 1, all_models: bool = False
+    panel: Panel,
+    idx: np.ndarray,
+    h: int,
+    n: int,
+    *,
+    jobs: int = 1,
+    all_models: bool = False,
+    refit_last: bool = False,
 ) -> Windows:
     """Forecasts of every candidate over ``n`` rolling windows for the series ``idx`` (each
     at least ``n·h + MIN_TRAIN`` days long). The intermittent models and the seasonal naive
     are refitted at each window; ETS and Theta are fitted once, at the first window's cutoff,
     on at most ``FIT_DAYS`` days, then carried forward over the later windows with the same
-    parameters (statsforecast's ``refit=False``)."""
+    parameters (statsforecast's ``refit=False``). With ``refit_last`` (the backtest's held-out
+    window) they are fitted again at the last window's cutoff, as a run fits the chosen model
+    again on all of the history before it forecasts."""
     idx = np.sort(np.asarray(idx, np.int64))  # statsforecast answers in the order of the ids
     win = Windows(idx, h, n, np.zeros((len(idx), n, h)))
     if len(idx) == 0:
@@ -243,9 +254,16 @@ def cross_validate(
     for m in SMOOTH_ONLY:
         win.forecast[m] = np.full((len(idx), n, h), np.nan)
     if len(rich):
-        out = _cv(panel, idx[rich], sorted(SMOOTH_ONLY), h, n, jobs=jobs, refit=False)
+        carried = n - 1 if refit_last and n > 1 else n
+        out = _cv(
+            panel, idx[rich], sorted(SMOOTH_ONLY), h, carried, jobs=jobs, refit=False, drop_last=(n - carried) * h
+        )
         for m in SMOOTH_ONLY:
-            win.forecast[m][rich] = out[m].to_numpy().reshape(len(rich), n, h)
+            win.forecast[m][rich, :carried] = out[m].to_numpy().reshape(len(rich), carried, h)
+        if carried < n:
+            out = _cv(panel, idx[rich], sorted(SMOOTH_ONLY), h, 1, jobs=jobs, refit=False)
+            for m in SMOOTH_ONLY:
+                win.forecast[m][rich, n - 1] = out[m].to_numpy().reshape(len(rich), h)
     for m in win.forecast:
         np.maximum(win.forecast[m], 0.0, out=win.forecast[m])  # demand is never negative
     return win

@@ -282,10 +282,12 @@ def _save(
     first_days: dict[int, date] | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
-    series_rows, point_rows = [], []
+    series_rows: list[dict[str, Any]] = []
+    point_rows: list[tuple[Any, ...]] = []
+    last = date.fromordinal(panel.end) if len(panel) else None
+    days = [last + timedelta(days=t + 1) for t in range(horizon)] if last else []
     for i, (key, f) in enumerate(zip(panel.keys, fitted, strict=True)):
         first = (first_days or {}).get(i) or date.fromordinal(int(panel.start[i]))
-        last = date.fromordinal(panel.end)
         series_rows.append(
             {
                 "sku": key[0],
@@ -304,19 +306,15 @@ def _save(
             }
         )
         q80, q95 = f.spread.get("80"), f.spread.get("95")
-        for t, mean in enumerate(f.forecast.tolist()):
+        sku, location = key
+        for day, mean in zip(days, f.forecast.tolist(), strict=False):  # store.POINT_COLUMNS
             point_rows.append(
-                {
-                    "sku": key[0],
-                    "location": key[1],
-                    "day": last + timedelta(days=t + 1),
-                    "mean": mean,
-                    "lo80": max(mean - q80, 0.0) if q80 is not None else None,
-                    "hi80": mean + q80 if q80 is not None else None,
-                    "lo95": max(mean - q95, 0.0) if q95 is not None else None,
-                    "hi95": mean + q95 if q95 is not None else None,
-                }
-            )
+                (
+                    sku, location, day, mean,
+                    None if q80 is None else max(mean - q80, 0.0), None if q80 is None else mean + q80,
+                    None if q95 is None else max(mean - q95, 0.0), None if q95 is None else mean + q95,
+                )
+            )  # fmt: skip
     summary = {
         "run_id": run_id,
         "kind": kind,
