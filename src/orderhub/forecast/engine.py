@@ -325,7 +325,8 @@ def forecast(
         sf = StatsForecast(
             models=[make_model(m)],
             freq=1,
-            n_jobs=min(jobs, max(1, len(idx) // 50)),
+            # the cheap models forecast 10,000 series in a second: a worker pool costs more than it saves
+            n_jobs=min(jobs, max(1, len(idx) // 50)) if m in SMOOTH_ONLY else 1,
             fallback_model=make_model(BASELINE),
         )
         keep = params is not None and m in SMOOTH_ONLY
