@@ -209,9 +209,15 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         if last is None:
             raise NotFound("no forecast run yet: run one first (orderhub forecast run)", code="no_forecast_run")
         end = as_of or store.last_day(conn)
-        known = store.chosen_models(conn, store.changed_series(conn, since=last["started_at"]))
-        since = _update_since(end, known.values()) if end else None
+        # the changed series from UPDATE_DAYS back; then, in the rare case that ETS or Theta was
+        # fitted from an earlier day (a run more than 4 weeks ago), again from that day
+        since = end - timedelta(days=UPDATE_DAYS - 1) if end else None
         panel = Panel.from_rows(store.demand_rows(conn, since=since, changed_since=last["started_at"]), end=end)
+        known = store.chosen_models(conn, panel.keys)
+        earlier = _update_since(end, known.values()) if end else None
+        if earlier is not None and since is not None and earlier < since:
+            since = earlier
+            panel = Panel.from_rows(store.demand_rows(conn, since=since, changed_since=last["started_at"]), end=end)
     read_s = time.perf_counter() - clock
     guarded = _watch(engine, panel, run_id=run_id, end=end)
     guard_s = guarded.pop("seconds", 0.0)
