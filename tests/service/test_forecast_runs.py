@@ -235,3 +235,23 @@ def test_an_update_weeks_after_the_run_reads_ets_and_theta_history_from_the_day_
     for key in smooth:
         points = forecast.get_forecast(sqlite_engine, sku=key[0], location=key[1])["points"]
         np.testing.assert_allclose([p["mean"] for p in points], expected[at[key]], rtol=1e-6)
+
+
+def test_the_backtest_fits_ets_and_theta_again_at_the_held_out_cutoff_as_a_run_would() -> None:
+    """The choosing windows carry ETS and Theta forward from one fit at the first cutoff; the
+    held-out window gets a fresh fit on the history before it — what a run forecasts with."""
+    panel = engine.Panel.from_rows(history(weekly=2, slow=0))
+    idx = np.arange(len(panel))
+    carried = engine.cross_validate(panel, idx, 14, 3)
+    fresh = engine.cross_validate(panel, idx, 14, 3, refit_last=True)
+    cutoff = date.fromordinal(panel.end - 14)  # the history ends on its last day with demand
+    before = engine.Panel.from_rows([r for r in history(weekly=2, slow=0) if r[2] <= cutoff], end=cutoff)
+    for name in sorted(engine.SMOOTH_ONLY):
+        expected = engine.forecast(before, dict.fromkeys(range(len(before)), name), 14)
+        for s in range(len(idx)):
+            np.testing.assert_allclose(fresh.forecast[name][s, -1], expected[s], rtol=1e-6)
+            np.testing.assert_allclose(fresh.forecast[name][s, :-1], carried.forecast[name][s, :-1], rtol=1e-6)
+    # ETS's parameters from 6 weeks earlier forecast otherwise (Theta's nearly the same)
+    assert not np.allclose(fresh.forecast["AutoETS"][:, -1], carried.forecast["AutoETS"][:, -1], rtol=1e-3)
+    for name in ("SeasonalWindowAverage", "TSB"):  # the cheap models are refitted at every window anyway
+        np.testing.assert_allclose(fresh.forecast[name], carried.forecast[name])
