@@ -3,7 +3,8 @@ RMSSE, WAPE and bias on a held-out window, each also relative to the seasonal na
 
 The last ``h`` days are held out. Before them, ``folds`` windows of ``h`` days each choose one
 model per series (lowest mean absolute error); the held-out window, which no choice and no fit
-saw, scores both the candidates and the choice. Series shorter than ``(folds + 1)·h +
+saw, scores both the candidates and the choice. ETS and Theta are fitted again at its cutoff,
+as a run fits the chosen model again before it forecasts. Series shorter than ``(folds + 1)·h +
 MIN_TRAIN`` days cannot be backtested this way: they are counted and left out.
 """
 
