@@ -423,7 +423,7 @@ def _forecast_parser(p: argparse.ArgumentParser) -> None:
         )
         if name == "run":
             r.add_argument("--horizon", type=int, default=28)
-            r.add_argument("--folds", type=int, default=3)
+            r.add_argument("--folds", type=int, default=2, help="windows that choose the model (default 2)")
 
 
 COMMANDS = {

@@ -91,3 +91,44 @@ def test_cli_import_captures_once_and_dead_letters_the_bad(tmp_path, sqlite_temp
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM orders")).scalar_one() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM dead_letters")).scalar_one() == 1
+
+
+def test_the_demo_history_is_in_the_forecast_history(tmp_path, sqlite_template):
+    """The bulk import publishes no events, so the forecast's subscriber never hears of the
+    demo's past orders: the demo writes their daily demand itself — every unit ordered and not
+    cancelled, on the day it was placed, at the destination's region."""
+    shutil.copy(sqlite_template, tmp_path / "f.db")
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'f.db'}")
+    seed(engine, days=14, seed=5, today=date(2026, 11, 20))
+    captured = "FROM outbox WHERE actor = 'demo:history' AND type = 'order.captured'"
+    with engine.connect() as conn:
+        placed = dict(
+            conn.execute(
+                sa.text(f"SELECT aggregate_id, substr(json_extract(payload, '$.placed_at'), 1, 10) {captured}")
+            ).all()
+        )
+        open_units = conn.execute(
+            sa.text(
+                "SELECT l.order_id, sum(l.quantity - l.quantity_cancelled) FROM order_lines l JOIN orders o "
+                "ON o.id = l.order_id WHERE o.status != 'cancelled' GROUP BY l.order_id"
+            )
+        ).all()
+        cancelled = conn.execute(
+            sa.text(
+                f"SELECT count(*) FROM orders WHERE status = 'cancelled' AND id IN (SELECT aggregate_id {captured})"
+            )
+        ).scalar_one()
+        demand = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT day, sum(quantity) FROM forecast_demand WHERE location NOT LIKE 'node:%' "
+                    "AND day <= '2026-11-20' GROUP BY day"
+                )
+            ).all()
+        )
+    expected: dict[str, float] = {}
+    for order_id, units in open_units:
+        if order_id in placed and units:
+            expected[placed[order_id]] = expected.get(placed[order_id], 0) + units
+    assert len(placed) > 14 * 25 and cancelled > 0  # the history has cancellations to take back
+    assert {str(d): q for d, q in demand.items()} == expected

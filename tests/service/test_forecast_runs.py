@@ -199,3 +199,59 @@ def test_a_run_keeps_the_fitted_parameters_and_an_update_keeps_them_too(sqlite_e
         after = store.chosen_models(conn, list(rows))
     assert {k: r["params"] for k, r in after.items()} == {k: r["params"] for k, r in rows.items()}
     assert {k: r["first_day"] for k, r in after.items()} == {k: r["first_day"] for k, r in rows.items()}
+
+
+def test_an_update_weeks_after_the_run_reads_ets_and_theta_history_from_the_day_they_were_fitted_from(
+    sqlite_engine: Engine,
+) -> None:
+    """An update reads ``UPDATE_DAYS`` of a changed series; when ETS or Theta were fitted from an
+    earlier day (a run 5 weeks ago), it reads again from that day: the forecast is the one the
+    kept parameters give on the whole history since then."""
+    _load(sqlite_engine, history(weekly=3, slow=0))
+    forecast.run(sqlite_engine, horizon=7, folds=2, jobs=1, as_of=D0 + timedelta(days=DAYS - 1))
+    from orderhub.forecast import store
+
+    later = [(f"W{s}", "BY", D0 + timedelta(days=DAYS + d), float(10 + d % 7)) for s in range(3) for d in range(35)]
+    _load(sqlite_engine, later)
+    with sqlite_engine.connect() as conn:
+        rows = store.chosen_models(conn, [(f"W{s}", "BY") for s in range(3)])
+    smooth = {k: r for k, r in rows.items() if r["model"] in engine.SMOOTH_ONLY}
+    assert smooth  # the weekly series chose ETS or Theta
+    end = D0 + timedelta(days=DAYS + 34)
+    assert (
+        min(r["params"]["fit_start"] for r in smooth.values())
+        < (end - timedelta(days=forecast.UPDATE_DAYS - 1)).toordinal()
+    )
+    forecast.update(sqlite_engine, jobs=1)
+    whole = engine.Panel.from_rows([*history(weekly=3, slow=0), *later])
+    at = {k: i for i, k in enumerate(whole.keys)}
+    expected = engine.forward(
+        whole,
+        {at[k]: r["model"] for k, r in smooth.items()},
+        7,
+        first={},
+        params={at[k]: r["params"] for k, r in smooth.items()},
+    )
+    for key in smooth:
+        points = forecast.get_forecast(sqlite_engine, sku=key[0], location=key[1])["points"]
+        np.testing.assert_allclose([p["mean"] for p in points], expected[at[key]], rtol=1e-6)
+
+
+def test_the_backtest_fits_ets_and_theta_again_at_the_held_out_cutoff_as_a_run_would() -> None:
+    """The choosing windows carry ETS and Theta forward from one fit at the first cutoff; the
+    held-out window gets a fresh fit on the history before it — what a run forecasts with."""
+    panel = engine.Panel.from_rows(history(weekly=2, slow=0))
+    idx = np.arange(len(panel))
+    carried = engine.cross_validate(panel, idx, 14, 3)
+    fresh = engine.cross_validate(panel, idx, 14, 3, refit_last=True)
+    cutoff = date.fromordinal(panel.end - 14)  # the history ends on its last day with demand
+    before = engine.Panel.from_rows([r for r in history(weekly=2, slow=0) if r[2] <= cutoff], end=cutoff)
+    for name in sorted(engine.SMOOTH_ONLY):
+        expected = engine.forecast(before, dict.fromkeys(range(len(before)), name), 14)
+        for s in range(len(idx)):
+            np.testing.assert_allclose(fresh.forecast[name][s, -1], expected[s], rtol=1e-6)
+            np.testing.assert_allclose(fresh.forecast[name][s, :-1], carried.forecast[name][s, :-1], rtol=1e-6)
+    # ETS's parameters from 6 weeks earlier forecast otherwise (Theta's nearly the same)
+    assert not np.allclose(fresh.forecast["AutoETS"][:, -1], carried.forecast["AutoETS"][:, -1], rtol=1e-3)
+    for name in ("SeasonalWindowAverage", "TSB"):  # the cheap models are refitted at every window anyway
+        np.testing.assert_allclose(fresh.forecast[name], carried.forecast[name])

@@ -26,10 +26,12 @@ from sqlalchemy import Engine
 
 from orderhub.carbon import service as carbon
 from orderhub.core.errors import InvalidInput
+from orderhub.core.events import DomainEvent
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
 from orderhub.demo import world
 from orderhub.demo.lifecycle import walk_to
+from orderhub.forecast import service as forecast
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture
 from orderhub.orders import service as orders
@@ -389,9 +391,25 @@ def capture_samples(engine: Engine) -> str:
 
 def import_history(engine: Engine, batch: list[Any]) -> int:
     """Past orders in bulk: the order tables (no order change runs, so no hook does), then
-    carbon's projection of them."""
+    carbon's projection of them and forecast's daily demand (the import publishes no events,
+    so neither would hear of them from the bus)."""
     n = orders.import_history(engine, orders=batch, actor="demo:history")
     carbon.record_orders(engine, [order.as_facts() for order in batch])
+    forecast.record_orders(
+        engine,
+        [
+            DomainEvent(
+                type=change.type,
+                aggregate_type="order",
+                aggregate_id=order.id,
+                data=change.data,
+                occurred_at=order.created_at,
+            )
+            for order in batch
+            for change in order.changes
+            if forecast.DEMAND.handles(change.type)
+        ],
+    )
     return n
 
 

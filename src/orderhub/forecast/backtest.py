@@ -3,7 +3,8 @@ RMSSE, WAPE and bias on a held-out window, each also relative to the seasonal na
 
 The last ``h`` days are held out. Before them, ``folds`` windows of ``h`` days each choose one
 model per series (lowest mean absolute error); the held-out window, which no choice and no fit
-saw, scores both the candidates and the choice. Series shorter than ``(folds + 1)·h +
+saw, scores both the candidates and the choice. ETS and Theta are fitted again at its cutoff,
+as a run fits the chosen model again before it forecasts. Series shorter than ``(folds + 1)·h +
 MIN_TRAIN`` days cannot be backtested this way: they are counted and left out.
 """
 
@@ -41,7 +42,7 @@ def run(
     if len(ok) == 0:
         report.update(models={}, selection=None, seconds=round(time.perf_counter() - started, 2))
         return report
-    win = engine.cross_validate(panel, ok, h, n, jobs=jobs, all_models=all_models)
+    win = engine.cross_validate(panel, ok, h, n, jobs=jobs, all_models=all_models, refit_last=True)
     chosen, _ = engine.choose(win, slice(0, folds))
     actual = win.actual[:, -1]
     forecasts = {m: win.forecast[m][:, -1] for m in engine.MODELS if m in win.forecast}

@@ -56,7 +56,9 @@ def make_model(name: str) -> Any:
     build: Callable[[], Any] = {
         "SeasonalNaive": lambda: m.SeasonalNaive(season_length=SEASON),
         "AutoETS": lambda: m.AutoETS(season_length=SEASON, model="ZNZ"),  # no trend over 28 days
-        "AutoTheta": lambda: m.AutoTheta(season_length=SEASON),
+        # the standard theta method only: as accurate as the four variants chosen by fit, at a
+        # third of their cost (docs/forecast.md, "Performance")
+        "AutoTheta": lambda: m.AutoTheta(season_length=SEASON, model="STM"),
         "CrostonOptimized": lambda: m.CrostonOptimized(),
         "ADIDA": lambda: m.ADIDA(),
         "IMAPA": lambda: m.IMAPA(),
@@ -89,24 +91,38 @@ class Panel:
     end: int
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, str, date, float]], *, end: date | None = None) -> Panel:
-        """Rows (sku, location, day, quantity), in any order; a key's rows of one day add up.
-        Series run from their first day with a row to ``end`` (default: the last day seen)."""
-        frame = pd.DataFrame(list(rows), columns=["sku", "location", "day", "q"])
-        if frame.empty:
+    def from_rows(cls, rows: Iterable[tuple[str, str, date | int, float]], *, end: date | None = None) -> Panel:
+        """Rows (sku, location, day, quantity), in any order, the day a ``date`` or its ordinal;
+        a key's rows of one day add up. Series run from their first day with a row to ``end``
+        (default: the last day seen); rows after ``end`` are left out."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        if not rows:
             return cls([], np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64), end.toordinal() if end else 0)
-        frame["d"] = frame["day"].map(date.toordinal).astype(np.int64)
-        last = end.toordinal() if end else int(frame["d"].max())
-        frame = frame[frame["d"] <= last]
-        grouped = frame.groupby(["sku", "location", "d"], sort=True)["q"].sum().reset_index()
-        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(grouped[["sku", "location"]]), sort=True)
-        first = grouped.groupby(codes)["d"].min().to_numpy()
-        lengths = last - first + 1
-        indptr = np.zeros(len(first) + 1, np.int64)
-        np.cumsum(lengths, out=indptr[1:])
+        # one column at a time: ``zip(*rows)`` over a million rows costs seconds
+        skus, locations = [r[0] for r in rows], [r[1] for r in rows]
+        days = [r[2] for r in rows]
+        if isinstance(days[0], date):
+            days = [x.toordinal() for x in days]  # type: ignore[union-attr]
+        d = np.asarray(days, dtype=np.int64)
+        q = np.asarray([r[3] for r in rows], dtype=float)
+        last = end.toordinal() if end else int(d.max())
+        sku_codes, sku_names = pd.factorize(pd.Index(skus, dtype=object), sort=True)
+        loc_codes, loc_names = pd.factorize(pd.Index(locations, dtype=object), sort=True)
+        keep = d <= last
+        pair = sku_codes[keep].astype(np.int64) * max(1, len(loc_names)) + loc_codes[keep]
+        d, q = d[keep], q[keep]
+        if len(d) == 0:
+            return cls([], np.zeros(0, np.int64), np.zeros(0), np.zeros(1, np.int64), last)
+        pairs, codes = np.unique(pair, return_inverse=True)  # keys in (sku, location) order
+        first = np.full(len(pairs), last + 1, np.int64)
+        np.minimum.at(first, codes, d)
+        indptr = np.zeros(len(pairs) + 1, np.int64)
+        np.cumsum(last - first + 1, out=indptr[1:])
         data = np.zeros(int(indptr[-1]))
-        data[indptr[codes] + (grouped["d"].to_numpy() - first[codes])] = grouped["q"].to_numpy()
-        return cls([tuple(k) for k in uniques], first.astype(np.int64), data, indptr, last)
+        np.add.at(data, indptr[codes] + (d - first[codes]), q)
+        n_loc = max(1, len(loc_names))
+        keys = [(str(sku_names[k // n_loc]), str(loc_names[k % n_loc])) for k in pairs.tolist()]
+        return cls(keys, first, data, indptr, last)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -185,10 +201,12 @@ class Windows:
     candidates: list[tuple[str, ...]] = field(default_factory=list)  # per series
 
 
-def _cv(panel: Panel, idx: np.ndarray, names: Sequence[str], h: int, n: int, *, jobs: int, refit: bool) -> pd.DataFrame:
+def _cv(
+    panel: Panel, idx: np.ndarray, names: Sequence[str], h: int, n: int, *, jobs: int, refit: bool, drop_last: int = 0
+) -> pd.DataFrame:
     from statsforecast import StatsForecast
 
-    frame = panel.frame(idx, keep_last=None if refit else n * h + FIT_DAYS)
+    frame = panel.frame(idx, drop_last=drop_last, keep_last=None if refit else n * h + FIT_DAYS)
     sf = StatsForecast(
         models=[make_model(x) for x in names],
         freq=1,
@@ -204,13 +222,22 @@ def _cv(panel: Panel, idx: np.ndarray, names: Sequence[str], h: int, n: int, *, 
 
 
 def cross_validate(
-    panel: Panel, idx: np.ndarray, h: int, n: int, *, jobs: int = 1, all_models: bool = False
+    panel: Panel,
+    idx: np.ndarray,
+    h: int,
+    n: int,
+    *,
+    jobs: int = 1,
+    all_models: bool = False,
+    refit_last: bool = False,
 ) -> Windows:
     """Forecasts of every candidate over ``n`` rolling windows for the series ``idx`` (each
     at least ``n·h + MIN_TRAIN`` days long). The intermittent models and the seasonal naive
     are refitted at each window; ETS and Theta are fitted once, at the first window's cutoff,
     on at most ``FIT_DAYS`` days, then carried forward over the later windows with the same
-    parameters (statsforecast's ``refit=False``)."""
+    parameters (statsforecast's ``refit=False``). With ``refit_last`` (the backtest's held-out
+    window) they are fitted again at the last window's cutoff, as a run fits the chosen model
+    again on all of the history before it forecasts."""
     idx = np.sort(np.asarray(idx, np.int64))  # statsforecast answers in the order of the ids
     win = Windows(idx, h, n, np.zeros((len(idx), n, h)))
     if len(idx) == 0:
@@ -227,9 +254,16 @@ def cross_validate(
     for m in SMOOTH_ONLY:
         win.forecast[m] = np.full((len(idx), n, h), np.nan)
     if len(rich):
-        out = _cv(panel, idx[rich], sorted(SMOOTH_ONLY), h, n, jobs=jobs, refit=False)
+        carried = n - 1 if refit_last and n > 1 else n
+        out = _cv(
+            panel, idx[rich], sorted(SMOOTH_ONLY), h, carried, jobs=jobs, refit=False, drop_last=(n - carried) * h
+        )
         for m in SMOOTH_ONLY:
-            win.forecast[m][rich] = out[m].to_numpy().reshape(len(rich), n, h)
+            win.forecast[m][rich, :carried] = out[m].to_numpy().reshape(len(rich), carried, h)
+        if carried < n:
+            out = _cv(panel, idx[rich], sorted(SMOOTH_ONLY), h, 1, jobs=jobs, refit=False)
+            for m in SMOOTH_ONLY:
+                win.forecast[m][rich, n - 1] = out[m].to_numpy().reshape(len(rich), h)
     for m in win.forecast:
         np.maximum(win.forecast[m], 0.0, out=win.forecast[m])  # demand is never negative
     return win
@@ -291,7 +325,8 @@ def forecast(
         sf = StatsForecast(
             models=[make_model(m)],
             freq=1,
-            n_jobs=min(jobs, max(1, len(idx) // 50)),
+            # the cheap models forecast 10,000 series in a second: a worker pool costs more than it saves
+            n_jobs=min(jobs, max(1, len(idx) // 50)) if m in SMOOTH_ONLY else 1,
             fallback_model=make_model(BASELINE),
         )
         keep = params is not None and m in SMOOTH_ONLY

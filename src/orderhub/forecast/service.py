@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import currency_exponent, is_known_currency
 from orderhub.forecast import store, watch
@@ -37,7 +38,7 @@ from orderhub.forecast.reads import (
     get_series,
     list_series,
 )
-from orderhub.forecast.subscribers import DEMAND
+from orderhub.forecast.subscribers import DEMAND, record_demand_batch
 from orderhub.platform.db import unit_of_work
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ __all__ = [
     "list_series",
     "node_location",
     "read_history",
+    "record_orders",
     "run",
     "update",
 ]
@@ -102,6 +104,15 @@ def add_demand(engine: Engine, rows: Sequence[DemandRow]) -> None:
         store.add_demand(conn, list(total_by_key(rows).values()), now=utcnow())
 
 
+def record_orders(engine: Engine, events: Sequence[DomainEvent]) -> None:
+    """Demand of orders loaded without publishing their events (a bulk import of past orders,
+    the demo's history): their ``order.captured`` and later events (cancellations, edits), in
+    order, counted exactly as the ``forecast.demand`` subscriber counts them from the bus, in
+    one transaction. Other event types are ignored; an order counted before counts nothing."""
+    with unit_of_work(engine) as conn:
+        record_demand_batch(conn, list(events))
+
+
 # -- backtest ------------------------------------------------------------------------------------
 def backtest_file(
     lines: Iterable[str],
@@ -141,7 +152,7 @@ def _panel(
 
 
 def run(
-    engine: Engine, *, horizon: int = 28, folds: int = 3, jobs: int | None = None, as_of: date | None = None
+    engine: Engine, *, horizon: int = 28, folds: int = 2, jobs: int | None = None, as_of: date | None = None
 ) -> dict[str, Any]:
     """Choose a model for every series by its backtest and forecast the next ``horizon`` days
     after ``as_of`` (default: the history's last day), replacing every earlier forecast. The
@@ -198,9 +209,15 @@ def update(engine: Engine, *, jobs: int | None = None, as_of: date | None = None
         if last is None:
             raise NotFound("no forecast run yet: run one first (orderhub forecast run)", code="no_forecast_run")
         end = as_of or store.last_day(conn)
-        known = store.chosen_models(conn, store.changed_series(conn, since=last["started_at"]))
-        since = _update_since(end, known.values()) if end else None
+        # the changed series from UPDATE_DAYS back; then, in the rare case that ETS or Theta was
+        # fitted from an earlier day (a run more than 4 weeks ago), again from that day
+        since = end - timedelta(days=UPDATE_DAYS - 1) if end else None
         panel = Panel.from_rows(store.demand_rows(conn, since=since, changed_since=last["started_at"]), end=end)
+        known = store.chosen_models(conn, panel.keys)
+        earlier = _update_since(end, known.values()) if end else None
+        if earlier is not None and since is not None and earlier < since:
+            since = earlier
+            panel = Panel.from_rows(store.demand_rows(conn, since=since, changed_since=last["started_at"]), end=end)
     read_s = time.perf_counter() - clock
     guarded = _watch(engine, panel, run_id=run_id, end=end)
     guard_s = guarded.pop("seconds", 0.0)
@@ -271,10 +288,12 @@ def _save(
     first_days: dict[int, date] | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
-    series_rows, point_rows = [], []
+    series_rows: list[dict[str, Any]] = []
+    point_rows: list[tuple[Any, ...]] = []
+    last = date.fromordinal(panel.end) if len(panel) else None
+    days = [last + timedelta(days=t + 1) for t in range(horizon)] if last else []
     for i, (key, f) in enumerate(zip(panel.keys, fitted, strict=True)):
         first = (first_days or {}).get(i) or date.fromordinal(int(panel.start[i]))
-        last = date.fromordinal(panel.end)
         series_rows.append(
             {
                 "sku": key[0],
@@ -293,19 +312,15 @@ def _save(
             }
         )
         q80, q95 = f.spread.get("80"), f.spread.get("95")
-        for t, mean in enumerate(f.forecast.tolist()):
+        sku, location = key
+        for day, mean in zip(days, f.forecast.tolist(), strict=False):  # store.POINT_COLUMNS
             point_rows.append(
-                {
-                    "sku": key[0],
-                    "location": key[1],
-                    "day": last + timedelta(days=t + 1),
-                    "mean": mean,
-                    "lo80": max(mean - q80, 0.0) if q80 is not None else None,
-                    "hi80": mean + q80 if q80 is not None else None,
-                    "lo95": max(mean - q95, 0.0) if q95 is not None else None,
-                    "hi95": mean + q95 if q95 is not None else None,
-                }
-            )
+                (
+                    sku, location, day, mean,
+                    None if q80 is None else max(mean - q80, 0.0), None if q80 is None else mean + q80,
+                    None if q95 is None else max(mean - q95, 0.0), None if q95 is None else mean + q95,
+                )
+            )  # fmt: skip
     summary = {
         "run_id": run_id,
         "kind": kind,

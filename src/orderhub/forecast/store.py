@@ -134,17 +134,27 @@ def add_demand(conn: Connection, deltas: Sequence[Delta | DemandRow], *, now: da
         )
 
 
+#: A day as its proleptic Gregorian ordinal (``date.toordinal``), computed by the database: a
+#: history of a million rows is read as integers, not parsed into a million ``date`` objects.
+_ORDINAL = {
+    "sqlite": "CAST(julianday(forecast_demand.day) - 1721424.5 AS INTEGER)",
+    "postgresql": "(forecast_demand.day - DATE '0001-01-01' + 1)",
+}
+
+
 def demand_rows(
     conn: Connection,
     *,
     keys: Iterable[tuple[str, str]] | None = None,
     since: date | None = None,
     changed_since: datetime | None = None,
-) -> list[tuple[str, str, date, float]]:
-    """(sku, location, day, quantity) rows from ``since``, ordered by series and day: only
-    ``keys`` when given, only the series changed at or after ``changed_since`` when given (one
-    statement: the changed series joined to their rows)."""
-    stmt = sa.select(demand.c.sku, demand.c.location, demand.c.day, demand.c.quantity)
+) -> list[tuple[str, str, int, float]]:
+    """(sku, location, day ordinal, quantity) rows from ``since``, ordered by series and day:
+    only ``keys`` when given, only the series changed at or after ``changed_since`` when given
+    (one statement: the changed series joined to their rows). The day is an integer
+    (``date.fromordinal`` gives it back), so a large history reads without parsing dates."""
+    day = sa.literal_column(_ORDINAL[conn.dialect.name], sa.Integer)
+    stmt = sa.select(demand.c.sku, demand.c.location, day, demand.c.quantity)
     if since is not None:
         stmt = stmt.where(demand.c.day >= since)
     if changed_since is not None:
@@ -157,15 +167,21 @@ def demand_rows(
         wanted = sorted(set(keys))
         if not wanted:
             return []
-        out: list[tuple[str, str, date, float]] = []
+        out: list[tuple[str, str, int, float]] = []
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            out += [
-                tuple(r) for r in conn.execute(stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk))).all()
-            ]
+            out += _raw(conn, stmt.where(sa.tuple_(demand.c.sku, demand.c.location).in_(chunk)))
         return sorted(out)
-    stmt = stmt.order_by(demand.c.sku, demand.c.location, demand.c.day)
-    return [tuple(r) for r in conn.execute(stmt).all()]
+    return _raw(conn, stmt.order_by(demand.c.sku, demand.c.location, demand.c.day))
+
+
+def _raw(conn: Connection, stmt: Any) -> list[Any]:
+    """Rows as the driver's tuples: no SQLAlchemy row objects for a million rows."""
+    result = conn.execute(stmt)
+    try:
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
 
 
 def _changed(since: datetime) -> Any:
@@ -266,41 +282,40 @@ _upsert_series = _build_upsert(series, ("sku", "location"))
 
 
 def save_forecasts(
-    conn: Connection, series_rows: list[dict[str, Any]], point_rows: list[dict[str, Any]], *, replace_all: bool
+    conn: Connection, series_rows: list[dict[str, Any]], point_rows: list[tuple[Any, ...]], *, replace_all: bool
 ) -> None:
-    """Write the chosen models and forecasts. ``replace_all`` (a run): every earlier series and
-    point goes, then one insert of each. Otherwise (an update) series rows and points are
-    upserted: no delete, so the points of days the history now covers stay until the next run
-    (past days, which no read of a forecast asks for)."""
+    """Write the chosen models and forecasts; ``point_rows`` are tuples in the order of
+    ``POINT_COLUMNS``. ``replace_all`` (a run): every earlier series and point goes, then one
+    insert of each. Otherwise (an update) series rows and points are upserted: no delete, so
+    the points of days the history now covers stay until the next run (past days, which no read
+    of a forecast asks for)."""
     if replace_all:
         conn.execute(points.delete())
         conn.execute(series.delete())
     if series_rows:
         conn.execute(series.insert() if replace_all else _upsert_series(conn), series_rows)
-    for i in range(0, len(point_rows), 20_000):
-        _write_points(conn, point_rows[i : i + 20_000], upsert=not replace_all)
+    for i in range(0, len(point_rows), 50_000):
+        _write_points(conn, point_rows[i : i + 50_000], upsert=not replace_all)
 
 
-_POINT_COLUMNS = ("sku", "location", "day", "mean", "lo80", "hi80", "lo95", "hi95")
+POINT_COLUMNS = ("sku", "location", "day", "mean", "lo80", "hi80", "lo95", "hi95")
 
 
-def _write_points(conn: Connection, rows: list[dict[str, Any]], *, upsert: bool) -> None:
-    """Points straight through the driver's ``executemany``: a run or an update writes 28 per
-    series, and SQLAlchemy's per-row parameter processing cost four times the insert itself
-    (SQLite stores a date as its ISO text, as SQLAlchemy would)."""
+def _write_points(conn: Connection, rows: list[tuple[Any, ...]], *, upsert: bool) -> None:
+    """Points straight through the driver's ``executemany`` (on PostgreSQL psycopg sends them
+    as one pipeline): a run or an update writes 28 per series, and SQLAlchemy's per-row
+    parameter processing cost four times the insert itself (SQLite stores a date as its ISO
+    text, as SQLAlchemy would)."""
     if not rows:
         return
     sqlite = conn.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
-    sql = f"INSERT INTO {points.name} ({', '.join(_POINT_COLUMNS)}) VALUES ({', '.join([mark] * len(_POINT_COLUMNS))})"
+    sql = f"INSERT INTO {points.name} ({', '.join(POINT_COLUMNS)}) VALUES ({', '.join([mark] * len(POINT_COLUMNS))})"
     if upsert:
         sql += " ON CONFLICT (sku, location, day) DO UPDATE SET " + ", ".join(
-            f"{c} = excluded.{c}" for c in _POINT_COLUMNS[3:]
+            f"{c} = excluded.{c}" for c in POINT_COLUMNS[3:]
         )
-    values = [
-        (r["sku"], r["location"], r["day"].isoformat() if sqlite else r["day"], *(r[c] for c in _POINT_COLUMNS[3:]))
-        for r in rows
-    ]
+    values = [(r[0], r[1], r[2].isoformat(), *r[3:]) for r in rows] if sqlite else rows
     conn.exec_driver_sql(sql, values)
 
 
