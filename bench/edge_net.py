@@ -14,13 +14,14 @@ A schedule (``run_schedule``), drawn from its seed:
    the link is cut), a return of a receipt the till gave, a stock move (a loss or units found),
    the hand-over of a click & collect order that is ready at some store, a click & collect
    order at the hub allocated to a store, a web order, a central cancellation, a reassignment
-   asked of a store (never forced), the DC shipping what came to it, or a link cut or healed;
+   asked of a store (never forced), the nodes shipping what came to them (the DC any order, a
+   store its web orders), or a link cut or healed;
    a few steps leave the sync loops a few milliseconds;
 3. in one schedule in ~16, a gateway is SIGKILLed while a till sale is in flight and started
    again at once; in one in ~30, the hub is SIGKILLed and started again (meanwhile the tills
    sell offline and central orders fail to connect, i.e. did not happen);
 4. every link heals, every process is waited for, each gateway syncs until it has nothing
-   pending (the DC ships what reassignments sent it, and the gateways sync again);
+   pending (the nodes ship what came to them, and the gateways sync again);
 5. ``check``: the invariants of docs/edge.md §8 over everything so far.
 
 Which interleavings happen depends on the processes' timing, so a seed picks the operations,
@@ -72,7 +73,7 @@ class Net:
     told: dict[str, dict[str, dict[str, int]]] = field(default_factory=lambda: {s: {} for s in STORES})
     pickups: dict[str, str] = field(default_factory=dict)  # order id -> store
     web: list[str] = field(default_factory=list)
-    shipped_from_dc: dict[str, dict[str, int]] = field(default_factory=dict)
+    shipped: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)  # order -> (node, {sku: units})
     unsure: set[str] = field(default_factory=set)  # shipments whose answer was lost
     received_at_dc: Counter[str] = field(default_factory=Counter)
     seen: dict[str, list[Any]] = field(default_factory=lambda: {s: [] for s in STORES})  # outbox rows read
@@ -222,10 +223,13 @@ class Net:
             **extra,
         }
         r = self._hub("POST", "/api/v1/orders", doc)
+        if r is not None and r.status_code not in (200, 201):
+            self.ops[f"{prefix} refused: {r.json().get('code')}"] += 1
         return r.json() if r is not None and r.status_code in (200, 201) else None
 
     def web_order(self, rng: random.Random) -> None:
-        order = self._order(rng, "W", shipping_address={"city": "X", "country": "DE", "lat": 50.1, "lon": 8.7})
+        lat, lon = rng.choice([(50.1, 8.7), (52.0, 10.0), (53.0, 11.0), (54.0, 12.0)])  # near the DC or a store
+        order = self._order(rng, "W", shipping_address={"city": "X", "country": "DE", "lat": lat, "lon": lon})
         if order is not None:
             self.web.append(order["id"])
         self.ops["web_order" if order else "web_order failed"] += 1
@@ -256,24 +260,24 @@ class Net:
             r = self._hub("POST", f"/api/v1/edge/leases/{order_id}/reassign", {"to_node": DC, "force": False})
             self.ops[f"reassign {r.status_code if r is not None else '-'}"] += 1
 
-    def ship_from_dc(self) -> None:
-        """The DC ships every order (click & collect or web) allocated wholly to it."""
-        for order_id in self._at_dc():
-            if order_id in self.shipped_from_dc:
+    def ship(self) -> None:
+        """Each node ships what came to it alone: the DC every order, a store its web orders
+        (a store hands its click & collect orders over at the till, under the lease)."""
+        for order_id, node in self._to_ship():
+            if order_id in self.shipped:
                 continue
             r = self._hub("GET", f"/api/v1/orders/{order_id}")
+            if r is not None and r.status_code == 200 and r.json()["status"] == "paid":
+                lines = [{"line_id": li["id"], "quantity": _open(li)} for li in r.json()["lines"] if _open(li)]
+                body = {"fulfilment_orders": [{"node_id": node, "lines": lines}]}
+                r = self._hub("POST", f"/api/v1/orders/{order_id}/allocation", body)
             if r is None or r.status_code != 200:
                 continue
             order = r.json()
-            if order["status"] not in ("allocated", "released") or [
-                f["node_id"] for f in order["fulfilment_orders"]
-            ] != [DC]:
+            nodes = {f["node_id"] for f in order["fulfilment_orders"]}
+            if order["status"] not in ("allocated", "released") or nodes != {node}:
                 continue
-            lines = [
-                {"line_id": li["id"], "quantity": li["quantity"] - li["quantity_cancelled"] - li["quantity_shipped"]}
-                for li in order["lines"]
-            ]
-            lines = [li for li in lines if li["quantity"] > 0]
+            lines = [{"line_id": li["id"], "quantity": _open(li)} for li in order["lines"] if _open(li)]
             if not lines or self._hub("POST", f"/api/v1/orders/{order_id}/transitions", {"to": "released"}) is None:
                 continue
             self.unsure.add(order_id)  # until the hub's answer says
@@ -281,8 +285,8 @@ class Net:
             if r is not None:
                 self.unsure.discard(order_id)
                 if r.status_code == 200:
-                    self.shipped_from_dc[order_id] = {li["sku"]: _open(li) for li in order["lines"] if _open(li)}
-                    self.ops["shipped from DC"] += 1
+                    self.shipped[order_id] = (node, {li["sku"]: _open(li) for li in order["lines"] if _open(li)})
+                    self.ops["shipped"] += 1
 
     def settle_unsure(self) -> None:
         """Shipments whose answer was lost: what the hub recorded (read once it is up)."""
@@ -292,8 +296,9 @@ class Net:
                 continue
             self.unsure.discard(order_id)
             order = r.json()
-            if any(li["quantity_shipped"] for li in order["lines"]) and order["fulfilment_orders"][0]["node_id"] == DC:
-                self.shipped_from_dc[order_id] = {li["sku"]: li["quantity_shipped"] for li in order["lines"]}
+            if any(li["quantity_shipped"] for li in order["lines"]):
+                node = order["fulfilment_orders"][0]["node_id"]
+                self.shipped[order_id] = (node, {li["sku"]: li["quantity_shipped"] for li in order["lines"]})
 
     def receive_at_dc(self) -> None:
         """The DC receives 10 of each SKU whose free stock runs low (a delta batch, idempotent)."""
@@ -323,15 +328,19 @@ class Net:
         rows = self._read_hub("SELECT sku, on_hand - reserved - allocated FROM stock_positions WHERE node_id = :dc")
         return {str(sku): int(free) for sku, free in rows}
 
-    def _at_dc(self) -> list[str]:
-        """Orders waiting at the DC alone: the ones it may ship."""
+    def _to_ship(self) -> list[tuple[str, str]]:
+        """Orders waiting at one node alone that it may ship (``ship``), with the node: paid
+        web orders reserved there (allocated first), and orders allocated there."""
         return [
-            str(r[0])
+            (str(r[0]), str(r[1]))
             for r in self._read_hub(
-                "SELECT o.id FROM orders o WHERE o.channel = 'web' AND o.status IN ('allocated', 'released') "
-                "AND EXISTS (SELECT 1 FROM fulfilment_orders f WHERE f.order_id = o.id AND f.node_id = :dc) "
-                "AND NOT EXISTS (SELECT 1 FROM fulfilment_orders f WHERE f.order_id = o.id AND f.node_id != :dc) "
-                "ORDER BY o.id"
+                "SELECT o.id, min(r.node_id) FROM orders o JOIN reservations r ON r.order_id = o.id "
+                "WHERE o.channel = 'web' AND o.status = 'paid' AND o.delivery_method != 'pickup' "
+                "AND r.status = 'active' GROUP BY o.id HAVING count(DISTINCT r.node_id) = 1 "
+                "UNION SELECT o.id, min(f.node_id) FROM orders o JOIN fulfilment_orders f ON f.order_id = o.id "
+                "WHERE o.channel = 'web' AND o.status IN ('allocated', 'released') GROUP BY o.id "
+                "HAVING count(DISTINCT f.node_id) = 1 AND (o.delivery_method != 'pickup' OR min(f.node_id) = :dc) "
+                "ORDER BY 1"
             )
         ]
 
@@ -392,11 +401,11 @@ def run_schedule(net: Net, seed: int) -> list[str]:
         if rng.random() < 0.3:
             time.sleep(rng.uniform(0.0, 0.05))  # the sync loops' turn
     bad = [] if net.converge() else [f"schedule {seed}: did not converge after the links healed"]
-    shipped = len(net.shipped_from_dc)
-    net.ship_from_dc()
+    shipped = len(net.shipped)
+    net.ship()
     net.settle_unsure()
-    if len(net.shipped_from_dc) > shipped and not net.converge():
-        bad.append(f"schedule {seed}: did not converge after the DC shipped")
+    if len(net.shipped) > shipped and not net.converge():
+        bad.append(f"schedule {seed}: did not converge after the nodes shipped")
     return bad + [f"schedule {seed}: {v}" for v in check(net)]
 
 
@@ -423,7 +432,7 @@ def _step(net: Net, rng: random.Random) -> None:
     elif roll < 0.97:
         net.reassign(rng)
     else:
-        net.ship_from_dc()
+        net.ship()
 
 
 def check(net: Net) -> list[str]:
@@ -450,8 +459,8 @@ def check(net: Net) -> list[str]:
         bad += _same_figures(net, store)
     # 2. no order shipped twice
     handed = {r.data["order_id"] for rows in net.seen.values() for r in rows if r.type == "pickup.handed_over"}
-    twice = sorted(handed & set(net.shipped_from_dc))
-    bad += [f"order {o} handed over at a store and shipped from {DC}" for o in twice]
+    twice = sorted(handed & set(net.shipped))
+    bad += [f"order {o} handed over at a store and shipped from {net.shipped[o][0]}" for o in twice]
     bad += [f"order {r[0]} shipped more than it has" for r in over_shipped]
     compensations = sum(1 for ref in pos if "/handover-" in ref)
     if compensations != conflicts.get("handover_after_cancel", 0):
@@ -477,9 +486,9 @@ def check(net: Net) -> list[str]:
         for r in rows:
             for sku, (d_on_hand, _) in effect(r.type, r.data, lambda *_: True).items():
                 expected[(store, sku)] += d_on_hand
-    for shipped in net.shipped_from_dc.values():
-        for sku, q in shipped.items():
-            expected[(DC, sku)] -= q
+    for node, units in net.shipped.values():
+        for sku, q in units.items():
+            expected[(node, sku)] -= q
     bad += [f"{k}: {on_hand.get(k)} on hand, {q} expected" for k, q in sorted(expected.items()) if on_hand.get(k) != q]
     return bad
 
