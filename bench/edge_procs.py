@@ -112,6 +112,20 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path, health: str) -> None:
         self.args, self.env, self.log, self.health = args, env, log, health
         self.proc: subprocess.Popen[bytes] | None = None
+        self.spent_s = 0.0  # CPU seconds of the runs before this one
+
+    def cpu_s(self) -> float:
+        """CPU seconds this process has used, over all its runs (Linux: /proc)."""
+        return self.spent_s + self._live_cpu_s()
+
+    def _live_cpu_s(self) -> float:
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
@@ -121,11 +135,13 @@ class Proc:
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.spent_s += self._live_cpu_s()
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self.spent_s += self._live_cpu_s()
             self.proc.terminate()
             try:
                 self.proc.wait(15)
@@ -167,15 +183,22 @@ def start_hub(workdir: Path) -> tuple[Proc, str]:
     return hub, url
 
 
-def start_gateway(workdir: Path, store_id: str, hub_url: str) -> tuple[Proc, str]:
+def start_gateway(
+    workdir: Path, store_id: str, hub_url: str, *, interval_s: float = 0.3, wait: bool = True
+) -> tuple[Proc, str]:
+    """An ``orderhub edge`` process for ``store_id``; ``wait`` False: started, not yet healthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["edge", "--hub", hub_url, "--store", store_id, "--db", str(workdir / f"{store_id}.db"), "--port", str(port)]
     gw = Proc(
-        [*args, "--hub-key", KEY, "--interval", "0.3"], environment(), workdir / f"{store_id}.log", f"{url}/healthz"
+        [*args, "--hub-key", KEY, "--interval", str(interval_s)],
+        environment(),
+        workdir / f"{store_id}.log",
+        f"{url}/healthz",
     )
     gw.start()
-    gw.wait_healthy()
+    if wait:
+        gw.wait_healthy()
     return gw, url
 
 

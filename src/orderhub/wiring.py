@@ -22,6 +22,7 @@ from orderhub.core.errors import DomainError
 from orderhub.core.events import DomainEvent
 from orderhub.edge import service as edge
 from orderhub.forecast import service as forecast
+from orderhub.inventory import service as inventory
 from orderhub.orders import hooks
 from orderhub.orders import service as orders
 from orderhub.orders.model import Order, OrderStatus
@@ -207,6 +208,7 @@ def wire(settings: Settings | None = None) -> None:
     rules.set_budget(settings.rules_budget_ms)
     subscribers.register(rule_timers.SUBSCRIBER)
     hooks.on(hooks.CHANGED, guard_store_leases)  # may refuse the change: before the projections
+    inventory.claim_nodes(edge.reported_by_gateway)  # a gateway store's stock: its gateway reports it
     for point in (hooks.CAPTURED, hooks.CHANGED):
         hooks.on(point, project_order_for_carbon)
     # an order's parcels take the round figure their carrier recorded for the service used

@@ -66,6 +66,20 @@ def test_a_malformed_event_is_refused_whole_and_points_at_the_field(client, engi
     assert client.post("/api/v1/edge/leases/ord_nothing/reassign", json={"to_node": "ST-9"}).status_code == 404
 
 
+def test_stock_reports_naming_a_gateway_store_are_refused_as_problems_naming_the_row(client, engine) -> None:
+    put_stock(engine, {("ST-9", "MUG-1"): 10, ("DC-1", "MUG-1"): 5})
+    client.post("/api/v1/edge/gateways", json={"store_id": "ST-9"})
+    rows = [{"node_id": "DC-1", "sku": "MUG-1", "on_hand": 7}, {"node_id": "ST-9", "sku": "MUG-1", "on_hand": 0}]
+    r = client.post("/api/v1/inventory/positions", json={"source": "wms", "sequence": 2, "rows": rows})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "node_reported_elsewhere"
+    assert [e["pointer"] for e in r.json()["errors"]] == ["/rows/1/node_id"]
+    r = client.put("/api/v1/inventory/ST-9/MUG-1", json={"on_hand": 0})
+    assert r.status_code == 422 and r.json()["errors"][0]["parameter"] == "node_id"
+    atp = {n["node_id"]: n["on_hand"] for n in client.get("/api/v1/atp", params={"sku": "MUG-1"}).json()["nodes"]}
+    assert atp == {"ST-9": 10, "DC-1": 5}  # neither row of the refused batch was applied
+
+
 def test_a_policy_is_set_and_checked(client, engine) -> None:
     put_stock(engine, {("ST-9", "MUG-1"): 10})
     client.post("/api/v1/edge/gateways", json={"store_id": "ST-9"})

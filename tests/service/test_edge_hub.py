@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from orderhub.core.errors import Conflict
+from orderhub.core.errors import Conflict, InvalidInput
 from orderhub.edge import service as edge
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture
@@ -103,4 +103,35 @@ def test_a_lease_is_asked_back_and_moves_only_when_the_store_gives_it_back(hub) 
     refused = edge.push(hub, store_id="ST-9", events=[handover(2, order_id, line, 1)]).results[0]
     assert refused["outcome"] == "refused" and "token 2" in refused["detail"] and "token 1" in refused["detail"]
     assert orders.get(hub, order_id=order_id).order.lines[0].quantity_shipped == 0
+    assert inventory.check_ledger(hub) == []
+
+
+def test_a_gateway_store_s_stock_is_reported_by_its_gateway_alone_and_other_reports_are_refused_whole(hub) -> None:
+    """A count or a batch from another system naming a store with a gateway would move the
+    figures the offline store sells against: refused before anything is written, naming each
+    row; the rest of the network reports as before (docs/edge.md §10)."""
+    snap = edge.pull(hub, store_id="ST-9")
+    granted = escrow(hub)
+    assert granted > 0 and snap["stock"][0]["on_hand"] == 10
+    rows = [inventory.StockRow("DC-1", "MUG-1", on_hand=30), inventory.StockRow("ST-9", "MUG-1", on_hand=1)]
+    with pytest.raises(InvalidInput) as refused:
+        inventory.ingest(hub, source="wms", sequence=7, mode="snapshot", rows=rows)
+    assert refused.value.code == "node_reported_elsewhere"
+    assert [e["pointer"] for e in refused.value.errors] == ["/rows/1/node_id"]
+    deltas = [inventory.StockRow("ST-9", "MUG-1", delta=-5)]
+    with pytest.raises(InvalidInput):
+        inventory.ingest(hub, source="erp", sequence=1, mode="delta", rows=deltas)
+    with pytest.raises(InvalidInput) as counted:
+        inventory.set_position(hub, node_id="ST-9", sku="MUG-1", on_hand=0, actor="ops")
+    assert counted.value.errors[0]["parameter"] == "node_id"
+    # nothing was written: not the DC's row of the refused batch, not the store's figures
+    assert position(hub, "DC-1", "MUG-1").on_hand == 10 and position(hub, "ST-9", "MUG-1").on_hand == 10
+    assert escrow(hub) == granted
+    # the batch again without the store: applied (its sequence was not used up by the refusal)
+    inventory.ingest(hub, source="wms", sequence=7, mode="snapshot", rows=rows[:1])
+    assert position(hub, "DC-1", "MUG-1").on_hand == 30
+    # a store without a gateway still takes counts from anybody
+    put_stock(hub, {("ST-8", "MUG-1"): 4})
+    inventory.set_position(hub, node_id="ST-8", sku="MUG-1", on_hand=3, actor="ops")
+    assert position(hub, "ST-8", "MUG-1").on_hand == 3
     assert inventory.check_ledger(hub) == []

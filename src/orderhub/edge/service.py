@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,6 +89,20 @@ def _gateway(conn: Connection, store_id: str, *, lock: bool = False) -> Any:
 
 
 # -- registration -------------------------------------------------------------------------------
+def reported_by_gateway(conn: Connection, node_ids: Collection[str]) -> dict[str, str]:
+    """The stores among ``node_ids`` that have a gateway, with why: their stock is reported by
+    the gateway alone, never by a count or a batch from another system (inventory asks, through
+    ``wiring``, before it applies one; docs/edge.md §10)."""
+    if not node_ids:
+        return {}
+    found = conn.execute(sa.select(store.gateways.c.store_id).where(store.gateways.c.store_id.in_(sorted(node_ids))))
+    return {
+        s: f"{s} has a store gateway: its stock is reported by the gateway (stock moves booked at the till), "
+        "not by counts or batches from other systems"
+        for s in found.scalars()
+    }
+
+
 def register(engine: Engine, *, store_id: str, name: str = "") -> dict[str, Any]:
     """Register the gateway of ``store_id`` (a store node of the hub); idempotent: a second
     registration keeps the watermark, the policy and the leases. Returns the gateway."""

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
 from orderhub.core.ids import new_id
-from orderhub.inventory import stock, store
+from orderhub.inventory import reporters, stock, store
 from orderhub.inventory.model import LedgerReason, ReservationStatus
 from orderhub.platform.db import per_dialect, unit_of_work
 
@@ -121,6 +121,7 @@ def ingest(
         ).scalar()
         if seen is not None:
             return IngestResult(**{**seen, "replayed": True})
+        reporters.refuse_claimed(conn, rows)  # a store with a gateway reports its own stock
         batch = _Batch(source, sequence, mode, reported_at, now, result)
         pg = conn.dialect.name == "postgresql"
         for chunk in _chunks(rows):

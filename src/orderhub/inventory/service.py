@@ -19,7 +19,7 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
-from orderhub.inventory import carts, escrow, reservations, stock, store
+from orderhub.inventory import carts, escrow, reporters, reservations, stock, store
 from orderhub.inventory.backlog import Backlog, waiting_backorders
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
@@ -87,6 +87,7 @@ sell_from_escrow = escrow.sell
 adjust_store_stock = escrow.adjust
 central_demand = escrow.central_demand
 refuse_escrow_cart = escrow.refuse_escrow_cart
+claim_nodes = reporters.claim_nodes
 allocated_units = escrow.allocated_units
 cover_handover = escrow.cover_handover
 
@@ -116,6 +117,7 @@ __all__ = [
     "allocated_units",
     "backorders_of",
     "central_demand",
+    "claim_nodes",
     "clear_expiry",
     "cover_handover",
     "create_item",
@@ -203,8 +205,11 @@ def get_items(engine: Engine, *, skus: list[str]) -> dict[str, Item]:
 
 # -- positions --------------------------------------------------------------------------------
 def set_position(engine: Engine, *, node_id: str, sku: str, on_hand: int, actor: str) -> IngestResult:
-    """A counted quantity for one position (a snapshot of one row, with its ledger row)."""
+    """A counted quantity for one position (a snapshot of one row, with its ledger row); not at
+    a node whose stock another context reports (a store with a gateway: ``reporters``)."""
     get_node(engine, node_id=node_id)
+    with unit_of_work(engine, write=False) as conn:
+        reporters.refuse_claimed(conn, [StockRow(node_id, sku, on_hand)], where=lambda _: {"parameter": "node_id"})
     seq = utcnow().timestamp() * 1_000_000
     result = ingest(
         engine,
