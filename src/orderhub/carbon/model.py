@@ -227,7 +227,14 @@ class ShipmentFootprint:
 
     @property
     def kg(self) -> float:
-        return sum(leg.kg for leg in self.legs) + sum(h.kg for h in self.hubs) + sum(r.kg for r in self.rounds)
+        total = 0.0  # plain loops: this runs for every parcel footprinted
+        for leg in self.legs:
+            total += leg.kg
+        for hub in self.hubs:
+            total += hub.kg
+        for share in self.rounds:
+            total += share.kg
+        return total
 
     @property
     def elements(self) -> tuple[Leg | Hub | RoundShare, ...]:

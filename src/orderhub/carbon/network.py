@@ -99,17 +99,16 @@ class ParcelNetwork:
         """The parcel's transport chain, element by element. ``delivery_share`` below 1 stands
         for a consolidated run whose round serves more items than an ordinary one."""
         km, sorts = self.route(road_km, origin)
-        hubs: list[Hub] = []
-        if origin.hub is not None:
-            hubs.append(Hub(origin.hub, mass_kg))
-        if self.sort is not None:
-            hubs.extend(Hub(self.sort, mass_kg) for _ in range(sorts))
-        rounds: list[RoundShare] = []
+        hubs: tuple[Hub, ...] = () if origin.hub is None else (Hub(origin.hub, mass_kg),)
+        if self.sort is not None and sorts:
+            hubs += (Hub(self.sort, mass_kg),) * sorts  # a visit is a value: one per sort centre
+        delivery = RoundShare(self.delivery, delivery_share)
         if origin.collected and self.collection is not None:
-            rounds.append(RoundShare(self.collection))
-        rounds.append(RoundShare(self.delivery, delivery_share))
+            rounds: tuple[RoundShare, ...] = (RoundShare(self.collection), delivery)
+        else:
+            rounds = (delivery,)
         legs = (Leg(self.linehaul, km, mass_kg),) if km > 0 else ()
-        return ShipmentFootprint(legs=legs, hubs=tuple(hubs), rounds=tuple(rounds))
+        return ShipmentFootprint(legs, hubs, rounds)
 
 
 class ParcelModel:
