@@ -78,10 +78,12 @@ def _fuzz_chunk(seeds: list[int]) -> dict[str, Any]:
     return out
 
 
-def fuzz(schedules: int, workers: int) -> None:
+def fuzz(schedules: int, workers: int, first: int = 0) -> None:
+    """Seeds ``first`` .. ``first + schedules - 1`` (a long run can be finished in parts)."""
     started = time.perf_counter()
     size = 100  # a progress line per chunk: a long run shows how far it got
-    chunks = [list(range(i, min(i + size, schedules))) for i in range(0, schedules, size)]
+    end = first + schedules
+    chunks = [list(range(i, min(i + size, end))) for i in range(first, end, size)]
     total: dict[str, Any] = {"n": 0, "bad": [], "ops": Counter(), "sales": 0, "direct": 0, "cpu": 0.0}
     with ProcessPoolExecutor(workers) as pool:
         for part in pool.map(_fuzz_chunk, chunks):
@@ -99,7 +101,7 @@ def fuzz(schedules: int, workers: int) -> None:
     wall = time.perf_counter() - started
     ops = total["ops"]
     print(
-        f"\n1. partition fuzzing: {total['n']} schedules in {wall:.0f} s on {workers} processes "
+        f"\n1. partition fuzzing: {total['n']} schedules (seeds {first}–{end - 1}) in {wall:.0f} s on {workers} processes "
         f"({total['cpu'] / max(1, total['n']) * 1000:.0f} ms CPU per schedule)"
     )
     print(f"   violations: {len(total['bad'])}" + "".join(f"\n   seed {s}: {v}" for s, v in total["bad"][:20]))
@@ -344,6 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--first", type=int, default=0, help="the first seed (to finish a long run in parts)")
     parser.add_argument("--skip", action="append", default=[], choices=["fuzz", "busy", "processes"])
     args = parser.parse_args()
     if "busy" not in args.skip:
@@ -351,7 +354,7 @@ def main() -> None:
     if "processes" not in args.skip:
         processes()
     if "fuzz" not in args.skip:
-        fuzz(args.schedules, args.workers)
+        fuzz(args.schedules, args.workers, args.first)
 
 
 if __name__ == "__main__":
