@@ -12,7 +12,7 @@ import pytest
 from bench.edge_procs import KEY, seed_hub, start_gateway, start_hub
 from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("edge-processes")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("crash")]  # process suites run one at a time
 
 
 def test_the_till_sells_offline_and_the_sale_reaches_the_hub_once_it_returns(page, tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from bench.edge_net import Net, run_schedule
 
-pytestmark = pytest.mark.xdist_group("edge-processes")
+# one xdist group with the crash tests: the suites that start (and kill) whole processes run one at
+# a time, so none of them starves another of CPU on a 2-core machine
+pytestmark = pytest.mark.xdist_group("crash")
 SCHEDULES = int(os.environ.get("ORDERHUB_EDGE_PROCESS_SCHEDULES", "200"))
 FIRST = int(os.environ.get("ORDERHUB_EDGE_PROCESS_FIRST", "0"))
 
