@@ -23,7 +23,10 @@ def watch(page):
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
+    page.on(  # an aborted request is a search superseded by the next keystroke (htmx drops the older)
+        "requestfailed",
+        lambda r: problems.append(f"failed {r.url} ({r.failure})") if "ERR_ABORTED" not in (r.failure or "") else None,
+    )
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     return problems
 
