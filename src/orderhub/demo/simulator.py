@@ -255,7 +255,9 @@ class Simulator:
                 if now >= next_report:
                     self.report()
                     next_report = now + self.options.report_every_s
-                due = min(filter(None, [self.agenda.next_due(), next_order, next_report]))
+                # once the last order is placed its time is past: waiting for it would spin
+                more = max_orders is None or placed < max_orders
+                due = min(filter(None, [self.agenda.next_due(), next_order if more else None, next_report]))
                 self.agenda.wait(min(due, now + 0.5))
         finally:
             self.stop_event.set()

@@ -121,7 +121,8 @@ def list_items(
 def insert_missing_items(conn: Connection, rows: list[Item]) -> list[str]:
     """Insert the items whose SKU is not there yet; the SKUs inserted (existing rows untouched)."""
     known = set(conn.execute(sa.select(items.c.sku).where(items.c.sku.in_([i.sku for i in rows]))).scalars())
-    fresh = [i for i in rows if i.sku not in known]
+    # in SKU order: concurrent captures naming the same new SKUs in other orders queue, never deadlock
+    fresh = sorted((i for i in rows if i.sku not in known), key=lambda i: i.sku)
     if fresh:
         stmt = upsert(conn)(items).on_conflict_do_nothing(index_elements=[items.c.sku])
         conn.execute(stmt, [asdict(i) for i in fresh])
