@@ -68,6 +68,41 @@ def test_adjust_refuses_to_go_below_held_units_and_writes_nothing(engine):
     assert adjustments.adjust(engine, node_id="DC-1", sku="A", delta=-4, reason="damaged", actor="ann").on_hand == 6
 
 
+def stock_events(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT aggregate_type, aggregate_id, actor, payload FROM outbox"
+                " WHERE type = 'inventory.stock_moved' ORDER BY seq"
+            )
+        ).all()
+    return [
+        (r.aggregate_type, r.aggregate_id, r.actor, r.payload if isinstance(r.payload, dict) else json.loads(r.payload))
+        for r in rows
+    ]
+
+
+def test_every_movement_publishes_stock_moved_with_the_position_after_it_and_a_refusal_none(engine):
+    put_stock(engine, {("DC-1", "A"): 10, ("DC-2", "B"): 1})
+    hold(engine, "A", 6, "o1")
+    adjustments.adjust(engine, node_id="DC-1", sku="A", delta=-1, reason="damaged", actor="ann")
+    with pytest.raises(InvalidInput):
+        adjustments.adjust(engine, node_id="DC-1", sku="A", delta=-9, reason="damaged", actor="ann")
+    adjustments.transfer(engine, from_node_id="DC-1", to_node_id="DC-2", sku="A", quantity=2, reason="x", actor="bo")
+    adjustments.receive(engine, node_id="DC-2", sku="A", quantity=5, reference="PO-7", actor="cy")
+    events = stock_events(engine)
+    assert [(t, node, actor) for t, node, actor, _ in events] == [
+        ("inventory_node", "DC-1", "ann"), ("inventory_node", "DC-1", "bo"), ("inventory_node", "DC-2", "bo"),
+        ("inventory_node", "DC-2", "cy"),
+    ]  # fmt: skip
+    data = [e[3] for e in events]
+    assert [(d["reason"], d["delta"], d["on_hand"], d["atp"]) for d in data] == [
+        ("adjusted", -1, 9, 3), ("transfer_out", -2, 7, 1), ("transfer_in", 2, 2, 2), ("received", 5, 7, 7),
+    ]  # fmt: skip
+    assert data[0]["reference"] == "damaged" and data[3]["reference"] == "PO-7"
+    assert data[1]["reference"] == data[2]["reference"] and data[1]["reference"].endswith(": x")
+
+
 def test_adjust_needs_exactly_one_of_quantity_and_delta_a_reason_and_a_known_node(engine):
     put_stock(engine, {("DC-1", "A"): 10})
     cases = [

@@ -4,7 +4,9 @@ clean; none takes a position below the units held or allocated there (refused, n
 field); units added serve waiting backorders afterwards.
 
 Positions are locked in primary-key order (``stock.lock_positions``) and moved by the guarded
-statement every writer uses (``stock.move_many``).
+statement every writer uses (``stock.move_many``). Each movement publishes
+``inventory.stock_moved`` in the same transaction (subject: the node), so subscribers and
+webhooks hear of stock work as they hear of orders.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from orderhub.bus import service as bus
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
+from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.inventory import service, stock, store
+from orderhub.inventory.events import StockMoved
 from orderhub.inventory.model import LedgerReason, low_threshold, stock_state
 from orderhub.platform.db import unit_of_work
 
@@ -107,17 +112,24 @@ def _move(
     after = stock.move_many(conn, {key: (delta, 0, 0, -delta - row.safety_stock if delta < 0 else -MAX_UNITS)})
     if key not in after:  # the guard: cannot happen while the row is locked, but never write blind
         raise InvalidInput("the position changed; retry", code="reservation_raced")
+    now = utcnow()
     stock.add_ledger(
         conn,
         [
             stock.ledger_row(
                 node_id=row.node_id, sku=row.sku, reason=reason.value, d=(delta, 0, 0), after=after[key],
-                source=source, reference=reference[:120], at=utcnow(),
+                source=source, reference=reference[:120], at=now,
             )
         ],
     )  # fmt: skip
     on_hand, reserved, allocated = after[key]
-    return Moved(row.node_id, row.sku, on_hand, reserved, allocated, row.safety_stock, reason.value)
+    moved = Moved(row.node_id, row.sku, on_hand, reserved, allocated, row.safety_stock, reason.value)
+    event = StockMoved(
+        node_id=row.node_id, sku=row.sku, reason=reason.value, delta=delta, on_hand=on_hand, atp=moved.atp,
+        reference=reference[:120],
+    )  # fmt: skip
+    bus.publish(conn, [DomainEvent.of(event, aggregate_id=row.node_id, actor=source, occurred_at=now)])
+    return moved
 
 
 def _need_reason(reason: str) -> str:
