@@ -213,6 +213,13 @@ def test_backorders_are_served_first_come_first_served_when_supply_arrives(engin
     assert [h["quantity"] for h in s2["holds"]] == [1] and s2["backorders"][0]["quantity"] == 1
     assert tuple(position(engine, "DC-1", "A")) == (3, 3, 0)
     assert inventory.check_ledger(engine) == []
+    with engine.connect() as conn:  # the arrival is news (published before the backorders took it)
+        [(node, payload)] = conn.execute(
+            sa.text("SELECT aggregate_id, payload FROM outbox WHERE type = 'inventory.stock_moved'")
+        ).all()
+    data = payload if isinstance(payload, dict) else json.loads(payload)
+    assert node == "DC-1" and (data["reason"], data["delta"], data["on_hand"], data["atp"]) == ("received", 3, 3, 3)
+    assert data["reference"] == supply
 
 
 def test_a_count_below_the_promise_backorders_the_newest_hold(engine):

@@ -20,10 +20,9 @@ from sqlalchemy import Connection, Engine
 from orderhub.bus import service as bus
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput
-from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.inventory import service, stock, store
-from orderhub.inventory.events import StockMoved
+from orderhub.inventory.events import stock_moved
 from orderhub.inventory.model import LedgerReason, low_threshold, stock_state
 from orderhub.platform.db import unit_of_work
 
@@ -124,11 +123,11 @@ def _move(
     )  # fmt: skip
     on_hand, reserved, allocated = after[key]
     moved = Moved(row.node_id, row.sku, on_hand, reserved, allocated, row.safety_stock, reason.value)
-    event = StockMoved(
+    event = stock_moved(
         node_id=row.node_id, sku=row.sku, reason=reason.value, delta=delta, on_hand=on_hand, atp=moved.atp,
-        reference=reference[:120],
+        reference=reference, actor=source, at=now,
     )  # fmt: skip
-    bus.publish(conn, [DomainEvent.of(event, aggregate_id=row.node_id, actor=source, occurred_at=now)])
+    bus.publish(conn, [event])
     return moved
 
 

@@ -1,5 +1,5 @@
-"""Inventory's events: stock moved by hand at a node. Pure: standard library and core only; the
-catalogue (docs/events.md) is generated from these classes.
+"""Inventory's events: stock moved by hand, or received, at a node. Pure: standard library and
+core only; the catalogue (docs/events.md) is generated from these classes.
 
 Holds, allocations and shipments move stock too; those are the order's events. Reports from a
 WMS or a store (``PUT /inventory/...``, ingest) are the node's own figures coming in, not news
@@ -8,15 +8,16 @@ the hub makes, and publish nothing (docs/inventory.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from orderhub.core.events import Event
+from orderhub.core.events import DomainEvent, Event
 
 
 @dataclass(frozen=True)
 class StockMoved(Event):
-    """A person moved stock at a node (the subject): a count or correction (``adjusted``), a
-    transfer leaving or arriving (``transfer_out`` / ``transfer_in``, both with one transfer
-    reference), units received without an announced supply (``received``). ``delta`` is the
+    """Stock moved at a node (the subject) by a person or a delivery: a count or correction
+    (``adjusted``), a transfer leaving or arriving (``transfer_out`` / ``transfer_in``, both with
+    one transfer reference), units received with or without an announced supply (``received``). ``delta`` is the
     change in on hand; ``on_hand`` and ``atp`` are the position after it; ``reference`` is the
     reason or delivery reference the person gave."""
 
@@ -29,3 +30,13 @@ class StockMoved(Event):
     on_hand: int
     atp: int
     reference: str = ""
+
+
+def stock_moved(
+    *, node_id: str, sku: str, reason: str, delta: int, on_hand: int, atp: int, reference: str, actor: str, at: datetime
+) -> DomainEvent:
+    """The envelope of one movement (the subject is the node: its movements arrive in order)."""
+    event = StockMoved(
+        node_id=node_id, sku=sku, reason=reason, delta=delta, on_hand=on_hand, atp=atp, reference=reference[:120]
+    )
+    return DomainEvent.of(event, aggregate_id=node_id, actor=actor, occurred_at=at)

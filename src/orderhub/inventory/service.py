@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from orderhub.bus import service as bus
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
@@ -22,6 +23,7 @@ from orderhub.core.ids import new_id
 from orderhub.inventory import carts, escrow, reporters, reservations, stock, store
 from orderhub.inventory.backlog import Backlog, waiting_backorders
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
+from orderhub.inventory.events import stock_moved
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
 from orderhub.inventory.items import (
     CSV_COLUMNS,
@@ -452,7 +454,8 @@ def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> None:
         if row.status != "open":
             raise InvalidInput(f"supply {supply_id} is {row.status}", code="supply_closed")
         key = (row.node_id, row.sku)
-        if not stock.lock_positions(conn, [key]):
+        locked = stock.lock_positions(conn, [key])
+        if not locked:
             conn.execute(stock.positions.insert().values(node_id=row.node_id, sku=row.sku, on_hand=0))
         after = stock.move_many(conn, {key: (row.quantity, 0, 0, 0)})
         stock.add_ledger(
@@ -471,6 +474,14 @@ def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> None:
             ],
         )
         conn.execute(S.update().where(S.c.id == supply_id).values(status="received", received_at=now))
+        on_hand, reserved, allocated = after[key]
+        safety = locked[key].safety_stock if locked else 0
+        moved = stock_moved(
+            node_id=row.node_id, sku=row.sku, reason=LedgerReason.received.value, delta=row.quantity,
+            on_hand=on_hand, atp=max(0, on_hand - reserved - allocated - safety), reference=row.reference or supply_id,
+            actor=actor, at=now,
+        )  # fmt: skip
+        bus.publish(conn, [moved])
     serve_backorders(engine, skus={row.sku})
 
 
