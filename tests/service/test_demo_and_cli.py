@@ -63,6 +63,20 @@ def test_demo_world_is_deterministic_and_loads_once(tmp_path, sqlite_template):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM dead_letters WHERE status = 'pending'")).scalar_one() == 2
     assert sundays_pos == 0  # stores are shut on Sunday
+    with engine.connect() as conn:  # returned and refunded history has its RMAs and refunds
+        after_sales = conn.execute(
+            sa.text(
+                "SELECT o.status, o.payment_status, o.total_minor, r.status AS rma, f.amount_minor AS refunded"
+                " FROM orders o LEFT JOIN order_returns r ON r.order_id = o.id"
+                " LEFT JOIN order_refunds f ON f.order_id = o.id WHERE o.status IN ('returned', 'refunded')"
+            )
+        ).all()
+    assert {a.status for a in after_sales} == {"returned", "refunded"}
+    assert all(a.rma == "received" for a in after_sales)
+    assert all(
+        (a.payment_status, a.refunded) == ("refunded", a.total_minor) for a in after_sales if a.status == "refunded"
+    )
+    assert all(a.refunded is None for a in after_sales if a.status == "returned")
     sets = {s["template"]: s for s in rules.get_all(engine)}
     assert {k: (s["in_force"], (s["open"] or {}).get("status")) for k, s in sets.items()} == {
         "capture-checks": (1, None),

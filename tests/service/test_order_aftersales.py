@@ -398,3 +398,55 @@ def test_an_over_long_reason_is_refused_at_reason_not_cut_by_the_database(engine
         )
     assert err.value.errors[0]["pointer"] == "/reason"
     assert payments.get(engine, order_id=oid).refunds == [] and returns.get_all(engine, order_id=oid)[1] == []
+
+
+# -- imported history ---------------------------------------------------------------------------
+def _imported(engine, target):
+    """A past order walked to ``target`` as the demo history does, then bulk-imported."""
+    from orderhub.core.ids import new_id
+    from orderhub.demo.lifecycle import walk_to
+    from orderhub.orders.canonical import OrderCreate
+
+    put_stock(engine, {("DC-1", "A-1"): 1})
+    order = capture.build_order(
+        OrderCreate.model_validate(
+            {
+                "currency": "EUR",
+                "customer": {"email": "h@example.com"},
+                "shipping_address": {"country": "DE", "lat": 52.52, "lon": 13.40},
+                "lines": [{"sku": "A-1", "quantity": 3, "unit_price": "4.00"}],
+                "placed_at": "2026-05-04T10:00:00+00:00",
+            }
+        )
+    )
+    capture.start_lifecycle(order)
+    walk_to(order, target, node="DC-1", new_id=new_id)
+    service.import_history(engine, orders=[order], actor="demo:history")
+    return order
+
+
+def test_an_imported_refunded_order_has_its_rma_and_refund_rows_and_a_settled_balance(engine):
+    order = _imported(engine, "refunded")
+    [line] = order.lines
+    p = payments.get(engine, order_id=order.id).as_json()
+    assert (p["payment_status"], p["captured"], p["refunded"], p["refundable"], p["balance"]) == (
+        "refunded", "12.00", "12.00", "0.00", "0.00",
+    )  # fmt: skip
+    [refund] = p["refunds"]
+    stored, [rma] = returns.get_all(engine, order_id=order.id)
+    assert stored.status.value == "refunded"
+    assert (rma["status"], rma["lines"], rma["received"], rma["refund_id"]) == (
+        "received", {line.id: 3}, {line.id: 3}, refund["id"],
+    )  # fmt: skip
+    assert [r["node_id"] for r in rma["receipts"]] == ["DC-1"] and refund["rma_id"] == rma["id"]
+    assert rma["created_at"].year == 2026 and rma["created_at"].month == 5  # dated in the order's past
+    with pytest.raises(Conflict):  # the money is all back: nothing more can go
+        returns.refund(engine, order_id=order.id, rma_id=rma["id"], amount=None, reason="", actor="t")
+
+
+def test_an_imported_returned_order_has_a_received_rma_and_no_refund(engine):
+    order = _imported(engine, "returned")
+    p = payments.get(engine, order_id=order.id).as_json()
+    assert (p["payment_status"], p["refunded"], p["refunds"]) == ("paid", "0.00", [])
+    _, [rma] = returns.get_all(engine, order_id=order.id)
+    assert (rma["status"], rma["refund_id"]) == ("received", None)

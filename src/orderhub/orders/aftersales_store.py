@@ -66,6 +66,14 @@ def insert_refund(conn: Connection, **row: Any) -> None:
     conn.execute(order_refunds.insert(), row)
 
 
+def insert_history(conn: Connection, *, returns: list[dict[str, Any]], refunds: list[dict[str, Any]]) -> None:
+    """Bulk-insert the RMAs and refunds of imported orders (``returns.history_rows``)."""
+    if returns:
+        conn.execute(order_returns.insert(), returns)
+    if refunds:
+        conn.execute(order_refunds.insert(), refunds)
+
+
 def refunds_of(conn: Connection, order_id: str) -> list[dict[str, Any]]:
     """The order's refunds, oldest first."""
     stmt = (

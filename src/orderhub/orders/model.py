@@ -408,6 +408,31 @@ class Order:
         if all(line.quantity_returned >= line.quantity_delivered for line in self.lines if line.quantity_delivered):
             self._settle(S.returned, reason)
 
+    def authorise_return(self, rma_id: str, units: dict[str, int], *, reason: str, condition: str) -> None:
+        """A return authorisation (RMA) for delivered units (the caller checked them against
+        what is delivered and not yet on its way back): recorded, and the order is
+        return_requested while it is open."""
+        self.changes.append(ev.ReturnRequested(rma_id=rma_id, lines=units, reason=reason, condition=condition))
+        if self.status != S.return_requested:
+            self.transition_to(S.return_requested, reason=f"return {rma_id} authorised")
+
+    def record_refund(
+        self, refund_id: str, amount: Money, *, lines: dict[str, int], reason: str, rma_id: str = "", all_back: bool
+    ) -> None:
+        """Money went back (the caller checked ``amount`` against what was captured and refunded
+        before; ``all_back``: nothing captured is left): recorded with the payment status it
+        leaves, and a returned or cancelled order whose money is all back is refunded."""
+        self.changes.append(
+            ev.RefundRecorded(
+                refund_id=refund_id, amount=amount.to_decimal_string(), currency=self.currency, lines=lines,
+                reason=reason, rma_id=rma_id,
+            )
+        )  # fmt: skip
+        self.payment_status = PaymentStatus.refunded if all_back else PaymentStatus.partially_refunded
+        self.changes.append(ev.PaymentChanged(payment_status=self.payment_status.value))
+        if all_back and S.refunded in self.allowed_next():
+            self.transition_to(S.refunded, reason=reason or "refunded in full")
+
     # -- editing before release -------------------------------------------------------------
     def _check_editable(self, what: str) -> None:
         if self.status not in EDITABLE:

@@ -35,8 +35,7 @@ from orderhub.core.ids import new_id
 from orderhub.core.money import Money
 from orderhub.orders import aftersales_store as rows
 from orderhub.orders import changes, store
-from orderhub.orders import events as ev
-from orderhub.orders.model import Order, OrderStatus, PaymentStatus
+from orderhub.orders.model import Order, PaymentStatus
 from orderhub.platform.db import unit_of_work
 
 #: Payment statuses under which the order's money was captured.
@@ -240,21 +239,8 @@ def record_in(
         "created_at": now,
     }
     rows.insert_refund(conn, **row)
-    order.changes.append(
-        ev.RefundRecorded(
-            refund_id=refund_id,
-            amount=money.to_decimal_string(),
-            currency=order.currency,
-            lines=units,
-            reason=reason,
-            rma_id=rma_id,
-        )
-    )
     all_back = summary.refunded.minor + money.minor >= summary.captured.minor
-    order.payment_status = PaymentStatus.refunded if all_back else PaymentStatus.partially_refunded
-    order.changes.append(ev.PaymentChanged(payment_status=order.payment_status.value))
-    if all_back and OrderStatus.refunded in order.allowed_next():
-        order.transition_to(OrderStatus.refunded, reason=reason or "refunded in full")
+    order.record_refund(refund_id, money, lines=units, reason=reason, rma_id=rma_id, all_back=all_back)
     return row
 
 

@@ -17,6 +17,7 @@ lock, hooks, events in the outbox): ``order.return_requested``, ``order.return_r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -151,9 +152,7 @@ def create_in(
         "updated_at": now,
     }
     rows.insert_return(conn, **rma)
-    order.changes.append(ev.ReturnRequested(rma_id=rma_id, lines=units, reason=reason, condition=condition))
-    if order.status != OrderStatus.return_requested:
-        order.transition_to(OrderStatus.return_requested, reason=f"return {rma_id} authorised")
+    order.authorise_return(rma_id, units, reason=reason, condition=condition)
     return rma
 
 
@@ -231,6 +230,43 @@ def refund_in(
     rma["refund_id"] = refund["id"]
     rows.update_return(conn, rma_id, now=now, refund_id=refund["id"])
     return rma, refund
+
+
+def history_rows(
+    order: Order, at: Callable[[int], datetime], *, actor: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The RMA and refund rows that an imported order's recorded after-sales events stand for
+    (``at(i)``: when its ``i``-th change happened), so an order imported returned or refunded
+    shows its returns and refunds as one worked live does."""
+    rmas: dict[str, dict[str, Any]] = {}
+    refunds: list[dict[str, Any]] = []
+    for step, change in enumerate(order.changes):
+        when, data = at(step), change.data
+        rma = rmas.get(data.get("rma_id") or "")
+        if isinstance(change, ev.ReturnRequested):
+            rmas[change.rma_id] = {
+                "id": change.rma_id, "order_id": order.id, "status": "requested", "lines": dict(change.lines),
+                "received": {}, "receipts": [], "reason": change.reason, "condition": change.condition,
+                "refund_id": None, "created_by": actor, "created_at": when, "updated_at": when,
+            }  # fmt: skip
+        elif isinstance(change, ev.ReturnReceived) and rma is not None:
+            got = {k: int(rma["received"].get(k, 0)) + change.lines.get(k, 0) for k in rma["lines"]}
+            done = all(got[k] >= int(v) for k, v in rma["lines"].items())
+            receipt = {"node_id": change.node_id, "condition": change.condition, "lines": dict(change.lines),
+                       "at": when.isoformat(), "by": actor}  # fmt: skip
+            rma.update(received=got, receipts=[*rma["receipts"], receipt], updated_at=when,
+                       status="received" if done else "partially_received")  # fmt: skip
+        elif isinstance(change, ev.ReturnClosed) and rma is not None and change.outcome == "cancelled":
+            rma.update(status="cancelled", updated_at=when)
+        elif isinstance(change, ev.RefundRecorded):
+            refunds.append(
+                {"id": change.refund_id, "order_id": order.id, "currency": change.currency, "lines": dict(change.lines),
+                 "amount_minor": Money.parse(change.amount, change.currency).minor, "reason": change.reason,
+                 "rma_id": change.rma_id or None, "created_by": actor, "created_at": when}
+            )  # fmt: skip
+            if rma is not None:
+                rma.update(refund_id=change.refund_id, updated_at=when)
+    return list(rmas.values()), refunds
 
 
 # -- use cases: one unit of work each -------------------------------------------------------

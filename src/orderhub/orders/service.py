@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -23,7 +24,7 @@ from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.core.money import Money
 from orderhub.inventory import service as inventory
-from orderhub.orders import capture, changes, dead_letters, holds, listing, picking, store
+from orderhub.orders import aftersales_store, capture, changes, dead_letters, holds, listing, picking, returns, store
 from orderhub.orders.events import HoldExtended
 from orderhub.orders.model import Order, OrderLine
 from orderhub.orders.model import OrderStatus as OrderStatus  # other contexts name statuses by it
@@ -524,7 +525,8 @@ def import_history(engine: Engine, *, orders: list[Order], actor: str) -> int:
     """Bulk-load past orders (demo data, migrations from another OMS) in one transaction.
 
     Each order's audit trail is what the model recorded while it was built, dated along the
-    order's first days (never in the future); nothing is published to the bus.
+    order's first days (never in the future); nothing is published to the bus. The returns and
+    refunds it records become the order's RMA and refund rows (``returns.history_rows``).
     """
     now = utcnow()
 
@@ -538,8 +540,12 @@ def import_history(engine: Engine, *, orders: list[Order], actor: str) -> int:
         for step, change in enumerate(order.changes)
         if change.type == "order.status_changed"
     }  # the last status change of each order wins
+    after_sales = [returns.history_rows(order, partial(when, order), actor=actor) for order in orders]
     with unit_of_work(engine) as conn:
         store.bulk_insert(conn, orders, now=now, status_since=since)
+        aftersales_store.insert_history(
+            conn, returns=[r for rmas, _ in after_sales for r in rmas], refunds=[f for _, fs in after_sales for f in fs]
+        )
         bus.record_history(
             conn,
             [
