@@ -209,6 +209,7 @@ def wire(settings: Settings | None = None) -> None:
     subscribers.register(rule_timers.SUBSCRIBER)
     hooks.on(hooks.CHANGED, guard_store_leases)  # may refuse the change: before the projections
     inventory.claim_nodes(edge.reported_by_gateway)  # a gateway store's stock: its gateway reports it
+    inventory.name_orders_with(orders.get_refs)  # stock pages name orders by their numbers
     for point in (hooks.CAPTURED, hooks.CHANGED):
         hooks.on(point, project_order_for_carbon)
     # an order's parcels take the round figure their carrier recorded for the service used

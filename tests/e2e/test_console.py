@@ -165,6 +165,7 @@ def test_inventory_page_shows_positions_holds_with_countdown_and_ledger(page, li
     expect(page.locator("[data-node=DC-K] .atp")).to_have_text("5")
     holds = page.get_by_test_id("holds")
     expect(holds).to_contain_text(order["id"])
+    expect(holds.get_by_test_id("order-number")).to_have_text("W-1")  # named by the channel's number
     expect(holds).to_contain_text("cart web-77")
     expect(page.get_by_test_id("cart-holds")).to_contain_text("2 units held for 1 cart ")
     expect(holds.locator("[data-expires]").first).to_have_text(re.compile(r"^(1[45]|29|30)m \d+s$"))

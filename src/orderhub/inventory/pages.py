@@ -28,6 +28,9 @@ def stock_page(request: Request, user: User, sku: str = "") -> Response:
     view = inventory.get_stock_view(engine, sku=sku.strip()) if sku.strip() else None
     peak = max((n.on_hand for n in view["atp"]["nodes"]), default=0) if view else 0
     context = {"user": user, "nav": "inventory", "sku": sku.strip(), "view": view, "peak": peak or 1}
+    if view is not None:  # the orders holding or waiting for it, by their numbers
+        named = [h["order_id"] for h in view["holds"]] + [b["order_id"] for b in view["backorders"]]
+        context["refs"] = inventory.order_refs(engine, named)
     if view is None and not sku.strip():
         context |= listing.products_context(request, engine)
     context |= listing.work_context(request, user, engine, sku=sku.strip())
@@ -115,6 +118,7 @@ def replenishment_page(
     rows = inventory.replenishment(
         engine, node_id=node_id or None, sku=sku or None, lead_days=lead_days, at_risk=at_risk, limit=500
     )
+    promises = inventory.promise_dates(engine, sku=sku or None)[:100]
     return render(
         request,
         "inventory/replenishment.html",
@@ -127,7 +131,8 @@ def replenishment_page(
             "at_risk": at_risk,
             "lead_days": lead_days,
             "risky": sum(1 for r in rows if r["at_risk"]),
-            "promises": inventory.promise_dates(engine, sku=sku or None)[:100],
+            "promises": promises,
+            "refs": inventory.order_refs(engine, [p["order_id"] for p in promises]),
             "query": str(request.url.query),
         },
     )

@@ -20,7 +20,7 @@ from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
 from orderhub.core.ids import new_id
-from orderhub.inventory import carts, escrow, reporters, reservations, stock, store
+from orderhub.inventory import carts, escrow, order_names, reporters, reservations, stock, store
 from orderhub.inventory.backlog import Backlog, waiting_backorders
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
 from orderhub.inventory.events import stock_moved
@@ -90,6 +90,8 @@ adjust_store_stock = escrow.adjust
 central_demand = escrow.central_demand
 refuse_escrow_cart = escrow.refuse_escrow_cart
 claim_nodes = reporters.claim_nodes
+name_orders_with = order_names.name_orders_with
+order_refs = order_names.order_refs
 allocated_units = escrow.allocated_units
 cover_handover = escrow.cover_handover
 
@@ -139,7 +141,9 @@ __all__ = [
     "item_from_fields",
     "items_by_sku",
     "items_from_shopify_product",
+    "name_orders_with",
     "nodes_by_id",
+    "order_refs",
     "pickup_points",
     "policy_for",
     "promise_dates",
