@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import Connection
 
 from orderhub.bus import subscribers
 from orderhub.core.events import DomainEvent
-from tests.e2e.test_console import login, post_order
+from tests.e2e.test_console import ADMIN, login, post_order
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,11 @@ def downstream() -> Iterator[Downstream]:
     d = Downstream()
     subscribers.register(
         subscribers.Subscriber(
-            "wms-export", d, types=frozenset({"order.captured"}), max_attempts=1, description="hands orders to the WMS"
+            "wms-export",
+            d,
+            types=frozenset({"order.captured", "inventory.stock_moved"}),
+            max_attempts=1,
+            description="hands orders to the WMS",
         )
     )
     yield d
@@ -73,3 +78,21 @@ def test_a_viewer_sees_the_events_page_without_actions(downstream, page, live): 
     page.goto(f"{live.url}/console/events")
     expect(page.get_by_role("heading", name="Events", exact=True)).to_be_visible()
     expect(page.locator("button:has-text('Replay')")).to_have_count(0)
+
+
+def test_a_dead_stock_event_names_its_node_not_an_order(downstream, page, live):  # type: ignore[no-untyped-def]
+    node = {"id": "DC-K", "name": "DC Kassel", "type": "distribution_centre", "lat": 51.31, "lon": 9.49, "region": "HE"}
+    assert httpx.post(f"{live.url}/api/v1/nodes", json=node, headers=ADMIN).status_code == 201
+    moved = {"node_id": "DC-K", "sku": "MUG-1", "delta": 4, "reason": "found a case"}
+    assert httpx.post(f"{live.url}/api/v1/inventory/adjustments", json=moved, headers=ADMIN).status_code == 201
+    login(page, live)
+    page.goto(f"{live.url}/console/events")
+    row = page.get_by_test_id("failures").locator("tr", has_text="inventory.stock_moved")
+    for _ in range(20):
+        if row.count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(row.get_by_test_id("subject")).to_have_text("node DC-K")
+    row.get_by_role("link", name="DC-K").click()
+    expect(page).to_have_url(f"{live.url}/console/nodes/DC-K")
