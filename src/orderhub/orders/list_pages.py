@@ -85,10 +85,7 @@ def _selection(values: dict[str, str]) -> tuple[listing.OrderFilter, listing.Sor
     return where, listing.parse_sort(values["sort"] or None)
 
 
-@router.get("/orders", response_class=HTMLResponse)
-def orders_list(
-    request: Request,
-    user: User,
+def _list_query(
     view: str = "",
     status: str = "",
     channel: str = "",
@@ -98,13 +95,21 @@ def orders_list(
     created_from: str = "",
     created_to: str = "",
     sort: str = "",
-    page: str = "1",
-) -> Response:
+) -> dict[str, str]:
+    """The list's filters and sort as the query string gives them (the list and its export)."""
+    values = {"view": view, "status": status, "channel": channel, "q": q, "tag": tag, "customer": customer}
+    return values | {"created_from": created_from, "created_to": created_to, "sort": sort}
+
+
+ListQuery = Annotated[dict[str, str], Depends(_list_query)]
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders_list(request: Request, user: User, values: ListQuery, page: str = "1") -> Response:
     """The list, a page at a time with the total. A search that is exactly one order's number
     or id opens that order (on a full page load; typing only filters the rows)."""
     engine = request.app.state.engine
-    values = {"view": view, "status": status, "channel": channel, "q": q, "tag": tag, "customer": customer}
-    values |= {"created_from": created_from, "created_to": created_to, "sort": sort}
+    q = values["q"]
     if q and not request.headers.get("hx-request"):
         found = browsing.find_by_number(engine, number=q)
         if len(found) == 1:
@@ -128,7 +133,7 @@ def orders_list(
         "pages": _page_numbers(result.page, result.pages) if result else [],
         "filters": values,
         "query": query,
-        "page_href": "/console/orders?" + (_query(values) + "&" if query else "") + "page=",
+        "page_href": "/console/orders?" + (query + "&" if query else "") + "page=",
         "sorts": _sort_links(values, order),
         "views": listing.VIEWS,
         "saved": browsing.get_views(engine, user_id=user.user_id),
@@ -141,22 +146,8 @@ def orders_list(
 
 
 @router.get("/orders.csv")
-def orders_export(
-    request: Request,
-    user: User,
-    view: str = "",
-    status: str = "",
-    channel: str = "",
-    q: str = "",
-    tag: str = "",
-    customer: str = "",
-    created_from: str = "",
-    created_to: str = "",
-    sort: str = "",
-) -> Response:
+def orders_export(request: Request, user: User, values: ListQuery) -> Response:
     """The current view (filters and sort) as CSV, every matching row, streamed."""
-    values = {"view": view, "status": status, "channel": channel, "q": q, "tag": tag, "customer": customer}
-    values |= {"created_from": created_from, "created_to": created_to, "sort": sort}
     try:
         where, order = _selection(values)
     except (DomainError, ValueError) as exc:
