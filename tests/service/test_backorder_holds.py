@@ -7,6 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from orderhub.core.clock import utcnow
+from orderhub.inventory import adjustments
 from orderhub.inventory import service as inventory
 from orderhub.orders import service
 from tests.conftest import position, put_stock
@@ -14,8 +15,8 @@ from tests.service.test_inventory import order
 
 
 def receive(engine, sku: str, quantity: int) -> None:
-    supply = inventory.add_supply(engine, node_id="DC-1", sku=sku, quantity=quantity, expected_at=utcnow())
-    inventory.receive_supply(engine, supply_id=supply, actor="wms")
+    supply = adjustments.add_supply(engine, node_id="DC-1", sku=sku, quantity=quantity, expected_at=utcnow())
+    adjustments.receive_supply(engine, supply_id=supply, actor="wms")
 
 
 def test_an_unpaid_backorder_gets_the_channels_deadline_when_stock_arrives_and_expires(engine):

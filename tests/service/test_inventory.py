@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import Conflict
+from orderhub.inventory import adjustments
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture, service
 from tests.conftest import position, put_stock
@@ -136,7 +137,7 @@ def test_atp_subtracts_holds_and_safety_stock_by_node_region_channel_and_date(en
         "DC-1": 2,
         "ST-MUC": 2,
     }
-    inventory.add_supply(engine, node_id="DC-1", sku="A", quantity=20, expected_at=utcnow() + timedelta(days=3))
+    adjustments.add_supply(engine, node_id="DC-1", sku="A", quantity=20, expected_at=utcnow() + timedelta(days=3))
     assert inventory.get_atp(engine, sku="A", on=utcnow() + timedelta(days=2))["total"] == 9
     assert inventory.get_atp(engine, sku="A", on=utcnow() + timedelta(days=4))["total"] == 29
     near = inventory.get_atp(engine, sku="A", near=(48.1, 11.6))["nodes"]
@@ -206,8 +207,8 @@ def test_backorders_are_served_first_come_first_served_when_supply_arrives(engin
     put_stock(engine, {("DC-1", "A"): 0})
     first = order(engine, lines=[("A", 2)], ref="o1", paid=True)
     second = order(engine, lines=[("A", 2)], ref="o2", paid=True)
-    supply = inventory.add_supply(engine, node_id="DC-1", sku="A", quantity=3, expected_at=utcnow())
-    inventory.receive_supply(engine, supply_id=supply, actor="wms")
+    supply = adjustments.add_supply(engine, node_id="DC-1", sku="A", quantity=3, expected_at=utcnow())
+    adjustments.receive_supply(engine, supply_id=supply, actor="wms")
     s1, s2 = service.get_stock(engine, order_id=first), service.get_stock(engine, order_id=second)
     assert [h["quantity"] for h in s1["holds"]] == [2] and s1["backorders"][0]["status"] == "served"
     assert [h["quantity"] for h in s2["holds"]] == [1] and s2["backorders"][0]["quantity"] == 1

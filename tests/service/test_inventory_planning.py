@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from orderhub.core.clock import utcnow
 from orderhub.forecast import service as forecast
 from orderhub.forecast.model import DemandRow, node_location
+from orderhub.inventory import adjustments
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture
 from tests.conftest import put_stock
@@ -48,7 +49,7 @@ def test_a_store_running_out_is_told_what_to_order_by_when_and_the_csv_says_the_
     assert (dc["demand"], dc["quantity"], dc["at_risk"]) == (0.0, 0, False)  # nothing forecast for HE
     assert [r["node_id"] for r in inventory.replenishment(engine, at_risk=True)] == ["ST-MUC"]
 
-    inventory.add_supply(
+    adjustments.add_supply(
         engine, node_id="ST-MUC", sku="A", quantity=30,
         expected_at=datetime.combine(utcnow().date() + timedelta(days=1), time(8), tzinfo=UTC),
     )  # fmt: skip
@@ -79,7 +80,9 @@ def test_waiting_lines_are_promised_the_supply_that_covers_them_after_what_the_p
     standard = _backorder(engine, "std", "standard", 5)  # first come …
     vip = _backorder(engine, "vip", "vip", 2)
     for days, qty in ((3, 4), (10, 4), (20, 10)):
-        inventory.add_supply(engine, node_id="DC-1", sku="P", quantity=qty, expected_at=utcnow() + timedelta(days=days))
+        adjustments.add_supply(
+            engine, node_id="DC-1", sku="P", quantity=qty, expected_at=utcnow() + timedelta(days=days)
+        )
     by_order = {p["order_id"]: p for p in inventory.promise_dates(engine, sku="P")}
     assert (by_order[vip]["promised_on"], by_order[vip]["queue_ahead"]) == (_day(3), 0)
     # the standard line waits behind the VIP's 2 units and the VIP orders still to come (2 of the

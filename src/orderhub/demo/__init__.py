@@ -32,6 +32,7 @@ from orderhub.core.ids import new_id
 from orderhub.demo import world
 from orderhub.demo.lifecycle import walk_to
 from orderhub.forecast import service as forecast
+from orderhub.inventory import adjustments
 from orderhub.inventory import service as inventory
 from orderhub.orders import capture
 from orderhub.orders import service as orders
@@ -298,7 +299,7 @@ def seed_stock(engine: Engine, rng: random.Random, nodes: list[inventory.Node], 
     now = datetime.now(UTC)
     dcs = [n.id for n in nodes if n.type == inventory.NodeType.distribution_centre]
     for item in rng.sample(items, 40):
-        inventory.add_supply(
+        adjustments.add_supply(
             engine,
             node_id=rng.choice(dcs),
             sku=item.sku,

@@ -1,5 +1,5 @@
 """Stock work by hand: adjust a position (set or delta), transfer units between nodes, receive
-units at a node. Each is one transaction that writes its ledger rows, so the ledger check stays
+units at a node, announced (``add_supply`` then ``receive_supply``) or not. Each is one transaction that writes its ledger rows, so the ledger check stays
 clean; none takes a position below the units held or allocated there (refused, naming the
 field); units added serve waiting backorders afterwards.
 
@@ -12,6 +12,7 @@ webhooks hear of stock work as they hear of orders.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,10 +20,11 @@ from sqlalchemy import Connection, Engine
 
 from orderhub.bus import service as bus
 from orderhub.core.clock import utcnow
-from orderhub.core.errors import InvalidInput
+from orderhub.core.errors import InvalidInput, NotFound
+from orderhub.core.events import DomainEvent
 from orderhub.core.ids import new_id
 from orderhub.inventory import service, stock, store
-from orderhub.inventory.events import stock_moved
+from orderhub.inventory.events import StockMoved
 from orderhub.inventory.model import LedgerReason, low_threshold, stock_state
 from orderhub.platform.db import unit_of_work
 
@@ -123,11 +125,11 @@ def _move(
     )  # fmt: skip
     on_hand, reserved, allocated = after[key]
     moved = Moved(row.node_id, row.sku, on_hand, reserved, allocated, row.safety_stock, reason.value)
-    event = stock_moved(
+    event = StockMoved(
         node_id=row.node_id, sku=row.sku, reason=reason.value, delta=delta, on_hand=on_hand, atp=moved.atp,
-        reference=reference, actor=source, at=now,
+        reference=reference[:120],
     )  # fmt: skip
-    bus.publish(conn, [event])
+    bus.publish(conn, [DomainEvent.of(event, aggregate_id=row.node_id, actor=source, occurred_at=now)])
     return moved
 
 
@@ -212,7 +214,7 @@ def receive(
 ) -> Moved:
     """Units arrived at a node without an announced supply (a delivery, a found case): on hand
     goes up (ledger ``received``, the reference and reason as its reference); waiting backorders
-    are served. Announced supply is received with ``service.receive_supply``."""
+    are served. Announced supply is received with ``receive_supply``."""
     if quantity <= 0:
         raise InvalidInput("quantity must be positive", errors=[{"pointer": "/quantity", "detail": "must be > 0"}])
     text = " — ".join(t for t in (reference.strip(), reason.strip()) if t)
@@ -225,4 +227,48 @@ def receive(
         moved = _move(conn, rows[key], quantity, LedgerReason.received, pointer="/quantity", source=actor,
                       reference=text)  # fmt: skip
     service.serve_backorders(engine, skus={sku})
+    return moved
+
+
+def add_supply(
+    engine: Engine,
+    *,
+    node_id: str,
+    sku: str,
+    quantity: int,
+    expected_at: datetime,
+    kind: str = "purchase_order",
+    reference: str = "",
+) -> str:
+    """Announce incoming stock (a purchase order or transfer) expected at a node."""
+    if quantity <= 0:
+        raise InvalidInput("quantity must be positive", errors=[{"pointer": "/quantity", "detail": "must be > 0"}])
+    service.get_node(engine, node_id=node_id)
+    supply_id = new_id("sup")
+    with unit_of_work(engine) as conn:
+        conn.execute(
+            store.supply.insert().values(
+                id=supply_id, node_id=node_id, sku=sku, quantity=quantity, expected_at=expected_at, kind=kind,
+                reference=reference, status="open",
+            )
+        )  # fmt: skip
+    return supply_id
+
+
+def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> Moved:
+    """Announced stock arrived: received like any delivery (ledger ``received``, its reference or
+    the supply id as the reference), the supply closed, waiting orders served."""
+    S = store.supply
+    with unit_of_work(engine) as conn:
+        row = conn.execute(sa.select(S).where(S.c.id == supply_id)).first()
+        if row is None:
+            raise NotFound(f"no incoming supply {supply_id}", code="supply_not_found")
+        if row.status != "open":
+            raise InvalidInput(f"supply {supply_id} is {row.status}", code="supply_closed")
+        key = (row.node_id, row.sku)
+        rows = _locked(conn, [key], create={key})
+        moved = _move(conn, rows[key], row.quantity, LedgerReason.received, pointer="/quantity", source=actor,
+                      reference=row.reference or supply_id)  # fmt: skip
+        conn.execute(S.update().where(S.c.id == supply_id).values(status="received", received_at=utcnow()))
+    service.serve_backorders(engine, skus={row.sku})
     return moved

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from orderhub.core.errors import InvalidInput
 from orderhub.core.jsondoc import INT64_MAX
+from orderhub.inventory import adjustments
 from orderhub.inventory import service as inventory
 from orderhub.inventory.admission import AdmissionQueue
 from orderhub.platform import problems
@@ -257,7 +258,7 @@ class SupplyIn(BaseModel):
 
 @router.post("/inventory/supply", responses=problems.WRITE, status_code=201, summary="Announce incoming supply")
 def post_supply(body: SupplyIn, engine: EngineDep, _: Operator) -> dict[str, Any]:
-    return {"id": inventory.add_supply(engine, **body.model_dump())}
+    return {"id": adjustments.add_supply(engine, **body.model_dump())}
 
 
 @router.post(
@@ -275,7 +276,7 @@ def post_serve_backorders(
 
 @router.post("/inventory/supply/{supply_id}/receive", responses=problems.WRITE, summary="Incoming supply arrived")
 def post_receive(supply_id: str, engine: EngineDep, who: Operator) -> dict[str, Any]:
-    inventory.receive_supply(engine, supply_id=supply_id, actor=who.actor)
+    adjustments.receive_supply(engine, supply_id=supply_id, actor=who.actor)
     return {"id": supply_id, "status": "received"}
 
 

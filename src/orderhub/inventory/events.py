@@ -8,9 +8,8 @@ the hub makes, and publish nothing (docs/inventory.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from orderhub.core.events import DomainEvent, Event
+from orderhub.core.events import Event
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,3 @@ class StockMoved(Event):
     on_hand: int
     atp: int
     reference: str = ""
-
-
-def stock_moved(
-    *, node_id: str, sku: str, reason: str, delta: int, on_hand: int, atp: int, reference: str, actor: str, at: datetime
-) -> DomainEvent:
-    """The envelope of one movement (the subject is the node: its movements arrive in order)."""
-    event = StockMoved(
-        node_id=node_id, sku=sku, reason=reason, delta=delta, on_hand=on_hand, atp=atp, reference=reference[:120]
-    )
-    return DomainEvent.of(event, aggregate_id=node_id, actor=actor, occurred_at=at)

@@ -15,15 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from orderhub.bus import service as bus
 from orderhub.core.clock import utcnow
 from orderhub.core.errors import InvalidInput, NotFound
 from orderhub.core.geo import GeoPoint
-from orderhub.core.ids import new_id
 from orderhub.inventory import carts, escrow, order_names, reporters, reservations, stock, store
 from orderhub.inventory.backlog import Backlog, waiting_backorders
 from orderhub.inventory.carts import CartHoldOutcome, CartHoldRequest, hold_json
-from orderhub.inventory.events import stock_moved
 from orderhub.inventory.ingest import IngestResult, StockRow, ingest
 from orderhub.inventory.items import (
     CSV_COLUMNS,
@@ -42,7 +39,6 @@ from orderhub.inventory.model import (
     Candidate,
     Capability,
     Item,
-    LedgerReason,
     Node,
     NodeType,
     backlog_order,
@@ -413,80 +409,6 @@ def pickup_points(
                 }
             )
     return sorted(out, key=lambda p: (p["distance_km"], p["node_id"]))[:limit]
-
-
-# -- supply -----------------------------------------------------------------------------------
-def add_supply(
-    engine: Engine,
-    *,
-    node_id: str,
-    sku: str,
-    quantity: int,
-    expected_at: datetime,
-    kind: str = "purchase_order",
-    reference: str = "",
-) -> str:
-    """Announce incoming stock (a purchase order or transfer) expected at a node."""
-    if quantity <= 0:
-        raise InvalidInput("quantity must be positive", errors=[{"pointer": "/quantity", "detail": "must be > 0"}])
-    get_node(engine, node_id=node_id)
-    supply_id = new_id("sup")
-    with unit_of_work(engine) as conn:
-        conn.execute(
-            store.supply.insert().values(
-                id=supply_id,
-                node_id=node_id,
-                sku=sku,
-                quantity=quantity,
-                expected_at=expected_at,
-                kind=kind,
-                reference=reference,
-                status="open",
-            )
-        )
-    return supply_id
-
-
-def receive_supply(engine: Engine, *, supply_id: str, actor: str) -> None:
-    """Incoming stock arrived: on hand goes up (ledger ``received``), waiting orders are served."""
-    now = utcnow()
-    S = store.supply
-    with unit_of_work(engine) as conn:
-        row = conn.execute(sa.select(S).where(S.c.id == supply_id)).first()
-        if row is None:
-            raise NotFound(f"no incoming supply {supply_id}", code="supply_not_found")
-        if row.status != "open":
-            raise InvalidInput(f"supply {supply_id} is {row.status}", code="supply_closed")
-        key = (row.node_id, row.sku)
-        locked = stock.lock_positions(conn, [key])
-        if not locked:
-            conn.execute(stock.positions.insert().values(node_id=row.node_id, sku=row.sku, on_hand=0))
-        after = stock.move_many(conn, {key: (row.quantity, 0, 0, 0)})
-        stock.add_ledger(
-            conn,
-            [
-                stock.ledger_row(
-                    node_id=row.node_id,
-                    sku=row.sku,
-                    reason=LedgerReason.received.value,
-                    d=(row.quantity, 0, 0),
-                    after=after[key],
-                    source=actor,
-                    reference=row.reference or supply_id,
-                    at=now,
-                )
-            ],
-        )
-        conn.execute(S.update().where(S.c.id == supply_id).values(status="received", received_at=now))
-        on_hand, reserved, allocated = after[key]
-        safety = locked[key].safety_stock if locked else 0
-        moved = stock_moved(
-            node_id=row.node_id, sku=row.sku, reason=LedgerReason.received.value, delta=row.quantity,
-            on_hand=on_hand, atp=max(0, on_hand - reserved - allocated - safety), reference=row.reference or supply_id,
-            actor=actor, at=now,
-        )  # fmt: skip
-        bus.publish(conn, [moved])
-    serve_backorders(engine, skus={row.sku})
 
 
 # -- backorders -------------------------------------------------------------------------------
