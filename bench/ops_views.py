@@ -13,13 +13,12 @@ ageing grid — next to the same run's baselines: the bare per-customer aggregat
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench.common import median_p90_ms
 from orderhub.orders import customers, exceptions
 from orderhub.platform.db import create_db_engine, unit_of_work
 
@@ -29,17 +28,6 @@ SELECT customer_email, count(*), min(created_at), max(created_at),
                 THEN total_minor ELSE 0 END)
 FROM orders GROUP BY customer_email
 """
-
-
-def timed(run: Callable[[], Any], runs: int) -> tuple[float, float]:
-    run()  # warm the page cache and the statement cache
-    took = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        took.append((time.perf_counter() - started) * 1000)
-    took.sort()
-    return statistics.median(took), took[min(len(took) - 1, round(0.9 * (len(took) - 1)))]
 
 
 def raw(engine: Any, sql: str) -> Callable[[], Any]:
@@ -76,7 +64,7 @@ def main() -> None:
     ]
     print(f"{'read':52} {'median':>8} {'p90':>8}")
     for label, run in cases:
-        median, p90 = timed(run, args.runs)
+        median, p90 = median_p90_ms(run, args.runs)
         print(f"{label:52} {median:8.1f} {p90:8.1f}")
     engine.dispose()
 

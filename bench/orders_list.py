@@ -14,26 +14,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench.common import median_p90_ms
 from orderhub.orders import browsing, listing
 from orderhub.platform.db import create_db_engine, unit_of_work
-
-
-def _timed(run: Callable[[], Any], runs: int) -> tuple[float, float]:
-    run()  # warm the page cache and the statement cache
-    took = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        took.append((time.perf_counter() - started) * 1000)
-    took.sort()
-    return statistics.median(took), took[min(len(took) - 1, round(0.9 * (len(took) - 1)))]
 
 
 def _selections() -> list[tuple[str, dict[str, Any], str]]:
@@ -54,13 +41,13 @@ def bench_services(url: str, runs: int) -> None:
     with engine.connect() as conn:
         orders = conn.execute(sa.text("SELECT count(*) FROM orders")).scalar_one()
     print(f"{url}: {orders:,} orders; median / p90 of {runs} runs, ms")
-    bare = _timed(lambda: _count_all(engine), runs)
+    bare = median_p90_ms(lambda: _count_all(engine), runs)
     print(f"{'baseline: SELECT count(*) FROM orders':44} {bare[0]:8.1f} {bare[1]:8.1f}")
     print(f"{'selection':44} {'count+page':>8} {'p90':>8} {'page only':>10} {'matches':>8}")
     for label, kw, sort in _selections():
         where, order = listing.make_filter(**kw), listing.Sort.parse(sort)
-        with_count = _timed(lambda: browsing.get_page(engine, where=where, sort=order), runs)  # noqa: B023
-        page_only = _timed(lambda: _page(engine, where, order), runs)  # noqa: B023
+        with_count = median_p90_ms(lambda: browsing.get_page(engine, where=where, sort=order), runs)  # noqa: B023
+        page_only = median_p90_ms(lambda: _page(engine, where, order), runs)  # noqa: B023
         total = browsing.count(engine, where=where)
         print(f"{label:44} {with_count[0]:8.1f} {with_count[1]:8.1f} {page_only[0]:10.1f} {total:8,}")
     engine.dispose()
@@ -100,7 +87,7 @@ def bench_page(url: str, runs: int, email: str, password: str) -> None:
             headers = {"HX-Request": "true"} if "htmx" in label else {}
             check = client.get(path, headers=headers)
             assert check.status_code == 200 and "orders-table" in check.text, check.status_code
-            median, p90 = _timed(lambda: client.get(path, headers=headers), runs)  # noqa: B023
+            median, p90 = median_p90_ms(lambda: client.get(path, headers=headers), runs)  # noqa: B023
             print(f"{label:44} {median:8.1f} {p90:8.1f}")
     engine.dispose()
 
